@@ -1,0 +1,128 @@
+"""The `canteen` command line: run, serve, engines, asyncapi, admin."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+app = typer.Typer(help="Canteen, the backend of a social intranet.", no_args_is_help=True)
+admin = typer.Typer(help="Administration commands.", no_args_is_help=True)
+app.add_typer(admin, name="admin")
+console = Console(stderr=True)
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+Host = Annotated[str | None, typer.Option(help="bind address (default CANTEEN_HOST)")]
+Port = Annotated[int | None, typer.Option(help="port (default CANTEEN_PORT)")]
+
+
+def _settings():  # type: ignore[no-untyped-def]
+    from pydantic import ValidationError
+
+    from shared.settings import load_settings
+
+    try:
+        return load_settings()
+    except ValidationError as exc:
+        for error in exc.errors():
+            field = ".".join(str(p) for p in error["loc"]) or "settings"
+            console.print(f"[red]invalid configuration[/red] {field}: {error['msg']}")
+        raise typer.Exit(2) from None
+
+
+def _serve(app_factory_name: str, host: str | None, port: int | None, service: str) -> None:
+    import uvicorn
+
+    from shared.logging import configure_logging
+
+    settings = _settings()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    configure_logging(level=settings.log_level, json=settings.json_logs, service=service)
+    from canteen import allinone
+
+    application = (
+        allinone.create_all_in_one(settings)
+        if app_factory_name == "all"
+        else allinone.create_single(settings, service)
+    )
+    console.print(
+        f"[bold]Canteen {service}[/bold] on http://{host or settings.host}:{port or settings.port}"
+        f" (backend: {settings.backend}, data: {settings.data_dir})  docs: /docs  Ctrl-C stops"
+    )
+    uvicorn.run(
+        application,
+        host=host or settings.host,
+        port=port or settings.port,
+        log_config=None,
+        access_log=False,
+        timeout_graceful_shutdown=15,
+    )
+
+
+@app.command()
+def run(host: Host = None, port: Port = None) -> None:
+    """All four services in one process (embedded backends unless configured otherwise)."""
+    _serve("all", host, port, "canteen")
+
+
+@app.command()
+def serve(
+    service: Annotated[str, typer.Argument(help="activity | profiles | search | notify")],
+    host: Host = None,
+    port: Port = None,
+) -> None:
+    """One service alone, as the compose stack runs it."""
+    from canteen.allinone import SERVICES
+
+    if service not in SERVICES:
+        console.print(f"[red]unknown service[/red] {service!r}: choose {', '.join(SERVICES)}")
+        raise typer.Exit(2)
+    _serve("single", host, port, service)
+
+
+@app.command()
+def engines(
+    action: Annotated[str, typer.Argument(help="up | down | status | env")] = "status",
+) -> None:
+    """Start or stop the native Kafka, OpenSearch and FerretDB used by the integration tests."""
+    script = REPO_ROOT / "deploy" / "native" / "engines.sh"
+    if not script.exists():
+        console.print("engines need a source checkout (deploy/native/engines.sh)")
+        raise typer.Exit(2)
+    raise typer.Exit(subprocess.call(["bash", str(script), action]))  # noqa: S603, S607
+
+
+@app.command()
+def asyncapi(
+    output: Annotated[Path | None, typer.Option(help="write here instead of stdout")] = None,
+    check: Annotated[bool, typer.Option(help="exit 1 if OUTPUT is stale")] = False,
+) -> None:
+    """Generate the AsyncAPI 3.0 document from the event registry."""
+    import shared.events.schemas  # noqa: F401 - registers every event type
+    from shared.composition import VERSION
+    from shared.events import registry
+    from shared.events.asyncapi import render
+
+    text = render(registry, version=VERSION)
+    if output is None:
+        sys.stdout.write(text)
+        return
+    if check:
+        if not output.exists() or output.read_text() != text:
+            console.print(f"[red]{output} is stale[/red]: run `make asyncapi`")
+            raise typer.Exit(1)
+        return
+    output.write_text(text)
+    console.print(f"wrote {output}")
+
+
+@admin.command("config")
+def admin_config() -> None:
+    """Print the effective settings (secrets masked)."""
+    settings = _settings()
+    for name, value in settings.model_dump().items():
+        console.print(f"CANTEEN_{name.upper()}={value}")

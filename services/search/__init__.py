@@ -1,0 +1,5 @@
+"""Search: one permission-aware search over posts, people, resources and groups.
+
+Read top-down: `routes.py` (HTTP, thin) -> `domain/` (rules, no I/O) -> persistence through
+the DocumentStore port -> `handlers.py` (events it consumes) -> `bootstrap.py` (composition root).
+"""

@@ -1,0 +1,53 @@
+"""Build the adapters a service uses from settings: embedded (SQLite) or external engines.
+
+Constructors do no I/O; connections open in `start()` inside the service lifespan.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from shared.bus.port import EventBus
+from shared.settings import CanteenSettings
+from shared.store.port import DocumentStore
+
+
+def make_store(settings: CanteenSettings, service: str) -> DocumentStore:
+    """The service's own document store: one SQLite file or one MongoDB database each."""
+    if settings.backend == "embedded":
+        from shared.store.sqlite import SqliteDocumentStore
+
+        return SqliteDocumentStore(settings.data_dir / f"{service}.sqlite3")
+    from shared.store.mongo import MongoDocumentStore
+
+    return MongoDocumentStore(
+        settings.mongodb_uri.get_secret_value(),
+        settings.mongodb_database(service),
+        appname=f"canteen-{service}",
+    )
+
+
+def make_bus(settings: CanteenSettings, client_id: str, topics: Sequence[str]) -> EventBus:
+    """The event bus: a SQLite log shared by every process on this machine, or Kafka."""
+    if settings.backend == "embedded":
+        from shared.bus.sqlite import SqliteEventBus
+
+        return SqliteEventBus(
+            settings.data_dir / "events.sqlite3",
+            partitions=settings.bus_partitions,
+            topics=topics,
+        )
+    from shared.bus.kafka import KafkaEventBus
+
+    password = settings.kafka_sasl_password
+    return KafkaEventBus(
+        settings.kafka_bootstrap_servers,
+        client_id=client_id,
+        partitions=settings.bus_partitions,
+        topics=topics,
+        security_protocol=settings.kafka_security_protocol,
+        sasl_mechanism=settings.kafka_sasl_mechanism,
+        sasl_username=settings.kafka_sasl_username,
+        sasl_password=password.get_secret_value() if password else None,
+        ssl_cafile=str(settings.kafka_ca_file) if settings.kafka_ca_file else None,
+    )

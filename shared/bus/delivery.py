@@ -1,0 +1,207 @@
+"""What happens to a fetched record, the same for every adapter.
+
+Decode, call the handler with the event's ids bound in the log context, retry with
+exponential backoff, dead-letter (original headers/key/value plus `dlq_*` headers) when the
+event is malformed, poisonous or out of attempts. Adapters only fetch, hand records here
+partition by partition, and commit the offsets this module reports as done.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable, Hashable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import structlog
+
+from shared.bus.metrics import BusMetrics
+from shared.bus.port import Handler, PoisonEvent, RetryPolicy, dlq_topic
+from shared.events.codec import MalformedMessage, Message, decode
+from shared.events.registry import InvalidEvent, UnknownEventType
+
+log = structlog.get_logger(__name__)
+
+# Raised by `registry.parse` too: a handler that parses needs no try/except of its own.
+POISON_ERRORS: tuple[type[Exception], ...] = (
+    PoisonEvent,
+    UnknownEventType,
+    InvalidEvent,
+    MalformedMessage,
+)
+MAX_ERROR_LENGTH = 1000
+
+K = TypeVar("K", bound=Hashable)
+RawPublisher = Callable[[str, Message], Awaitable[None]]
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    topic: str
+    partition: int
+    offset: int
+    message: Message
+
+
+class Abandoned(Exception):  # noqa: N818
+    """The consumer is stopping while the record waits: leave it uncommitted for redelivery."""
+
+
+def trace_id(traceparent: str | None) -> str | None:
+    """The trace id of a W3C traceparent (`00-<trace id>-<span id>-<flags>`)."""
+    if not traceparent:
+        return None
+    parts = traceparent.split("-")
+    return parts[1] if len(parts) == 4 and len(parts[1]) == 32 else None
+
+
+def describe(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}"[:MAX_ERROR_LENGTH]
+
+
+class Delivery:
+    """Runs one group's handler over fetched records with retries and dead-lettering."""
+
+    def __init__(
+        self,
+        *,
+        group: str,
+        handler: Handler,
+        retry: RetryPolicy,
+        publish_raw: RawPublisher,
+        metrics: BusMetrics,
+    ) -> None:
+        self.group = group
+        self.handler = handler
+        self.retry = retry
+        self.publish_raw = publish_raw
+        self.metrics = metrics
+        self.stopping = asyncio.Event()
+        self._children: dict[str, tuple[Any, Any]] = {}
+
+    async def run_batches(self, batches: Mapping[K, Sequence[Record]]) -> dict[K, int]:
+        """Handle each partition's records in order, partitions concurrently.
+
+        Returns, per partition, the offset to commit (last done + 1); a partition with
+        nothing done is absent. Stops early, between records, once `stopping` is set.
+        """
+
+        async def run_partition(records: Sequence[Record]) -> int | None:
+            done: int | None = None
+            for record in records:
+                if self.stopping.is_set():
+                    break
+                try:
+                    await self.deliver(record)
+                except Abandoned:
+                    break
+                done = record.offset + 1
+            return done
+
+        keys = list(batches)
+        if len(keys) == 1:
+            results = [await run_partition(batches[keys[0]])]
+        else:
+            results = await asyncio.gather(*(run_partition(batches[k]) for k in keys))
+        return {k: r for k, r in zip(keys, results, strict=True) if r is not None}
+
+    async def deliver(self, record: Record) -> None:
+        """Return once the record is handled or dead-lettered; raise Abandoned if stopping."""
+        try:
+            event = decode(record.message)
+        except MalformedMessage as exc:
+            await self._dead_letter(record, exc, attempts=0, reason="malformed")
+            return
+        context = {"event_id": event.id, "event_type": event.type, "group": self.group}
+        if (trace := trace_id(event.traceparent)) is not None:
+            context["trace_id"] = trace
+        duration, handled = self._metrics_for(record.topic)
+        with structlog.contextvars.bound_contextvars(**context):
+            attempt = 0
+            while True:
+                attempt += 1
+                started = time.perf_counter()
+                try:
+                    await self.handler(event)
+                except POISON_ERRORS as exc:
+                    duration.observe(time.perf_counter() - started)
+                    await self._dead_letter(record, exc, attempts=attempt, reason="poison")
+                    return
+                except Exception as exc:
+                    duration.observe(time.perf_counter() - started)
+                    if attempt >= self.retry.max_attempts:
+                        await self._dead_letter(record, exc, attempts=attempt, reason="exhausted")
+                        return
+                    delay = self.retry.backoff(attempt)
+                    log.warning(
+                        "bus.handler.failed",
+                        topic=record.topic,
+                        partition=record.partition,
+                        offset=record.offset,
+                        attempt=attempt,
+                        retry_in=delay,
+                        error=describe(exc),
+                    )
+                    self.metrics.retries.labels(self.group, record.topic).inc()
+                    await self._pause(delay)
+                else:
+                    duration.observe(time.perf_counter() - started)
+                    handled.inc()
+                    return
+
+    def _metrics_for(self, topic: str) -> tuple[Any, Any]:
+        # Label lookups cost more than the observation itself; cache the children per topic.
+        children = self._children.get(topic)
+        if children is None:
+            children = (
+                self.metrics.handler_duration.labels(self.group, topic),
+                self.metrics.handled.labels(self.group, topic),
+            )
+            self._children[topic] = children
+        return children
+
+    async def _pause(self, delay: float) -> None:
+        try:
+            await asyncio.wait_for(self.stopping.wait(), delay)
+        except TimeoutError:
+            return
+        raise Abandoned
+
+    async def _dead_letter(
+        self, record: Record, exc: BaseException, *, attempts: int, reason: str
+    ) -> None:
+        error = describe(exc)
+        headers = dict(record.message.headers)
+        headers.update(
+            dlq_error=error.encode(),
+            dlq_attempts=str(attempts).encode(),
+            dlq_group=self.group.encode(),
+            dlq_original_topic=record.topic.encode(),
+            dlq_original_partition=str(record.partition).encode(),
+            dlq_original_offset=str(record.offset).encode(),
+        )
+        message = Message(headers=headers, key=record.message.key, value=record.message.value)
+        target = dlq_topic(record.topic)
+        failures = 0
+        # The offset cannot be committed before the dead letter is durable: insist.
+        while True:
+            try:
+                await self.publish_raw(target, message)
+                break
+            except Exception as publish_exc:
+                failures += 1
+                log.error(
+                    "bus.dead_letter.failed", topic=target, attempt=failures, error=describe(publish_exc)
+                )
+                await self._pause(self.retry.backoff(failures))
+        self.metrics.dead_letters.labels(self.group, record.topic, reason).inc()
+        log.error(
+            "bus.event.dead_lettered",
+            topic=record.topic,
+            partition=record.partition,
+            offset=record.offset,
+            reason=reason,
+            attempts=attempts,
+            error=error,
+        )

@@ -1,0 +1,236 @@
+"""`SqliteEventBus`: the embedded default bus, a durable log in one SQLite file.
+
+Every blocking SQLite call runs on a single-thread executor owned by its connection (the
+bus has one, each consumer another), so the event loop never waits on the file lock.
+Consumers poll, and are also woken at once by publishes from the same bus object.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import TypeVar
+
+import structlog
+
+from shared.bus.delivery import Delivery
+from shared.bus.metrics import BusMetrics
+from shared.bus.port import Consumer, EventBus, Handler, RetryPolicy
+from shared.bus.sqlite_log import SqliteLog, TopicPartition
+from shared.events.codec import Message, encode
+from shared.events.envelope import Event
+
+log = structlog.get_logger(__name__)
+T = TypeVar("T")
+
+
+class _Connection:
+    """A SqliteLog confined to one worker thread."""
+
+    def __init__(self, path: str, partitions: int) -> None:
+        self._executor = ThreadPoolExecutor(1, thread_name_prefix="canteen-bus-sqlite")
+        self._path = path
+        self._partitions = partitions
+        self._log: SqliteLog | None = None
+
+    async def open(self) -> SqliteLog:
+        self._log = await self.call(lambda: SqliteLog(self._path, partitions=self._partitions))
+        return self._log
+
+    @property
+    def log(self) -> SqliteLog:
+        if self._log is None:
+            raise RuntimeError("SQLite bus connection is not open: call start() first")
+        return self._log
+
+    async def call(self, fn: Callable[[], T]) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self._executor, fn)
+
+    async def close(self) -> None:
+        if self._log is not None:
+            await self.call(self._log.close)
+            self._log = None
+        self._executor.shutdown(wait=False)
+
+
+class SqliteEventBus(EventBus):
+    def __init__(
+        self,
+        path: str,
+        *,
+        partitions: int = 3,
+        topics: Sequence[str] = (),
+        poll_interval: float = 0.05,
+        lease_ttl: float = 10.0,
+        fetch_limit: int = 1000,
+        metrics: BusMetrics | None = None,
+    ) -> None:
+        self.path = path
+        self.partitions = partitions
+        self.topics = tuple(topics)
+        self.poll_interval = poll_interval
+        self.lease_ttl = lease_ttl
+        self.fetch_limit = fetch_limit
+        self.metrics = metrics or BusMetrics()
+        self._conn = _Connection(path, partitions)
+        self._wakeups: set[asyncio.Event] = set()
+
+    async def start(self) -> None:
+        log_ = await self._conn.open()
+        await self._conn.call(log_.create_schema)
+        await self.create_topics(self.topics)
+
+    async def close(self) -> None:
+        await self._conn.close()
+
+    async def create_topics(self, topics: Sequence[str]) -> None:
+        await self._conn.call(lambda: self._conn.log.create_topics(topics))
+
+    async def publish(self, event: Event, *, topic: str) -> None:
+        await self._append([(topic, encode(event))])
+        log.debug("bus.event.published", topic=topic, event_id=event.id, event_type=event.type)
+
+    async def publish_batch(self, events: Sequence[tuple[str, Event]]) -> None:
+        await self._append([(topic, encode(event)) for topic, event in events])
+        log.debug("bus.batch.published", count=len(events))
+
+    async def publish_raw(self, topic: str, message: Message) -> None:
+        await self._append([(topic, message)])
+
+    async def _append(self, messages: list[tuple[str, Message]]) -> None:
+        if not messages:
+            return
+        await self._conn.call(lambda: self._conn.log.append(messages))
+        for topic in {t for t, _ in messages}:
+            self.metrics.published.labels(topic).inc(sum(1 for t, _ in messages if t == topic))
+        for wakeup in self._wakeups:
+            wakeup.set()
+
+    def consumer(
+        self,
+        *,
+        group: str,
+        topics: Sequence[str],
+        handler: Handler,
+        retry: RetryPolicy = RetryPolicy(),
+    ) -> SqliteConsumer:
+        return SqliteConsumer(self, group=group, topics=topics, handler=handler, retry=retry)
+
+    async def reset_offsets(
+        self, *, group: str, topic: str, offset: int = 0, partition: int | None = None
+    ) -> None:
+        await self._conn.call(
+            lambda: self._conn.log.reset_offsets(group, topic, offset, partition)
+        )
+        log.info("bus.offsets.reset", group=group, topic=topic, offset=offset, partition=partition)
+
+    async def ping(self) -> None:
+        await self._conn.call(self._conn.log.ping)
+
+    def _subscribe_wakeup(self, wakeup: asyncio.Event) -> None:
+        self._wakeups.add(wakeup)
+
+    def _unsubscribe_wakeup(self, wakeup: asyncio.Event) -> None:
+        self._wakeups.discard(wakeup)
+
+
+class SqliteConsumer(Consumer):
+    def __init__(
+        self,
+        bus: SqliteEventBus,
+        *,
+        group: str,
+        topics: Sequence[str],
+        handler: Handler,
+        retry: RetryPolicy,
+    ) -> None:
+        self.bus = bus
+        self.group = group
+        self.topics = tuple(topics)
+        self.owner = f"{uuid.uuid4()}"
+        self._delivery = Delivery(
+            group=group,
+            handler=handler,
+            retry=retry,
+            publish_raw=bus.publish_raw,
+            metrics=bus.metrics,
+        )
+        self._positions: dict[TopicPartition, int] = {}
+        self._wakeup = asyncio.Event()
+        self._finished = asyncio.Event()
+        self._running = False
+
+    async def run(self) -> None:
+        self._running = True
+        conn = _Connection(self.bus.path, self.bus.partitions)
+        db = await conn.open()
+        self.bus._subscribe_wakeup(self._wakeup)
+        heartbeat = asyncio.create_task(self._heartbeat(conn, db))
+        log.info("bus.consumer.started", group=self.group, topics=self.topics, owner=self.owner)
+        try:
+            await self._consume(conn, db)
+        finally:
+            heartbeat.cancel()
+            self.bus._unsubscribe_wakeup(self._wakeup)
+            try:
+                await asyncio.shield(conn.call(lambda: db.leave(self.group, self.owner)))
+            finally:
+                await asyncio.shield(conn.close())
+                self._finished.set()
+            log.info("bus.consumer.stopped", group=self.group, owner=self.owner)
+
+    async def _consume(self, conn: _Connection, db: SqliteLog) -> None:
+        stopping = self._delivery.stopping
+        ttl = self.bus.lease_ttl
+        next_rebalance = 0.0
+        while not stopping.is_set():
+            if time.monotonic() >= next_rebalance:
+                claimed = await conn.call(
+                    lambda: db.rebalance(self.group, self.owner, self.topics, ttl)
+                )
+                # Everything done is committed before we get here, so committed == position.
+                self._positions = claimed
+                next_rebalance = time.monotonic() + ttl / 3
+            self._wakeup.clear()
+            positions = dict(self._positions)
+            batches, heads = await conn.call(lambda: db.fetch(positions, self.bus.fetch_limit))
+            for (topic, partition), head in heads.items():
+                self.bus.metrics.set_lag(self.group, topic, partition, head - positions[(topic, partition)])
+            if not batches:
+                await self._idle(min(self.bus.poll_interval, max(0.0, next_rebalance - time.monotonic())))
+                continue
+            done = await self._delivery.run_batches(batches)
+            if done:
+                lost = await conn.call(lambda: db.commit(self.group, self.owner, done))
+                for tp, offset in done.items():
+                    if tp in lost:
+                        log.warning("bus.partition.lost", group=self.group, topic=tp[0], partition=tp[1])
+                        self._positions.pop(tp, None)
+                    elif tp in self._positions:
+                        self._positions[tp] = offset
+
+    async def _idle(self, timeout: float) -> None:
+        stop = asyncio.ensure_future(self._delivery.stopping.wait())
+        wake = asyncio.ensure_future(self._wakeup.wait())
+        try:
+            await asyncio.wait({stop, wake}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stop.cancel()
+            wake.cancel()
+
+    async def _heartbeat(self, conn: _Connection, db: SqliteLog) -> None:
+        # Separate from the fetch loop so a long retry sequence does not let leases lapse.
+        while True:
+            await asyncio.sleep(self.bus.lease_ttl / 3)
+            try:
+                await conn.call(lambda: db.heartbeat(self.group, self.owner, self.bus.lease_ttl))
+            except Exception as exc:
+                log.warning("bus.heartbeat.failed", group=self.group, error=str(exc))
+
+    async def stop(self) -> None:
+        self._delivery.stopping.set()
+        if self._running:
+            await self._finished.wait()

@@ -1,0 +1,87 @@
+"""Compose one FastAPI app from one or more services (the single-service and all-in-one roots).
+
+Each service contributes `ServiceParts`: its runtime (store, bus, relay, consumers) and its
+routers. The app's lifespan starts every runtime before serving and stops them in reverse
+order after, so Ctrl-C finishes in-flight work and commits offsets.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+
+from fastapi import APIRouter, FastAPI
+
+from shared.http import AuthConfig, HttpConfig, ReadinessCheck, create_app
+from shared.service import ServiceRuntime
+from shared.settings import CanteenSettings, dev_secret
+
+VERSION = "0.1.0"
+
+
+@dataclass
+class ServiceParts:
+    runtime: ServiceRuntime
+    routers: list[APIRouter] = field(default_factory=list)
+
+
+def http_config(settings: CanteenSettings, service: str) -> HttpConfig:
+    """Map settings to the HTTP kit's plain config; dev mode gets per-machine dev secrets."""
+    signing = settings.dev_signing_secret
+    cursor = settings.cursor_secret
+    dev_signing = None
+    if settings.dev_mode:
+        dev_signing = signing.get_secret_value() if signing else None
+        if dev_signing is None and settings.jwks_url is None:
+            dev_signing = dev_secret(settings, "dev-signing")
+    cursor_value = cursor.get_secret_value() if cursor else dev_secret(settings, "cursor")
+    return HttpConfig(
+        service=service,
+        dev_mode=settings.dev_mode,
+        auth=AuthConfig(
+            issuer=settings.jwt_issuer,
+            audience=settings.jwt_audience,
+            jwks_url=settings.jwks_url,
+            dev_signing_secret=dev_signing,
+        ),
+        cursor_secret=cursor_value,
+        cors_origins=settings.cors_origins,
+        max_body_bytes=settings.max_body_bytes,
+    )
+
+
+def compose_app(
+    settings: CanteenSettings, name: str, parts: Sequence[ServiceParts], *, title: str
+) -> FastAPI:
+    """One app serving the routers of `parts` and running their runtimes in its lifespan."""
+    runtimes = [p.runtime for p in parts]
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        started: list[ServiceRuntime] = []
+        try:
+            for runtime in runtimes:
+                await runtime.start()
+                started.append(runtime)
+            yield
+        finally:
+            for runtime in reversed(started):
+                await runtime.stop()
+
+    readiness = [
+        check
+        for r in runtimes
+        for check in (
+            ReadinessCheck(f"{r.name}.store", r.check_store),
+            ReadinessCheck(f"{r.name}.bus", r.check_bus),
+        )
+    ]
+    return create_app(
+        http_config(settings, name),
+        title=title,
+        version=VERSION,
+        routers=[router for p in parts for router in p.routers],
+        lifespan=lifespan,
+        readiness=readiness,
+    )

@@ -1,0 +1,9 @@
+"""The event catalog: importing this package registers every event type in `registry`.
+
+One module per producing service. Each model is a published contract: change it only by
+adding optional fields, or publish a new `.v<N+1>` type beside it.
+"""
+
+from shared.events.schemas import activity, profiles
+
+__all__ = ["activity", "profiles"]

@@ -1,0 +1,111 @@
+"""Bearer token verification: signature, algorithm allow-list and registered claims."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import jwt
+
+from shared.http.auth.jwks import JwksCache
+from shared.http.auth.principal import Principal
+
+DEV_ALGORITHM = "HS256"
+_ASYMMETRIC = frozenset({"RS256", "ES256"})
+
+_REASONS: tuple[tuple[type[jwt.PyJWTError], str], ...] = (
+    (jwt.ExpiredSignatureError, "token expired"),
+    (jwt.ImmatureSignatureError, "token not yet valid"),
+    (jwt.InvalidSignatureError, "invalid signature"),
+    (jwt.InvalidIssuerError, "invalid issuer"),
+    (jwt.InvalidAudienceError, "invalid audience"),
+    (jwt.InvalidAlgorithmError, "unsupported token algorithm"),
+    (jwt.InvalidIssuedAtError, "invalid issued-at time"),
+    (jwt.DecodeError, "malformed token"),
+)
+
+
+class InvalidToken(Exception):
+    """Why a token was refused, phrased to be safe to show the client."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class TokenVerifier:
+    """Verifies RS256/ES256 tokens against a JWKS and, in dev mode only, HS256 dev tokens."""
+
+    def __init__(
+        self,
+        *,
+        issuer: str,
+        audience: str,
+        leeway_seconds: int,
+        jwks: JwksCache | None,
+        dev_secret: str | None,
+    ) -> None:
+        self._issuer = issuer
+        self._audience = audience
+        self._leeway = leeway_seconds
+        self._jwks = jwks
+        self._dev_secret = dev_secret
+
+    async def verify(self, token: str) -> Principal:
+        """Raises InvalidToken, or KeysUnavailable when the JWKS cannot be fetched."""
+        try:
+            header = jwt.get_unverified_header(token)
+        except jwt.PyJWTError:
+            raise InvalidToken("malformed token") from None
+        key, algorithm = await self._key_for(header)
+        try:
+            claims = jwt.decode(
+                token,
+                key,
+                algorithms=[algorithm],
+                audience=self._audience,
+                issuer=self._issuer,
+                leeway=self._leeway,
+                options={"require": ["exp", "iss", "aud", "sub"]},
+            )
+        except jwt.MissingRequiredClaimError as exc:
+            raise InvalidToken(f"missing claim: {exc.claim}") from None
+        except jwt.PyJWTError as exc:
+            raise InvalidToken(_reason(exc)) from None
+        return _principal(claims)
+
+    async def _key_for(self, header: Mapping[str, Any]) -> tuple[Any, str]:
+        # The algorithm comes from our side of the key, never from the token alone:
+        # an HS256 token must not be checked with an RSA public key as HMAC secret.
+        algorithm = header.get("alg")
+        if algorithm == DEV_ALGORITHM and self._dev_secret is not None:
+            return self._dev_secret, DEV_ALGORITHM
+        if algorithm not in _ASYMMETRIC or self._jwks is None:
+            raise InvalidToken("unsupported token algorithm")
+        kid = header.get("kid")
+        if not isinstance(kid, str) or not kid:
+            raise InvalidToken("token has no key id")
+        key = await self._jwks.key_for(kid)
+        if key is None:
+            raise InvalidToken("unknown signing key")
+        if key.algorithm != algorithm:
+            raise InvalidToken("unsupported token algorithm")
+        return key.key, key.algorithm
+
+
+def _reason(exc: jwt.PyJWTError) -> str:
+    for kind, reason in _REASONS:
+        if isinstance(exc, kind):
+            return reason
+    return "invalid token"
+
+
+def _principal(claims: Mapping[str, Any]) -> Principal:
+    sub, roles, name = claims.get("sub"), claims.get("roles", []), claims.get("name")
+    if not isinstance(sub, str) or not sub:
+        raise InvalidToken("invalid subject")
+    if not isinstance(roles, list) or not all(isinstance(r, str) for r in roles):
+        raise InvalidToken("invalid roles claim")
+    return Principal(
+        user_id=sub, roles=frozenset(roles), name=name if isinstance(name, str) else None
+    )

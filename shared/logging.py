@@ -1,0 +1,58 @@
+"""structlog set-up: JSON lines in production, readable console in dev.
+
+Event names are stable and dotted (`activity.post.created`); request and event ids are bound
+through `structlog.contextvars` by the HTTP middleware and the consumer loop, so every line
+carries them without passing loggers around. A processor drops any key that looks like a
+credential, as a last line of defence.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import MutableMapping
+from typing import Any
+
+import structlog
+
+_SECRET_KEYS = ("password", "token", "secret", "authorization", "cookie", "api_key")
+
+
+def _redact(_: Any, __: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+    for key in list(event_dict):
+        if any(marker in key.lower() for marker in _SECRET_KEYS):
+            event_dict[key] = "[redacted]"
+    return event_dict
+
+
+def configure_logging(*, level: str = "info", json: bool = False, service: str = "canteen") -> None:
+    """Configure structlog and the stdlib root logger once per process."""
+    shared: list[Any] = [
+        structlog.contextvars.merge_contextvars,
+        structlog.processors.add_log_level,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+        _redact,
+    ]
+    renderer: Any = (
+        structlog.processors.JSONRenderer()
+        if json
+        else structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())
+    )
+    numeric = logging.getLevelName(level.upper())
+    structlog.configure(
+        processors=[
+            *shared,
+            structlog.processors.StackInfoRenderer(),
+            structlog.processors.format_exc_info if json else structlog.dev.set_exc_info,
+            renderer,
+        ],
+        wrapper_class=structlog.make_filtering_bound_logger(numeric),
+        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        cache_logger_on_first_use=True,
+    )
+    structlog.contextvars.bind_contextvars(service=service)
+    # Libraries (uvicorn, aiokafka, pymongo) log through stdlib: route them to the same stream.
+    logging.basicConfig(level=max(numeric, logging.INFO), stream=sys.stderr, force=True,
+                        format="%(levelname)s %(name)s %(message)s")
+    for noisy in ("aiokafka", "pymongo", "kafka", "httpx"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)

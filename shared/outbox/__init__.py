@@ -1,0 +1,25 @@
+"""Transactional outbox without transactions: events ride in the aggregate's own document.
+
+See `docs/architecture.md#outbox`. A write stores the new state and the events it implies in
+ONE document write (atomic on SQLite, MongoDB and FerretDB alike); `OutboxRelay` publishes
+pending events and then removes them with a compare-and-swap on a version counter.
+"""
+
+from shared.outbox.records import (
+    OUTBOX_FIELD,
+    PENDING_FIELD,
+    VERSION_FIELD,
+    insert_with_events,
+    update_with_events,
+)
+from shared.outbox.relay import OutboxRelay, RelayStep
+
+__all__ = [
+    "OUTBOX_FIELD",
+    "PENDING_FIELD",
+    "VERSION_FIELD",
+    "OutboxRelay",
+    "RelayStep",
+    "insert_with_events",
+    "update_with_events",
+]

@@ -1,0 +1,153 @@
+"""The relay: publish what documents carry in their outbox, then clear it.
+
+Crash analysis (the fault-injection test kills the process at each step):
+- killed before the document write: no state, no event;
+- killed after the write, before publishing: the events are still in the document and the
+  next relay run publishes them;
+- killed after publishing, before clearing: the next run publishes them again. Consumers
+  are idempotent on the event id, so a re-publish has no second effect;
+- the clearing is a compare-and-swap on the outbox version, so events appended by a
+  concurrent write while we published are never cleared unpublished.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import structlog
+
+from shared.bus.port import EventBus
+from shared.events.envelope import Event
+from shared.events.registry import EventRegistry
+from shared.outbox.records import OUTBOX_FIELD, PENDING_FIELD, VERSION_FIELD
+from shared.store.port import DocumentStore
+
+log = structlog.get_logger()
+
+
+class RelayStep(enum.Enum):
+    """Points between the relay's steps (hooks for fault-injection tests)."""
+
+    FETCHED = "fetched"
+    PUBLISHED = "published"
+    CLEARED = "cleared"
+
+
+StepHook = Callable[[RelayStep, str], None]
+
+
+class OutboxRelay:
+    """Publishes pending outbox events of some collections, backing off while the bus is down."""
+
+    def __init__(
+        self,
+        store: DocumentStore,
+        bus: EventBus,
+        registry: EventRegistry,
+        collections: Sequence[str],
+        *,
+        poll_interval: float = 0.5,
+        batch_size: int = 200,
+        max_backoff: float = 10.0,
+        on_step: StepHook | None = None,
+    ) -> None:
+        self._store = store
+        self._bus = bus
+        self._registry = registry
+        self._collections = list(collections)
+        self._poll_interval = poll_interval
+        self._batch_size = batch_size
+        self._max_backoff = max_backoff
+        self._on_step = on_step
+        self._wake = asyncio.Event()
+        self._stopping = False
+
+    async def prepare(self) -> None:
+        """Create the index that keeps the pending scan cheap (idempotent)."""
+        for name in self._collections:
+            await self._store.collection(name).create_index([(PENDING_FIELD, 1)])
+
+    def notify(self) -> None:
+        """Wake the relay now (a writer in this process just appended events)."""
+        self._wake.set()
+
+    async def run(self) -> None:
+        """Relay until `stop()`; never raises on bus or store outages, backs off instead."""
+        backoff = self._poll_interval
+        while not self._stopping:
+            try:
+                relayed = await self.relay_once()
+                backoff = self._poll_interval
+            except Exception as exc:  # bus or store down: keep the events, retry later
+                log.warning("outbox.relay.failed", error=str(exc), retry_in=backoff)
+                relayed = 0
+                await self._sleep(backoff)
+                backoff = min(backoff * 2, self._max_backoff)
+                continue
+            if relayed < self._batch_size:
+                await self._sleep(self._poll_interval)
+
+    async def stop(self) -> None:
+        self._stopping = True
+        self._wake.set()
+
+    async def _sleep(self, seconds: float) -> None:
+        self._wake.clear()
+        try:
+            await asyncio.wait_for(self._wake.wait(), timeout=seconds)
+        except TimeoutError:
+            pass
+
+    async def relay_once(self) -> int:
+        """Publish one batch from each collection; returns how many events were published."""
+        total = 0
+        for name in self._collections:
+            collection = self._store.collection(name)
+            docs = await collection.find(
+                {PENDING_FIELD: True}, sort=[("_id", 1)], limit=self._batch_size
+            )
+            for doc in docs:
+                total += await self._relay_document(name, doc)
+        return total
+
+    async def _relay_document(self, collection_name: str, doc: dict[str, Any]) -> int:
+        collection = self._store.collection(collection_name)
+        doc_id = doc["_id"]
+        records: list[dict[str, Any]] = list(doc.get(OUTBOX_FIELD) or [])
+        self._step(RelayStep.FETCHED, doc_id)
+        if records:
+            events = [Event.from_record(r) for r in records]
+            await self._bus.publish_batch(
+                [(self._registry.model_for(e.type).topic, e) for e in events]
+            )
+            self._step(RelayStep.PUBLISHED, doc_id)
+            for e in events:
+                log.debug("outbox.event.relayed", event_id=e.id, event_type=e.type)
+        published = {r["id"] for r in records}
+        # Compare-and-swap on the version: if a writer appended events while we published,
+        # the swap misses; re-read and keep exactly the events we did not publish.
+        while True:
+            result = await collection.update_one(
+                {"_id": doc_id, VERSION_FIELD: doc.get(VERSION_FIELD)},
+                self._remaining_update(doc, published),
+            )
+            if result.matched_count:
+                break
+            fresh = await collection.find_one({"_id": doc_id})
+            if fresh is None:
+                break
+            doc = fresh
+        self._step(RelayStep.CLEARED, doc_id)
+        return len(records)
+
+    @staticmethod
+    def _remaining_update(doc: dict[str, Any], published: set[str]) -> dict[str, Any]:
+        remaining = [r for r in doc.get(OUTBOX_FIELD) or [] if r["id"] not in published]
+        return {"$set": {OUTBOX_FIELD: remaining, PENDING_FIELD: bool(remaining)}}
+
+    def _step(self, step: RelayStep, doc_id: str) -> None:
+        if self._on_step is not None:
+            self._on_step(step, doc_id)

@@ -1,0 +1,37 @@
+"""A consumer process for the crash test: records what it handles, then hangs to be killed.
+
+argv: bus spec (JSON), group, topic, output file, index of the event to hang on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+
+from shared.bus import KafkaEventBus, SqliteEventBus
+from shared.bus.port import EventBus
+from shared.events.envelope import Event
+
+
+async def main(spec: dict[str, object], group: str, topic: str, out: str, hang_on: int) -> None:
+    options = spec["options"]
+    assert isinstance(options, dict)
+    bus: EventBus = (SqliteEventBus if spec["kind"] == "sqlite" else KafkaEventBus)(**options)
+    await bus.start()
+    with open(out, "a") as sink:
+
+        async def handler(event: Event) -> None:
+            n = event.data["n"]
+            if n == hang_on:
+                sink.write(f"hang {n}\n")
+                sink.flush()
+                await asyncio.Event().wait()
+            sink.write(f"{n}\n")
+            sink.flush()
+
+        await bus.consumer(group=group, topics=[topic], handler=handler).run()
+
+
+if __name__ == "__main__":
+    asyncio.run(main(json.loads(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4], int(sys.argv[5])))

@@ -1,0 +1,291 @@
+"""The EventBus contract: every adapter runs exactly these tests (see the `bus` fixture)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+from collections import Counter, defaultdict
+from pathlib import Path
+
+import pytest
+import structlog
+
+from shared.bus import EventBus, PoisonEvent, RetryPolicy
+from shared.events.codec import Message, encode
+from shared.events.envelope import Event
+from tests.shared.bus.conftest import BusFactory, eventually, make_event, running
+
+FAST_RETRY = RetryPolicy(max_attempts=3, initial_backoff=0.01, max_backoff=0.05)
+REPO = Path(__file__).resolve().parents[3]
+
+
+def collector() -> tuple[list[Event], object]:
+    seen: list[Event] = []
+
+    async def handler(event: Event) -> None:
+        seen.append(event)
+
+    return seen, handler
+
+
+# -- publish and consume -------------------------------------------------------------------
+
+
+async def test_one_event_reaches_the_handler_unchanged(bus: EventBus, topic: str, group: str) -> None:
+    seen, handler = collector()
+    event = make_event("user-1", 1)
+    await bus.publish(event, topic=topic)
+    async with running(bus.consumer(group=group, topics=[topic], handler=handler)):  # type: ignore[arg-type]
+        await eventually(lambda: len(seen) == 1)
+    assert seen[0] == event
+
+
+async def test_a_batch_is_consumed_whole(bus: EventBus, topic: str, group: str) -> None:
+    seen, handler = collector()
+    events = [make_event(f"user-{i % 7}", i) for i in range(200)]
+    async with running(bus.consumer(group=group, topics=[topic], handler=handler)):  # type: ignore[arg-type]
+        await bus.publish_batch([(topic, e) for e in events])
+        await eventually(lambda: len(seen) >= 200)
+    assert sorted(e.id for e in seen) == sorted(e.id for e in events)
+
+
+async def test_each_key_is_handled_in_publish_order(bus: EventBus, topic: str, group: str) -> None:
+    keys = [f"post-{i}" for i in range(24)]
+    per_key = 40
+    received: dict[str, list[int]] = defaultdict(list)
+
+    async def handler(event: Event) -> None:
+        if random.random() < 0.05:
+            await asyncio.sleep(0.001)  # interleave partitions
+        received[event.data["key"]].append(event.data["n"])
+
+    async def publisher(my_keys: list[str]) -> None:
+        for n in range(per_key):
+            if n % 2:
+                await bus.publish_batch([(topic, make_event(k, n)) for k in my_keys])
+            else:
+                for k in my_keys:
+                    await bus.publish(make_event(k, n), topic=topic)
+
+    async with running(bus.consumer(group=group, topics=[topic], handler=handler)):
+        await asyncio.gather(*(publisher(keys[i::4]) for i in range(4)))
+        await eventually(lambda: sum(map(len, received.values())) >= len(keys) * per_key)
+    for key in keys:
+        assert received[key] == list(range(per_key)), key
+
+
+# -- failures ------------------------------------------------------------------------------
+
+
+async def test_a_failing_event_is_retried_then_dead_lettered_with_its_reason(
+    bus: EventBus, bus_factory: BusFactory, topic: str, group: str
+) -> None:
+    attempts: Counter[int] = Counter()
+    handled: list[int] = []
+
+    async def handler(event: Event) -> None:
+        n = event.data["n"]
+        attempts[n] += 1
+        if n == 0:
+            raise RuntimeError("boom")
+        handled.append(n)
+
+    bad = make_event("same-key", 0)
+    await bus.publish_batch([(topic, bad), (topic, make_event("same-key", 1))])
+    async with running(bus.consumer(group=group, topics=[topic], handler=handler, retry=FAST_RETRY)):
+        await eventually(lambda: handled == [1])  # the failure does not block its key forever
+    [dead] = await bus_factory.read_raw(f"{topic}.dlq", 1)
+    original = encode(bad)
+    assert attempts[0] == 3
+    assert (dead.key, dead.value) == (original.key, original.value)
+    assert {k: v for k, v in dead.headers.items() if k.startswith("ce_")} == {
+        k: v for k, v in original.headers.items() if k.startswith("ce_")
+    }
+    assert dead.headers["dlq_error"] == b"RuntimeError: boom"
+    assert dead.headers["dlq_attempts"] == b"3"
+    assert dead.headers["dlq_group"] == group.encode()
+    assert dead.headers["dlq_original_topic"] == topic.encode()
+
+
+async def test_malformed_messages_and_poison_events_are_dead_lettered_at_once(
+    bus: EventBus, bus_factory: BusFactory, topic: str, group: str
+) -> None:
+    attempts: Counter[str] = Counter()
+
+    async def handler(event: Event) -> None:
+        attempts[event.data["key"]] += 1
+        if event.data["key"] == "poison":
+            raise PoisonEvent("can never succeed")
+
+    await bus.publish_raw(topic, Message(headers={"ce_id": b"x"}, key=b"k", value=b"{not json"))
+    await bus.publish(make_event("poison", 0), topic=topic)
+    await bus.publish(make_event("fine", 0), topic=topic)
+    slow = RetryPolicy(max_attempts=5, initial_backoff=30, max_backoff=30)
+    async with running(bus.consumer(group=group, topics=[topic], handler=handler, retry=slow)):
+        dead = await bus_factory.read_raw(f"{topic}.dlq", 2, timeout=20)
+        await eventually(lambda: attempts["fine"] == 1)
+    by_value = {m.value: m for m in dead}
+    assert by_value[b"{not json"].headers["dlq_attempts"] == b"0"
+    assert by_value[b"{not json"].headers["dlq_error"].startswith(b"MalformedMessage")
+    poisoned = next(m for m in dead if m.value != b"{not json")
+    assert poisoned.headers["dlq_attempts"] == b"1"
+    assert poisoned.headers["dlq_error"] == b"PoisonEvent: can never succeed"
+    assert attempts["poison"] == 1
+
+
+# -- groups, replay, shutdown --------------------------------------------------------------
+
+
+async def test_every_group_receives_every_event(bus: EventBus, topic: str) -> None:
+    events = [make_event(f"k{i}", i) for i in range(30)]
+    seen_a, handler_a = collector()
+    seen_b, handler_b = collector()
+    async with (
+        running(bus.consumer(group=f"a-{topic}", topics=[topic], handler=handler_a)),  # type: ignore[arg-type]
+        running(bus.consumer(group=f"b-{topic}", topics=[topic], handler=handler_b)),  # type: ignore[arg-type]
+    ):
+        await bus.publish_batch([(topic, e) for e in events])
+        await eventually(lambda: len(seen_a) >= 30 and len(seen_b) >= 30)
+    assert sorted(e.id for e in seen_a) == sorted(e.id for e in seen_b) == sorted(e.id for e in events)
+
+
+async def test_a_new_group_replays_from_the_start_and_offsets_can_be_reset(
+    bus: EventBus, topic: str, group: str
+) -> None:
+    events = [make_event(f"k{i}", i) for i in range(10)]
+    await bus.publish_batch([(topic, e) for e in events])
+    seen, handler = collector()
+    async with running(bus.consumer(group=group, topics=[topic], handler=handler)):  # type: ignore[arg-type]
+        await eventually(lambda: len(seen) == 10)
+    await bus.reset_offsets(group=group, topic=topic, offset=0)
+    async with running(bus.consumer(group=group, topics=[topic], handler=handler)):  # type: ignore[arg-type]
+        await eventually(lambda: len(seen) == 20)
+    assert sorted(e.id for e in seen) == sorted(e.id for e in events * 2)
+
+
+async def test_graceful_stop_finishes_and_commits_the_in_flight_event(
+    bus: EventBus, topic: str, group: str
+) -> None:
+    started, release = asyncio.Event(), asyncio.Event()
+    first: list[int] = []
+
+    async def blocking(event: Event) -> None:
+        if event.data["n"] == 5:
+            started.set()
+            await release.wait()
+        first.append(event.data["n"])
+
+    await bus.publish_batch([(topic, make_event("one-key", n)) for n in range(10)])
+    consumer = bus.consumer(group=group, topics=[topic], handler=blocking)
+    task = asyncio.create_task(consumer.run())
+    await asyncio.wait_for(started.wait(), 30)
+    stopping = asyncio.create_task(consumer.stop())
+    await asyncio.sleep(0.05)  # let stop() begin while the handler is still busy
+    release.set()
+    await asyncio.wait_for(stopping, 30)
+    await asyncio.wait_for(task, 30)
+    assert first == [0, 1, 2, 3, 4, 5]
+
+    then: list[int] = []
+
+    async def recording(event: Event) -> None:
+        then.append(event.data["n"])
+
+    async with running(bus.consumer(group=group, topics=[topic], handler=recording)):
+        await eventually(lambda: len(then) >= 4)
+    assert then == [6, 7, 8, 9]
+
+
+async def test_uncommitted_events_are_redelivered_after_a_crash(
+    bus: EventBus, bus_factory: BusFactory, topic: str, group: str, tmp_path: Path
+) -> None:
+    await bus.publish_batch([(topic, make_event("one-key", n)) for n in range(20)])
+    out = tmp_path / "handled.txt"
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            str(Path(__file__).with_name("crash_consumer.py")),
+            json.dumps(bus_factory.spec()),
+            group,
+            topic,
+            str(out),
+            "12",  # hangs on the 12th event, so it is in flight when killed
+        ],
+        cwd=REPO,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+    )
+    try:
+        await eventually(lambda: out.exists() and "hang 12" in out.read_text(), timeout=60)
+    finally:
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+    handled_before = [int(line) for line in out.read_text().split() if line.isdigit()]
+    assert handled_before == list(range(12))
+
+    again: list[int] = []
+
+    async def handler(event: Event) -> None:
+        again.append(event.data["n"])
+
+    async with running(bus.consumer(group=group, topics=[topic], handler=handler)):
+        await eventually(lambda: 19 in again, timeout=60)
+    assert 12 in again  # in flight when the process died: delivered again
+    assert again == sorted(again)
+    assert set(handled_before) | set(again) == set(range(20))
+
+
+async def test_members_of_one_group_share_the_partitions_without_duplicates(
+    bus: EventBus, topic: str, group: str
+) -> None:
+    seen_a, handler_a = collector()
+    seen_b, handler_b = collector()
+    published: list[Event] = []
+    async with (
+        running(bus.consumer(group=group, topics=[topic], handler=handler_a)),  # type: ignore[arg-type]
+        running(bus.consumer(group=group, topics=[topic], handler=handler_b)),  # type: ignore[arg-type]
+    ):
+        deadline = asyncio.get_running_loop().time() + 60
+        # Keep publishing until both members work: joining takes a while on Kafka.
+        while not (seen_a and seen_b):
+            assert asyncio.get_running_loop().time() < deadline, "the second member never got work"
+            batch = [make_event(f"k{len(published) + i}", len(published) + i) for i in range(30)]
+            await bus.publish_batch([(topic, e) for e in batch])
+            published += batch
+            await asyncio.sleep(0.1)
+        await eventually(lambda: len(seen_a) + len(seen_b) >= len(published))
+    ids = [e.id for e in seen_a + seen_b]
+    assert len(ids) == len(set(ids)), "an event was handled twice"
+    assert set(ids) == {e.id for e in published}
+
+
+# -- observability -------------------------------------------------------------------------
+
+
+async def test_handler_sees_event_ids_in_the_log_context_and_metrics_count(
+    bus: EventBus, topic: str, group: str
+) -> None:
+    contexts: list[dict[str, object]] = []
+
+    async def handler(event: Event) -> None:
+        contexts.append(structlog.contextvars.get_contextvars())
+
+    trace = "4bf92f3577b34da6a3ce929d0e0e4736"
+    event = make_event("k", 0, traceparent=f"00-{trace}-00f067aa0ba902b7-01")
+    await bus.publish(event, topic=topic)
+    async with running(bus.consumer(group=group, topics=[topic], handler=handler)):
+        await eventually(lambda: len(contexts) == 1)
+    assert contexts[0] == {
+        "event_id": event.id,
+        "event_type": event.type,
+        "group": group,
+        "trace_id": trace,
+    }
+    assert "event_id" not in structlog.contextvars.get_contextvars()
+    metrics = bus.metrics  # type: ignore[attr-defined]
+    assert metrics.published.labels(topic)._value.get() == 1
+    assert metrics.handled.labels(group, topic)._value.get() == 1
