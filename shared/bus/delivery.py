@@ -117,7 +117,9 @@ class Delivery:
         if (trace := trace_id(event.traceparent)) is not None:
             context["trace_id"] = trace
         duration, handled = self._metrics_for(record.topic)
-        with structlog.contextvars.bound_contextvars(**context):
+        # bind/reset by tokens: half the cost of bound_contextvars, which is per event here.
+        tokens = structlog.contextvars.bind_contextvars(**context)
+        try:
             attempt = 0
             while True:
                 attempt += 1
@@ -149,6 +151,8 @@ class Delivery:
                     duration.observe(time.perf_counter() - started)
                     handled.inc()
                     return
+        finally:
+            structlog.contextvars.reset_contextvars(**tokens)
 
     def _metrics_for(self, topic: str) -> tuple[Any, Any]:
         # Label lookups cost more than the observation itself; cache the children per topic.

@@ -16,7 +16,7 @@ from typing import TypeVar
 
 import structlog
 
-from shared.bus.delivery import Delivery
+from shared.bus.delivery import Delivery, Record
 from shared.bus.metrics import BusMetrics
 from shared.bus.port import Consumer, EventBus, Handler, RetryPolicy
 from shared.bus.sqlite_log import SqliteLog, TopicPartition
@@ -25,6 +25,7 @@ from shared.events.envelope import Event
 
 log = structlog.get_logger(__name__)
 T = TypeVar("T")
+_Fetched = tuple[dict[TopicPartition, list[Record]], dict[TopicPartition, int]]
 
 
 class _Connection:
@@ -186,31 +187,50 @@ class SqliteConsumer(Consumer):
         stopping = self._delivery.stopping
         ttl = self.bus.lease_ttl
         next_rebalance = 0.0
+        prefetched: asyncio.Future[_Fetched] | None = None
         while not stopping.is_set():
             if time.monotonic() >= next_rebalance:
+                prefetched = None
                 claimed = await conn.call(
                     lambda: db.rebalance(self.group, self.owner, self.topics, ttl)
                 )
                 # Everything done is committed before we get here, so committed == position.
                 self._positions = claimed
                 next_rebalance = time.monotonic() + ttl / 3
-            self._wakeup.clear()
             positions = dict(self._positions)
-            batches, heads = await conn.call(lambda: db.fetch(positions, self.bus.fetch_limit))
+            if prefetched is None:
+                self._wakeup.clear()
+                batches, heads = await self._fetch(conn, db, positions)
+            else:
+                batches, heads = await prefetched
+                prefetched = None
             for (topic, partition), head in heads.items():
-                self.bus.metrics.set_lag(self.group, topic, partition, head - positions[(topic, partition)])
+                lag = head - positions[(topic, partition)]
+                self.bus.metrics.set_lag(self.group, topic, partition, lag)
             if not batches:
-                await self._idle(min(self.bus.poll_interval, max(0.0, next_rebalance - time.monotonic())))
+                idle = max(0.0, next_rebalance - time.monotonic())
+                await self._idle(min(self.bus.poll_interval, idle))
                 continue
+            # Read the next batch while this one is handled; used only if this one completes.
+            ahead = {**positions, **{tp: rs[-1].offset + 1 for tp, rs in batches.items()}}
+            prefetched = asyncio.ensure_future(self._fetch(conn, db, ahead))
             done = await self._delivery.run_batches(batches)
             if done:
                 lost = await conn.call(lambda: db.commit(self.group, self.owner, done))
                 for tp, offset in done.items():
                     if tp in lost:
-                        log.warning("bus.partition.lost", group=self.group, topic=tp[0], partition=tp[1])
+                        log.warning(
+                            "bus.partition.lost", group=self.group, topic=tp[0], partition=tp[1]
+                        )
                         self._positions.pop(tp, None)
                     elif tp in self._positions:
                         self._positions[tp] = offset
+            if self._positions != {tp: ahead[tp] for tp in self._positions}:
+                prefetched = None
+
+    async def _fetch(self, conn: _Connection, db: SqliteLog, positions: dict[TopicPartition, int]) -> _Fetched:
+        self._wakeup.clear()
+        return await conn.call(lambda: db.fetch(positions, self.bus.fetch_limit))
 
     async def _idle(self, timeout: float) -> None:
         stop = asyncio.ensure_future(self._delivery.stopping.wait())

@@ -118,7 +118,7 @@ def _field_matches(values: list[Any], op: str, operand: Any) -> bool:
     if op == "$nin":
         return not any(_equals(v, x) for v in values for x in operand)
     if op == "$exists":
-        return any(v is not MISSING for v in values) == operand
+        return any(v is not MISSING for v in values) is bool(operand)
     if operand is None:
         # MongoDB: $gte/$lte null mean "is null or missing"; $gt/$lt null match nothing.
         return op in ("$gte", "$lte") and any(_equals(v, None) for v in values)

@@ -8,6 +8,7 @@ milliseconds, which is what BSON stores, so both adapters round-trip the same va
 
 from __future__ import annotations
 
+import itertools
 import math
 import re
 from datetime import UTC, datetime
@@ -62,7 +63,9 @@ def normalize_value(value: Any) -> Any:
         out = {}
         for key, v in value.items():
             if not isinstance(key, str) or not key or "." in key or key.startswith("$"):
-                raise unsupported(f"document key {key!r} (keys may not contain '.' or start with '$')")
+                raise unsupported(
+                    f"document key {key!r} (keys may not contain '.' or start with '$')"
+                )
             out[key] = normalize_value(v)
         return out
     raise unsupported(f"value of type {type(value).__name__}")
@@ -181,7 +184,7 @@ def _validate_update_value(op: str, value: Any) -> Any:
 
 def _check_conflicts(paths: list[str]) -> None:
     ordered = sorted(paths)
-    for a, b in zip(ordered, ordered[1:], strict=False):
+    for a, b in itertools.pairwise(ordered):
         if a == b or b.startswith(a + "."):
             raise UnsupportedOperation(f"updating {a!r} and {b!r} in one update conflicts")
 

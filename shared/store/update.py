@@ -131,7 +131,6 @@ def _min_max(keep_new: Any) -> Any:
     return apply
 
 
-
 _OPERATORS: dict[str, Any] = {
     "$set": _set,
     "$setOnInsert": _set,

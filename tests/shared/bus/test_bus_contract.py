@@ -18,7 +18,7 @@ import structlog
 from shared.bus import EventBus, PoisonEvent, RetryPolicy
 from shared.events.codec import Message, encode
 from shared.events.envelope import Event
-from tests.shared.bus.conftest import BusFactory, eventually, make_event, running
+from bus_support import BusFactory, eventually, make_event, running
 
 FAST_RETRY = RetryPolicy(max_attempts=3, initial_backoff=0.01, max_backoff=0.05)
 REPO = Path(__file__).resolve().parents[3]
@@ -224,7 +224,7 @@ async def test_uncommitted_events_are_redelivered_after_a_crash(
     finally:
         process.send_signal(signal.SIGKILL)
         process.wait()
-    handled_before = [int(line) for line in out.read_text().split() if line.isdigit()]
+    handled_before = [int(line) for line in out.read_text().splitlines() if line.isdigit()]
     assert handled_before == list(range(12))
 
     again: list[int] = []

@@ -1,0 +1,310 @@
+"""`KafkaEventBus`: the bus on Apache Kafka (aiokafka), CloudEvents in binary mode.
+
+The producer is idempotent with acks=all, so a retried send neither duplicates nor
+reorders a partition. Consumers commit manually, only what the shared `Delivery` reports
+done; a rebalance waits for the batch in flight, whose offsets are committed before the
+partitions move, so a clean hand-over redelivers nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import structlog
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
+from aiokafka import codec as kafka_codec
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import CommitFailedError, KafkaError, TopicAlreadyExistsError, for_code
+from aiokafka.helpers import create_ssl_context
+
+from shared.bus.delivery import Delivery, Record
+from shared.bus.metrics import BusMetrics
+from shared.bus.port import Consumer, EventBus, Handler, RetryPolicy, dlq_topic
+from shared.events.codec import Message, encode
+from shared.events.envelope import Event
+
+log = structlog.get_logger(__name__)
+
+
+def best_compression() -> str:
+    """The best codec whose Python library is installed (gzip needs none)."""
+    if kafka_codec.has_zstd():
+        return "zstd"
+    if kafka_codec.has_lz4():
+        return "lz4"
+    return "gzip"
+
+
+class KafkaEventBus(EventBus):
+    def __init__(
+        self,
+        bootstrap_servers: str,
+        *,
+        client_id: str = "canteen",
+        partitions: int = 3,
+        replication_factor: int = 1,
+        topics: Sequence[str] = (),
+        compression: str | None = "auto",
+        security_protocol: str = "PLAINTEXT",
+        sasl_mechanism: str | None = None,
+        sasl_plain_username: str | None = None,
+        sasl_plain_password: str | None = None,
+        ssl_cafile: str | None = None,
+        ssl_certfile: str | None = None,
+        ssl_keyfile: str | None = None,
+        producer_options: Mapping[str, Any] | None = None,
+        consumer_options: Mapping[str, Any] | None = None,
+        metrics: BusMetrics | None = None,
+    ) -> None:
+        self.partitions = partitions
+        self.replication_factor = replication_factor
+        self.topics = tuple(topics)
+        self.compression = best_compression() if compression == "auto" else compression
+        self.metrics = metrics or BusMetrics()
+        self._client: dict[str, Any] = {
+            "bootstrap_servers": bootstrap_servers,
+            "client_id": client_id,
+            "security_protocol": security_protocol,
+        }
+        if sasl_mechanism:
+            self._client.update(
+                sasl_mechanism=sasl_mechanism,
+                sasl_plain_username=sasl_plain_username,
+                sasl_plain_password=sasl_plain_password,
+            )
+        self._ssl_files = (ssl_cafile, ssl_certfile, ssl_keyfile)
+        self._producer_options = dict(producer_options or {})
+        self.consumer_options = dict(consumer_options or {})
+        self._producer: AIOKafkaProducer | None = None
+        self._admin: AIOKafkaAdminClient | None = None
+        self._known_topics: set[str] = set()
+
+    def client_options(self) -> dict[str, Any]:
+        options = dict(self._client)
+        if options["security_protocol"] in ("SSL", "SASL_SSL"):
+            # Built lazily (reads files): constructing the bus must stay free of I/O.
+            cafile, certfile, keyfile = self._ssl_files
+            options["ssl_context"] = create_ssl_context(
+                cafile=cafile, certfile=certfile, keyfile=keyfile
+            )
+        return options
+
+    async def start(self) -> None:
+        options = self.client_options()
+        self._admin = AIOKafkaAdminClient(**options)
+        await self._admin.start()
+        self._producer = AIOKafkaProducer(
+            **options,
+            enable_idempotence=True,
+            acks="all",
+            compression_type=self.compression,
+            linger_ms=5,
+            max_batch_size=512 * 1024,
+            **self._producer_options,
+        )
+        await self._producer.start()
+        await self.create_topics(self.topics)
+
+    async def close(self) -> None:
+        if self._producer is not None:
+            await self._producer.stop()
+            self._producer = None
+        if self._admin is not None:
+            await self._admin.close()
+            self._admin = None
+
+    @property
+    def producer(self) -> AIOKafkaProducer:
+        if self._producer is None:
+            raise RuntimeError("Kafka bus is not started: call start() first")
+        return self._producer
+
+    async def create_topics(self, topics: Sequence[str]) -> None:
+        names = {n for t in topics for n in (t, dlq_topic(t))} - self._known_topics
+        if not names:
+            return
+        if self._admin is None:
+            raise RuntimeError("Kafka bus is not started: call start() first")
+        new = [NewTopic(n, self.partitions, self.replication_factor) for n in sorted(names)]
+        try:
+            response = await self._admin.create_topics(new)
+        except TopicAlreadyExistsError:
+            response = None
+        for topic, code, *_ in getattr(response, "topic_errors", ()):
+            error = for_code(code)
+            if code and error is not TopicAlreadyExistsError:
+                raise error(f"cannot create topic {topic!r}")
+        self._known_topics |= names
+        log.info("bus.topics.created", topics=sorted(names))
+
+    async def publish(self, event: Event, *, topic: str) -> None:
+        await self.publish_raw(topic, encode(event))
+        log.debug("bus.event.published", topic=topic, event_id=event.id, event_type=event.type)
+
+    async def publish_batch(self, events: Sequence[tuple[str, Event]]) -> None:
+        await self.create_topics({topic for topic, _ in events} - self._known_topics)
+        # send() only enqueues; awaiting all acks together lets the producer batch them.
+        pending = [await self._send(topic, encode(event)) for topic, event in events]
+        await asyncio.gather(*pending)
+        for topic, _ in events:
+            self.metrics.published.labels(topic).inc()
+        log.debug("bus.batch.published", count=len(events))
+
+    async def publish_raw(self, topic: str, message: Message) -> None:
+        if topic not in self._known_topics:
+            await self.create_topics([topic.removesuffix(".dlq")])
+        await (await self._send(topic, message))
+        self.metrics.published.labels(topic).inc()
+
+    async def _send(self, topic: str, message: Message) -> asyncio.Future[Any]:
+        future: asyncio.Future[Any] = await self.producer.send(
+            topic, value=message.value, key=message.key, headers=list(message.headers.items())
+        )
+        return future
+
+    def consumer(
+        self,
+        *,
+        group: str,
+        topics: Sequence[str],
+        handler: Handler,
+        retry: RetryPolicy = RetryPolicy(),
+    ) -> KafkaConsumer:
+        return KafkaConsumer(self, group=group, topics=topics, handler=handler, retry=retry)
+
+    async def reset_offsets(
+        self, *, group: str, topic: str, offset: int = 0, partition: int | None = None
+    ) -> None:
+        # Committing without joining (generation -1) is accepted only while the group is
+        # empty, which is exactly the precondition of a reset.
+        partitions = await self.producer.partitions_for(topic)
+        targets = sorted(partitions) if partition is None else [partition]
+        consumer = AIOKafkaConsumer(group_id=group, enable_auto_commit=False, **self.client_options())
+        consumer.assign([TopicPartition(topic, p) for p in targets])
+        await consumer.start()
+        try:
+            await consumer.commit({TopicPartition(topic, p): offset for p in targets})
+        finally:
+            await consumer.stop()
+        log.info("bus.offsets.reset", group=group, topic=topic, offset=offset, partition=partition)
+
+    async def ping(self) -> None:
+        if self._admin is None:
+            raise RuntimeError("Kafka bus is not started")
+        await self._admin.list_topics()
+
+
+class _CommitBeforeRevoke(ConsumerRebalanceListener):  # type: ignore[misc]
+    def __init__(self, consumer: KafkaConsumer) -> None:
+        self._consumer = consumer
+
+    async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
+        # The fetch loop holds the lock while handling and committing a batch: once we own
+        # it, every handled offset of the revoked partitions is committed.
+        async with self._consumer.batch_lock:
+            log.info("bus.partitions.revoked", group=self._consumer.group, count=len(revoked))
+
+    async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
+        log.info(
+            "bus.partitions.assigned",
+            group=self._consumer.group,
+            partitions=sorted(f"{tp.topic}:{tp.partition}" for tp in assigned),
+        )
+
+
+class KafkaConsumer(Consumer):
+    def __init__(
+        self,
+        bus: KafkaEventBus,
+        *,
+        group: str,
+        topics: Sequence[str],
+        handler: Handler,
+        retry: RetryPolicy,
+        max_records: int = 1000,
+    ) -> None:
+        self.bus = bus
+        self.group = group
+        self.topics = tuple(topics)
+        self.max_records = max_records
+        self.batch_lock = asyncio.Lock()
+        self._delivery = Delivery(
+            group=group, handler=handler, retry=retry, publish_raw=bus.publish_raw, metrics=bus.metrics
+        )
+        self._finished = asyncio.Event()
+        self._running = False
+
+    async def run(self) -> None:
+        self._running = True
+        try:
+            # The dead-letter topics must exist before the first failure needs them.
+            await self.bus.create_topics(self.topics)
+            consumer = AIOKafkaConsumer(
+                group_id=self.group,
+                enable_auto_commit=False,
+                auto_offset_reset="earliest",
+                **{**self.bus.client_options(), **self.bus.consumer_options},
+            )
+            consumer.subscribe(list(self.topics), listener=_CommitBeforeRevoke(self))
+            await consumer.start()
+            log.info("bus.consumer.started", group=self.group, topics=self.topics)
+            try:
+                await self._consume(consumer)
+            finally:
+                await asyncio.shield(consumer.stop())  # leaves the group: fast hand-over
+                log.info("bus.consumer.stopped", group=self.group)
+        finally:
+            self._finished.set()
+
+    async def _consume(self, consumer: AIOKafkaConsumer) -> None:
+        stopping = self._delivery.stopping
+        stop_wait = asyncio.ensure_future(stopping.wait())
+        try:
+            while not stopping.is_set():
+                fetch = asyncio.ensure_future(
+                    consumer.getmany(timeout_ms=1000, max_records=self.max_records)
+                )
+                await asyncio.wait({fetch, stop_wait}, return_when=asyncio.FIRST_COMPLETED)
+                if not fetch.done():
+                    fetch.cancel()
+                    break
+                fetched = fetch.result()
+                if not fetched:
+                    continue
+                async with self.batch_lock:
+                    batches = {
+                        tp: [
+                            Record(tp.topic, tp.partition, r.offset, _message(r.headers, r.key, r.value))
+                            for r in records
+                        ]
+                        for tp, records in fetched.items()
+                    }
+                    done = await self._delivery.run_batches(batches)
+                    await self._commit(consumer, done)
+        finally:
+            stop_wait.cancel()
+
+    async def _commit(self, consumer: AIOKafkaConsumer, done: dict[TopicPartition, int]) -> None:
+        if not done:
+            return
+        try:
+            await consumer.commit(done)
+        except (CommitFailedError, KafkaError) as exc:
+            # The partitions moved on: their new owner starts from the last commit.
+            log.warning("bus.commit.failed", group=self.group, error=str(exc))
+            return
+        for tp, offset in done.items():
+            highwater = consumer.highwater(tp)
+            if highwater is not None:
+                self.bus.metrics.set_lag(self.group, tp.topic, tp.partition, highwater - offset)
+
+    async def stop(self) -> None:
+        self._delivery.stopping.set()
+        if self._running:
+            await self._finished.wait()
+
+
+def _message(headers: Sequence[tuple[str, bytes]], key: bytes | None, value: bytes | None) -> Message:
+    return Message(headers=dict(headers), key=key, value=value or b"")

@@ -1,0 +1,293 @@
+"""The compose stack: what `docker compose up` would run, checked without a Docker engine.
+
+The YAML and nginx checks always run. `docker compose config` runs where the docker CLI and its
+compose plugin are installed, and is skipped, visibly and with the reason, where they are not.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+COMPOSE_FILE = ROOT / "docker-compose.yml"
+NGINX_CONF = ROOT / "deploy" / "gateway" / "nginx.conf"
+DOCKERFILE = ROOT / "deploy" / "Dockerfile"
+
+ENGINES = ("kafka", "mongo", "opensearch")
+APP_SERVICES = ("activity", "profiles", "search", "notify")
+REQUIRED_VARIABLES = {
+    "CANTEEN_JWKS_URL": "https://idp.example.test/.well-known/jwks.json",
+    "CANTEEN_JWT_ISSUER": "https://idp.example.test/",
+    "CANTEEN_CURSOR_SECRET": "x" * 48,
+}
+SECRET_KEY = re.compile(r"SECRET|PASSWORD|TOKEN", re.IGNORECASE)
+REQUIRED_REFERENCE = re.compile(r"^\$\{[A-Z][A-Z0-9_]*:\?[^}]+\}$")
+
+ROUTES = {
+    "/api/v1/people": "profiles",
+    "/api/v1/experts": "profiles",
+    "/api/v1/skills": "profiles",
+    "/api/v1/endorsements": "profiles",
+    "/scim/v2/": "profiles",
+    "/api/v1/search": "search",
+    "/api/v1/suggest": "search",
+    "/api/v1/admin/search": "search",
+    "/api/v1/notifications": "notify",
+    "/api/v1/notifications/stream": "notify",
+    "/api/v1/preferences": "notify",
+    "/api/v1/push": "notify",
+    "/api/v1/": "activity",
+}
+SSE_PREFIX = "/api/v1/notifications/stream"
+
+
+def _compose() -> dict[str, Any]:
+    return yaml.safe_load(COMPOSE_FILE.read_text())
+
+
+def _services() -> dict[str, Any]:
+    return _compose()["services"]
+
+
+def _environment(service: dict[str, Any]) -> dict[str, str]:
+    env = service.get("environment") or {}
+    if isinstance(env, list):
+        env = dict(item.split("=", 1) if "=" in item else (item, "") for item in env)
+    return {str(key): str(value) for key, value in env.items()}
+
+
+def _docker_compose_env(**overrides: str | None) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CANTEEN_")}
+    env.update(REQUIRED_VARIABLES)
+    for key, value in overrides.items():
+        if value is None:
+            env.pop(key, None)
+        else:
+            env[key] = value
+    return env
+
+
+def _run_compose_config(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    if subprocess.run(["docker", "compose", "version"], capture_output=True).returncode != 0:
+        pytest.skip(
+            "docker compose plugin not installed: compose file validated by YAML checks only"
+        )
+    # --env-file /dev/null: a developer's local .env must not fill in what the test leaves unset.
+    command = ["docker", "compose", "--env-file", "/dev/null", "-f", str(COMPOSE_FILE)]
+    return subprocess.run(
+        [*command, "config", "--quiet"], cwd=ROOT, env=env, capture_output=True, text=True
+    )
+
+
+needs_docker = pytest.mark.skipif(
+    shutil.which("docker") is None,
+    reason="docker CLI not installed: compose file validated by YAML checks only",
+)
+
+
+# docker compose itself
+
+
+@needs_docker
+def test_docker_compose_accepts_the_file_when_the_required_variables_are_set() -> None:
+    result = _run_compose_config(_docker_compose_env())
+    assert result.returncode == 0, result.stderr
+
+
+@needs_docker
+@pytest.mark.parametrize("variable", sorted(REQUIRED_VARIABLES))
+def test_docker_compose_refuses_to_start_without_a_required_variable(variable: str) -> None:
+    result = _run_compose_config(_docker_compose_env(**{variable: None}))
+    assert result.returncode != 0
+    assert variable in result.stderr
+
+
+# services
+
+
+def test_the_stack_has_the_engines_the_services_and_the_gateway() -> None:
+    assert set(_services()) == {*ENGINES, *APP_SERVICES, "gateway"}
+
+
+@pytest.mark.parametrize("name", [*ENGINES, *APP_SERVICES])
+def test_only_the_gateway_publishes_a_port(name: str) -> None:
+    assert "ports" not in _services()[name]
+
+
+def test_the_gateway_publishes_its_port_on_a_configurable_host_port() -> None:
+    assert _services()["gateway"]["ports"] == ["${CANTEEN_HTTP_PORT:-8080}:8080"]
+
+
+@pytest.mark.parametrize("name", [*ENGINES, *APP_SERVICES, "gateway"])
+def test_every_service_has_a_healthcheck(name: str) -> None:
+    healthcheck = _services()[name].get("healthcheck") or {}
+    assert healthcheck.get("test"), f"{name} has no healthcheck"
+    assert not healthcheck.get("disable", False)
+
+
+def test_every_built_service_uses_the_one_dockerfile_and_image() -> None:
+    built = {name: s for name, s in _services().items() if "build" in s}
+    assert set(built) == set(APP_SERVICES)
+    for name, service in built.items():
+        assert service["build"] == {"context": ".", "dockerfile": "deploy/Dockerfile"}, name
+        assert service["image"] == "canteen:${CANTEEN_VERSION:-dev}", name
+
+
+@pytest.mark.parametrize("name", APP_SERVICES)
+def test_each_app_service_serves_itself_and_waits_for_healthy_engines(name: str) -> None:
+    service = _services()[name]
+    assert service["command"] == ["canteen", "serve", name, "--host", "0.0.0.0", "--port", "8000"]
+    assert service["depends_on"] == {e: {"condition": "service_healthy"} for e in ENGINES}
+    assert "/readyz" in " ".join(service["healthcheck"]["test"])
+    assert service["restart"] == "unless-stopped"
+
+
+@pytest.mark.parametrize("name", APP_SERVICES)
+def test_each_app_service_runs_in_prod_against_the_external_engines(name: str) -> None:
+    env = _environment(_services()[name])
+    assert env["CANTEEN_ENV"] == "prod"
+    assert env["CANTEEN_BACKEND"] == "external"
+    assert env["CANTEEN_KAFKA_BOOTSTRAP_SERVERS"] == "kafka:9092"
+    assert env["CANTEEN_MONGODB_URI"] == "mongodb://mongo:27017/?replicaSet=rs0"
+    assert env["CANTEEN_OPENSEARCH_URL"] == "http://opensearch:9200"
+    for variable in REQUIRED_VARIABLES:
+        assert REQUIRED_REFERENCE.match(env[variable]), f"{variable} must be ${{{variable}:?...}}"
+
+
+def test_the_gateway_waits_for_every_app_service_to_be_healthy() -> None:
+    depends_on = _services()["gateway"]["depends_on"]
+    assert depends_on == {s: {"condition": "service_healthy"} for s in APP_SERVICES}
+
+
+@pytest.mark.parametrize("name", [*ENGINES, *APP_SERVICES, "gateway"])
+def test_no_environment_value_holds_a_literal_secret(name: str) -> None:
+    for key, value in _environment(_services()[name]).items():
+        if SECRET_KEY.search(key):
+            assert REQUIRED_REFERENCE.match(value), f"{name}: {key} must be a ${{VAR:?}} reference"
+
+
+@pytest.mark.parametrize("name", ENGINES)
+def test_each_engine_keeps_its_data_in_a_named_volume(name: str) -> None:
+    named = set(_compose()["volumes"])
+    sources = {str(v).split(":", 1)[0] for v in _services()[name]["volumes"]}
+    assert sources & named, f"{name} has no named volume"
+
+
+def test_mongo_runs_the_replica_set_its_healthcheck_initiates() -> None:
+    mongo = _services()["mongo"]
+    assert mongo["command"] == ["--replSet", "rs0", "--bind_ip_all"]
+    probe = " ".join(mongo["healthcheck"]["test"])
+    assert "rs.initiate({_id:'rs0',members:[{_id:0,host:'mongo:27017'}]})" in probe
+
+
+def test_the_gateway_mounts_the_nginx_config_read_only() -> None:
+    volumes = _services()["gateway"]["volumes"]
+    assert "./deploy/gateway/nginx.conf:/etc/nginx/nginx.conf:ro" in volumes
+
+
+# image
+
+
+def test_the_image_installs_the_project_and_runs_as_a_non_root_user() -> None:
+    dockerfile = DOCKERFILE.read_text()
+    assert re.search(r"^FROM \$\{PYTHON_IMAGE\} AS runtime$", dockerfile, re.M)
+    assert "ARG PYTHON_IMAGE=python:3.11-slim" in dockerfile
+    assert "pip install --no-cache-dir ." in dockerfile
+    assert re.search(r"^USER 10001", dockerfile, re.M)
+    assert re.search(r"^EXPOSE 8000$", dockerfile, re.M)
+
+
+# gateway
+
+
+def _nginx() -> str:
+    return re.sub(r"#[^\n]*", "", NGINX_CONF.read_text())
+
+
+def _locations() -> dict[str, str]:
+    """Prefix locations (no modifier) of the server block: prefix -> body."""
+    return {
+        m["prefix"]: m["body"]
+        for m in re.finditer(r"location\s+(?P<prefix>/\S*)\s*\{(?P<body>[^{}]*)\}", _nginx())
+    }
+
+
+def _upstream_hosts() -> dict[str, str]:
+    blocks = re.finditer(r"upstream\s+(\w+)\s*\{([^{}]*)\}", _nginx())
+    return {m[1]: re.search(r"server\s+([\w.-]+):8000\b", m[2])[1] for m in blocks}  # type: ignore[index]
+
+
+def _route(path: str) -> str:
+    """The service nginx sends `path` to: the longest matching prefix location wins."""
+    locations = _locations()
+    prefix = max((p for p in locations if path.startswith(p)), key=len)
+    upstream = re.search(r"proxy_pass\s+http://(\w+)\s*;", locations[prefix])
+    assert upstream, f"location {prefix} proxies nowhere"
+    return _upstream_hosts()[upstream[1]]
+
+
+def test_each_upstream_is_the_service_of_the_same_name() -> None:
+    assert _upstream_hosts() == {s: s for s in APP_SERVICES}
+
+
+@pytest.mark.parametrize(("prefix", "service"), ROUTES.items())
+def test_each_prefix_is_routed_to_the_service_that_owns_it(prefix: str, service: str) -> None:
+    assert prefix in _locations()
+    assert _route(prefix) == service
+
+
+@pytest.mark.parametrize(
+    ("path", "service"),
+    [
+        ("/api/v1/people/p-1/skills", "profiles"),
+        ("/scim/v2/Users", "profiles"),
+        ("/api/v1/admin/search/reindex", "search"),
+        ("/api/v1/notifications/stream", "notify"),
+        ("/api/v1/posts/p-1/comments", "activity"),
+        ("/api/v1/questions", "activity"),
+        ("/api/v1/groups/g-1/feed", "activity"),
+        ("/api/v1/dev/token", "activity"),
+        ("/api/v1/admin/outbox", "activity"),
+    ],
+)
+def test_a_request_path_reaches_its_owner(path: str, service: str) -> None:
+    assert _route(path) == service
+
+
+def test_the_event_stream_is_neither_buffered_nor_cut_short() -> None:
+    body = _locations()[SSE_PREFIX]
+    assert re.search(r"proxy_buffering\s+off;", body)
+    assert re.search(r"proxy_cache\s+off;", body)
+    assert re.search(r"proxy_read_timeout\s+1h;", body)
+    assert re.search(r"proxy_http_version\s+1\.1;", body)
+
+
+def test_proxy_headers_are_set_once_for_every_location() -> None:
+    # A proxy_set_header inside a location would drop every inherited one (Connection "" too).
+    assert all("proxy_set_header" not in body for body in _locations().values())
+    conf = _nginx()
+    assert re.search(r'proxy_set_header\s+Connection\s+"";', conf)
+    assert re.search(r"proxy_set_header\s+X-Request-ID\s+\$canteen_request_id;", conf)
+    assert re.search(r'""\s+\$request_id;', conf), "X-Request-ID must fall back to $request_id"
+    assert re.search(r"proxy_set_header\s+X-Forwarded-For\s+\$proxy_add_x_forwarded_for;", conf)
+    assert re.search(r"proxy_set_header\s+X-Forwarded-Proto\s+\S+;", conf)
+    assert re.search(r"proxy_set_header\s+traceparent\s+\$http_traceparent;", conf)
+
+
+def test_the_gateway_answers_healthz_hides_its_version_and_logs_json() -> None:
+    conf = _nginx()
+    assert re.search(r"location\s+=\s+/healthz\s*\{[^}]*return\s+200", conf)
+    assert re.search(r"listen\s+8080;", conf)
+    assert re.search(r"server_tokens\s+off;", conf)
+    assert re.search(r"client_max_body_size\s+2m;", conf)
+    log_format = re.search(r"log_format\s+(\w+)\s+escape=json", conf)
+    assert log_format
+    assert re.search(rf"access_log\s+\S+\s+{log_format[1]};", conf)

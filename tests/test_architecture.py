@@ -1,0 +1,50 @@
+"""The layering rules hold, and the lint that enforces them really fails on a violation."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+LINT = Path(sys.executable).with_name("lint-imports")
+
+
+def run_lint(cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(LINT), "--config", str(cwd / "pyproject.toml"), "--no-cache"],
+        cwd=cwd, capture_output=True, text=True, env={"PYTHONPATH": str(cwd)}, check=False,
+    )
+
+
+def test_the_repository_keeps_its_contracts() -> None:
+    result = run_lint(ROOT)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def copy_tree(tmp_path: Path) -> Path:
+    dest = tmp_path / "repo"
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
+    for name in ("services", "shared", "canteen"):
+        shutil.copytree(ROOT / name, dest / name, ignore=ignore)
+    shutil.copy(ROOT / "pyproject.toml", dest / "pyproject.toml")
+    return dest
+
+
+def test_a_service_importing_another_service_fails_the_lint(tmp_path: Path) -> None:
+    repo = copy_tree(tmp_path)
+    (repo / "services" / "notify" / "shortcut.py").write_text(
+        "from services.activity.repository import PostRepository  # noqa\n"
+    )
+    result = run_lint(repo)
+    assert result.returncode != 0
+    assert "Services never import each other" in result.stdout
+
+
+def test_shared_importing_a_service_fails_the_lint(tmp_path: Path) -> None:
+    repo = copy_tree(tmp_path)
+    (repo / "shared" / "leak.py").write_text("import services.search.handlers  # noqa\n")
+    result = run_lint(repo)
+    assert result.returncode != 0
+    assert "shared never imports a service" in result.stdout
