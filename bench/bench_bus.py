@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import sys
 import tempfile
 import time
@@ -24,11 +25,11 @@ import structlog
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from shared.bus import EventBus, KafkaEventBus, SqliteEventBus  # noqa: E402
-from shared.bus.kafka import best_compression  # noqa: E402
-from shared.events.codec import encode  # noqa: E402
-from shared.events.envelope import Event  # noqa: E402
-from shared.ids import new_id  # noqa: E402
+from shared.bus import EventBus, KafkaEventBus, SqliteEventBus
+from shared.bus.kafka import best_compression
+from shared.events.codec import encode
+from shared.events.envelope import Event
+from shared.ids import new_id
 
 BATCH = 1000
 
@@ -39,12 +40,13 @@ class Result:
     n: int
     publish_s: float
     consume_s: float
+    cpu_s: float  # this process's CPU time, all threads: fair even on a busy machine
 
     def row(self) -> str:
         total = self.publish_s + self.consume_s
         return (
             f"| {self.name} | {self.n} | {self.n / self.publish_s:,.0f} | "
-            f"{self.n / self.consume_s:,.0f} | {self.n / total:,.0f} |"
+            f"{self.n / self.consume_s:,.0f} | {self.n / total:,.0f} | {self.n / self.cpu_s:,.0f} |"
         )
 
 
@@ -66,6 +68,7 @@ def make_events(n: int) -> list[Event]:
 async def bench_bus(name: str, bus: EventBus, events: list[Event]) -> Result:
     topic = f"bench.{uuid.uuid4().hex[:8]}"
     await bus.create_topics([topic])
+    cpu = time.process_time()
     started = time.perf_counter()
     for i in range(0, len(events), BATCH):
         await bus.publish_batch([(topic, e) for e in events[i : i + BATCH]])
@@ -84,9 +87,10 @@ async def bench_bus(name: str, bus: EventBus, events: list[Event]) -> Result:
     task = asyncio.create_task(consumer.run())
     await asyncio.wait_for(done.wait(), 600)
     consumed = time.perf_counter()
+    cpu = time.process_time() - cpu
     await consumer.stop()
     await task
-    return Result(name, len(events), published - started, consumed - consume_started)
+    return Result(name, len(events), published - started, consumed - consume_started, cpu)
 
 
 async def bench_raw_kafka(bootstrap: str, events: list[Event]) -> Result:
@@ -108,6 +112,7 @@ async def bench_raw_kafka(bootstrap: str, events: list[Event]) -> Result:
         max_batch_size=512 * 1024,
     )
     await producer.start()
+    cpu = time.process_time()
     started = time.perf_counter()
     for i in range(0, len(messages), BATCH):
         futures = [
@@ -116,6 +121,7 @@ async def bench_raw_kafka(bootstrap: str, events: list[Event]) -> Result:
         ]
         await asyncio.gather(*futures)
     published = time.perf_counter()
+    cpu = time.process_time() - cpu
     await producer.stop()
     consumer = AIOKafkaConsumer(
         topic,
@@ -125,6 +131,7 @@ async def bench_raw_kafka(bootstrap: str, events: list[Event]) -> Result:
         auto_offset_reset="earliest",
     )
     consume_started = time.perf_counter()
+    consume_cpu = time.process_time()
     await consumer.start()
     seen = 0
     while seen < len(messages):
@@ -133,8 +140,9 @@ async def bench_raw_kafka(bootstrap: str, events: list[Event]) -> Result:
         if batches:
             await consumer.commit()
     consumed = time.perf_counter()
+    cpu += time.process_time() - consume_cpu
     await consumer.stop()
-    return Result("raw aiokafka", len(events), published - started, consumed - consume_started)
+    return Result("raw aiokafka", len(events), published - started, consumed - consume_started, cpu)
 
 
 async def main() -> None:
@@ -144,7 +152,9 @@ async def main() -> None:
     args = parser.parse_args()
     structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
     events = make_events(args.n)
-    size = len(encode(events[0]).value) + sum(len(k) + len(v) for k, v in encode(events[0]).headers.items())
+    size = len(encode(events[0]).value) + sum(
+        len(k) + len(v) for k, v in encode(events[0]).headers.items()
+    )
     results = []
     with tempfile.TemporaryDirectory() as tmp:
         sqlite = SqliteEventBus(str(Path(tmp) / "bench.sqlite3"))
@@ -157,9 +167,10 @@ async def main() -> None:
         results.append(await bench_bus(f"KafkaEventBus ({kafka.compression})", kafka, events))
         await kafka.close()
         results.append(await bench_raw_kafka(args.kafka, events))
-    print(f"\n{args.n} events of ~{size} bytes (value + headers), 3 partitions, one consumer\n")
-    print("| bus | events | publish/s | consume/s | publish-then-consume/s |")
-    print("|---|---|---|---|---|")
+    print(f"\nload average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
+    print(f"{args.n} events of ~{size} bytes (value + headers), 3 partitions, one consumer\n")
+    print("| bus | events | publish/s | consume/s | publish-then-consume/s | events/CPU-s |")
+    print("|---|---|---|---|---|---|")
     for result in results:
         print(result.row())
     if args.kafka:

@@ -10,5 +10,7 @@ if [ ! -x "$bin" ]; then
   mkdir -p "$prefix"
   npm install --prefix "$prefix" --no-audit --no-fund --loglevel=error "@asyncapi/cli@$version" >/dev/null
 fi
-export ASYNCAPI_TELEMETRY=false NO_UPDATE_NOTIFIER=1
+export NO_UPDATE_NOTIFIER=1 SUPPRESS_NO_CONFIG_WARNING=1
+# The CLI phones home by default; this machine (and CI) must not.
+"$bin" config analytics --disable >/dev/null 2>&1 || true
 exec "$bin" "$@"

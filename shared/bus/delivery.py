@@ -44,7 +44,7 @@ class Record:
     message: Message
 
 
-class Abandoned(Exception):  # noqa: N818
+class Abandoned(Exception):
     """The consumer is stopping while the record waits: leave it uncommitted for redelivery."""
 
 
@@ -196,7 +196,10 @@ class Delivery:
             except Exception as publish_exc:
                 failures += 1
                 log.error(
-                    "bus.dead_letter.failed", topic=target, attempt=failures, error=describe(publish_exc)
+                    "bus.dead_letter.failed",
+                    topic=target,
+                    attempt=failures,
+                    error=describe(publish_exc),
                 )
                 await self._pause(self.retry.backoff(failures))
         self.metrics.dead_letters.labels(self.group, record.topic, reason).inc()

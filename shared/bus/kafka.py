@@ -144,7 +144,7 @@ class KafkaEventBus(EventBus):
         log.debug("bus.event.published", topic=topic, event_id=event.id, event_type=event.type)
 
     async def publish_batch(self, events: Sequence[tuple[str, Event]]) -> None:
-        await self.create_topics({topic for topic, _ in events} - self._known_topics)
+        await self.create_topics(sorted({topic for topic, _ in events} - self._known_topics))
         # send() only enqueues; awaiting all acks together lets the producer batch them.
         pending = [await self._send(topic, encode(event)) for topic, event in events]
         await asyncio.gather(*pending)
@@ -181,7 +181,9 @@ class KafkaEventBus(EventBus):
         # empty, which is exactly the precondition of a reset.
         partitions = await self.producer.partitions_for(topic)
         targets = sorted(partitions) if partition is None else [partition]
-        consumer = AIOKafkaConsumer(group_id=group, enable_auto_commit=False, **self.client_options())
+        consumer = AIOKafkaConsumer(
+            group_id=group, enable_auto_commit=False, **self.client_options()
+        )
         consumer.assign([TopicPartition(topic, p) for p in targets])
         await consumer.start()
         try:
@@ -231,7 +233,11 @@ class KafkaConsumer(Consumer):
         self.max_records = max_records
         self.batch_lock = asyncio.Lock()
         self._delivery = Delivery(
-            group=group, handler=handler, retry=retry, publish_raw=bus.publish_raw, metrics=bus.metrics
+            group=group,
+            handler=handler,
+            retry=retry,
+            publish_raw=bus.publish_raw,
+            metrics=bus.metrics,
         )
         self._finished = asyncio.Event()
         self._running = False
@@ -276,7 +282,12 @@ class KafkaConsumer(Consumer):
                 async with self.batch_lock:
                     batches = {
                         tp: [
-                            Record(tp.topic, tp.partition, r.offset, _message(r.headers, r.key, r.value))
+                            Record(
+                                tp.topic,
+                                tp.partition,
+                                r.offset,
+                                _message(r.headers, r.key, r.value),
+                            )
                             for r in records
                         ]
                         for tp, records in fetched.items()
@@ -306,5 +317,7 @@ class KafkaConsumer(Consumer):
             await self._finished.wait()
 
 
-def _message(headers: Sequence[tuple[str, bytes]], key: bytes | None, value: bytes | None) -> Message:
+def _message(
+    headers: Sequence[tuple[str, bytes]], key: bytes | None, value: bytes | None
+) -> Message:
     return Message(headers=dict(headers), key=key, value=value or b"")

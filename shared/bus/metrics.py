@@ -12,7 +12,10 @@ class BusMetrics:
         # A private registry by default so that several buses (tests, benches) never collide.
         registry = registry if registry is not None else CollectorRegistry()
         self.published = Counter(
-            "canteen_bus_published_total", "Events appended to a topic.", ["topic"], registry=registry
+            "canteen_bus_published_total",
+            "Events appended to a topic.",
+            ["topic"],
+            registry=registry,
         )
         self.handled = Counter(
             "canteen_bus_handled_total",

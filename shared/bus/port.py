@@ -24,7 +24,7 @@ def dlq_topic(topic: str) -> str:
     return topic + DLQ_SUFFIX
 
 
-class PoisonEvent(Exception):  # noqa: N818 - the name says what the event is, not what failed
+class PoisonEvent(Exception):
     """An event that can never succeed: dead-letter it at once, without retries."""
 
 

@@ -12,6 +12,7 @@ import time
 import uuid
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from typing import TypeVar
 
 import structlog
@@ -123,9 +124,7 @@ class SqliteEventBus(EventBus):
     async def reset_offsets(
         self, *, group: str, topic: str, offset: int = 0, partition: int | None = None
     ) -> None:
-        await self._conn.call(
-            lambda: self._conn.log.reset_offsets(group, topic, offset, partition)
-        )
+        await self._conn.call(lambda: self._conn.log.reset_offsets(group, topic, offset, partition))
         log.info("bus.offsets.reset", group=group, topic=topic, offset=offset, partition=partition)
 
     async def ping(self) -> None:
@@ -216,7 +215,7 @@ class SqliteConsumer(Consumer):
             prefetched = asyncio.ensure_future(self._fetch(conn, db, ahead))
             done = await self._delivery.run_batches(batches)
             if done:
-                lost = await conn.call(lambda: db.commit(self.group, self.owner, done))
+                lost = await conn.call(partial(db.commit, self.group, self.owner, done))
                 for tp, offset in done.items():
                     if tp in lost:
                         log.warning(
@@ -228,15 +227,17 @@ class SqliteConsumer(Consumer):
             if self._positions != {tp: ahead[tp] for tp in self._positions}:
                 prefetched = None
 
-    async def _fetch(self, conn: _Connection, db: SqliteLog, positions: dict[TopicPartition, int]) -> _Fetched:
+    async def _fetch(
+        self, conn: _Connection, db: SqliteLog, positions: dict[TopicPartition, int]
+    ) -> _Fetched:
         self._wakeup.clear()
         return await conn.call(lambda: db.fetch(positions, self.bus.fetch_limit))
 
-    async def _idle(self, timeout: float) -> None:
+    async def _idle(self, seconds: float) -> None:
         stop = asyncio.ensure_future(self._delivery.stopping.wait())
         wake = asyncio.ensure_future(self._wakeup.wait())
         try:
-            await asyncio.wait({stop, wake}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+            await asyncio.wait({stop, wake}, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
         finally:
             stop.cancel()
             wake.cancel()

@@ -126,7 +126,9 @@ class SqliteLog:
             for topic, message in messages:
                 n = self._ensure_topic(topic)
                 key = message.key
-                partition = partition_for(key, n) if key is not None else next(self._round_robin) % n
+                partition = (
+                    partition_for(key, n) if key is not None else next(self._round_robin) % n
+                )
                 tp = (topic, partition)
                 offset = heads.get(tp)
                 if offset is None:
@@ -135,7 +137,15 @@ class SqliteLog:
                     ).fetchone()[0]
                 heads[tp] = offset + 1
                 rows.append(
-                    (topic, partition, offset, key, _pack_headers(message.headers), message.value, now)
+                    (
+                        topic,
+                        partition,
+                        offset,
+                        key,
+                        _pack_headers(message.headers),
+                        message.value,
+                        now,
+                    )
                 )
             conn.executemany("INSERT INTO bus_log VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
             conn.executemany(
@@ -170,7 +180,9 @@ class SqliteLog:
     def heartbeat(self, group: str, owner: str, ttl: float) -> None:
         expires = time.time() + ttl
         with self._write() as conn:
-            conn.execute("INSERT OR REPLACE INTO bus_members VALUES (?, ?, ?)", (group, owner, expires))
+            conn.execute(
+                "INSERT OR REPLACE INTO bus_members VALUES (?, ?, ?)", (group, owner, expires)
+            )
             conn.execute(
                 "UPDATE bus_leases SET expires = ? WHERE grp = ? AND owner = ?",
                 (expires, group, owner),
@@ -204,7 +216,8 @@ class SqliteLog:
             leases = {
                 (t, p): (o, exp)
                 for t, p, o, exp in conn.execute(
-                    "SELECT topic, partition, owner, expires FROM bus_leases WHERE grp = ?", (group,)
+                    "SELECT topic, partition, owner, expires FROM bus_leases WHERE grp = ?",
+                    (group,),
                 )
                 if t in wanted
             }
@@ -237,7 +250,9 @@ class SqliteLog:
         ).fetchone()
         return int(row[0]) if row else 0
 
-    def commit(self, group: str, owner: str, offsets: dict[TopicPartition, int]) -> set[TopicPartition]:
+    def commit(
+        self, group: str, owner: str, offsets: dict[TopicPartition, int]
+    ) -> set[TopicPartition]:
         """Store offsets of partitions still leased to `owner`; returns the ones it lost."""
         lost: set[TopicPartition] = set()
         with self._write() as conn:

@@ -40,11 +40,11 @@ class BusFactory:
     def spec(self) -> dict[str, Any]:
         return {"kind": self.kind, "options": self.options}
 
-    async def read_raw(self, topic: str, count: int, timeout: float = 30) -> list[Message]:
+    async def read_raw(self, topic: str, count: int, within: float = 30) -> list[Message]:
         """The first `count` messages of `topic` as stored, headers included."""
         if self.kind == "sqlite":
-            return await asyncio.wait_for(self._read_sqlite(topic, count), timeout)
-        return await asyncio.wait_for(self._read_kafka(topic, count), timeout)
+            return await asyncio.wait_for(self._read_sqlite(topic, count), within)
+        return await asyncio.wait_for(self._read_kafka(topic, count), within)
 
     async def _read_sqlite(self, topic: str, count: int) -> list[Message]:
         from shared.bus.sqlite_log import SqliteLog
@@ -99,13 +99,13 @@ def make_event(key: str, n: int, *, pad: int = 0, traceparent: str | None = None
 
 
 async def eventually(
-    predicate: Callable[[], bool], *, timeout: float = 30, interval: float = 0.02
+    predicate: Callable[[], bool], *, within: float = 30, interval: float = 0.02
 ) -> None:
     """Wait until `predicate()` holds; fail the test with a clear message at the deadline."""
-    deadline = asyncio.get_running_loop().time() + timeout
+    deadline = asyncio.get_running_loop().time() + within
     while not predicate():
         if asyncio.get_running_loop().time() > deadline:
-            pytest.fail(f"condition not met within {timeout}s")
+            pytest.fail(f"condition not met within {within}s")
         await asyncio.sleep(interval)
 
 
@@ -118,4 +118,3 @@ async def running(consumer: Consumer) -> AsyncIterator[Consumer]:
     finally:
         await asyncio.wait_for(consumer.stop(), 60)
         await asyncio.wait_for(task, 60)
-

@@ -62,5 +62,3 @@ async def topic(bus: EventBus) -> str:
 @pytest.fixture
 def group() -> str:
     return f"test-group-{uuid.uuid4().hex[:12]}"
-
-

@@ -8,30 +8,33 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
+from typing import TextIO
 
 from shared.bus import KafkaEventBus, SqliteEventBus
 from shared.bus.port import EventBus
 from shared.events.envelope import Event
 
 
-async def main(spec: dict[str, object], group: str, topic: str, out: str, hang_on: int) -> None:
+async def main(spec: dict[str, object], group: str, topic: str, sink: TextIO, hang_on: int) -> None:
     options = spec["options"]
     assert isinstance(options, dict)
     bus: EventBus = (SqliteEventBus if spec["kind"] == "sqlite" else KafkaEventBus)(**options)
     await bus.start()
-    with open(out, "a") as sink:
 
-        async def handler(event: Event) -> None:
-            n = event.data["n"]
-            if n == hang_on:
-                sink.write(f"hang {n}\n")
-                sink.flush()
-                await asyncio.Event().wait()
-            sink.write(f"{n}\n")
+    async def handler(event: Event) -> None:
+        n = event.data["n"]
+        if n == hang_on:
+            sink.write(f"hang {n}\n")
             sink.flush()
+            await asyncio.Event().wait()
+        sink.write(f"{n}\n")
+        sink.flush()
 
-        await bus.consumer(group=group, topics=[topic], handler=handler).run()
+    await bus.consumer(group=group, topics=[topic], handler=handler).run()
 
 
 if __name__ == "__main__":
-    asyncio.run(main(json.loads(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4], int(sys.argv[5])))
+    with open(sys.argv[4], "a") as out:
+    asyncio.run(
+        main(json.loads(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4], int(sys.argv[5]))
+    )

@@ -7,18 +7,16 @@ import json
 import os
 import random
 import signal
-import subprocess
 import sys
 from collections import Counter, defaultdict
 from pathlib import Path
 
-import pytest
 import structlog
+from bus_support import BusFactory, eventually, make_event, running
 
 from shared.bus import EventBus, PoisonEvent, RetryPolicy
 from shared.events.codec import Message, encode
 from shared.events.envelope import Event
-from bus_support import BusFactory, eventually, make_event, running
 
 FAST_RETRY = RetryPolicy(max_attempts=3, initial_backoff=0.01, max_backoff=0.05)
 REPO = Path(__file__).resolve().parents[3]
@@ -36,7 +34,9 @@ def collector() -> tuple[list[Event], object]:
 # -- publish and consume -------------------------------------------------------------------
 
 
-async def test_one_event_reaches_the_handler_unchanged(bus: EventBus, topic: str, group: str) -> None:
+async def test_one_event_reaches_the_handler_unchanged(
+    bus: EventBus, topic: str, group: str
+) -> None:
     seen, handler = collector()
     event = make_event("user-1", 1)
     await bus.publish(event, topic=topic)
@@ -97,7 +97,9 @@ async def test_a_failing_event_is_retried_then_dead_lettered_with_its_reason(
 
     bad = make_event("same-key", 0)
     await bus.publish_batch([(topic, bad), (topic, make_event("same-key", 1))])
-    async with running(bus.consumer(group=group, topics=[topic], handler=handler, retry=FAST_RETRY)):
+    async with running(
+        bus.consumer(group=group, topics=[topic], handler=handler, retry=FAST_RETRY)
+    ):
         await eventually(lambda: handled == [1])  # the failure does not block its key forever
     [dead] = await bus_factory.read_raw(f"{topic}.dlq", 1)
     original = encode(bad)
@@ -127,7 +129,7 @@ async def test_malformed_messages_and_poison_events_are_dead_lettered_at_once(
     await bus.publish(make_event("fine", 0), topic=topic)
     slow = RetryPolicy(max_attempts=5, initial_backoff=30, max_backoff=30)
     async with running(bus.consumer(group=group, topics=[topic], handler=handler, retry=slow)):
-        dead = await bus_factory.read_raw(f"{topic}.dlq", 2, timeout=20)
+        dead = await bus_factory.read_raw(f"{topic}.dlq", 2, within=20)
         await eventually(lambda: attempts["fine"] == 1)
     by_value = {m.value: m for m in dead}
     assert by_value[b"{not json"].headers["dlq_attempts"] == b"0"
@@ -151,7 +153,9 @@ async def test_every_group_receives_every_event(bus: EventBus, topic: str) -> No
     ):
         await bus.publish_batch([(topic, e) for e in events])
         await eventually(lambda: len(seen_a) >= 30 and len(seen_b) >= 30)
-    assert sorted(e.id for e in seen_a) == sorted(e.id for e in seen_b) == sorted(e.id for e in events)
+    assert (
+        sorted(e.id for e in seen_a) == sorted(e.id for e in seen_b) == sorted(e.id for e in events)
+    )
 
 
 async def test_a_new_group_replays_from_the_start_and_offsets_can_be_reset(
@@ -206,24 +210,22 @@ async def test_uncommitted_events_are_redelivered_after_a_crash(
 ) -> None:
     await bus.publish_batch([(topic, make_event("one-key", n)) for n in range(20)])
     out = tmp_path / "handled.txt"
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            str(Path(__file__).with_name("crash_consumer.py")),
-            json.dumps(bus_factory.spec()),
-            group,
-            topic,
-            str(out),
-            "12",  # hangs on the 12th event, so it is in flight when killed
-        ],
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        str(Path(__file__).with_name("crash_consumer.py")),
+        json.dumps(bus_factory.spec()),
+        group,
+        topic,
+        str(out),
+        "12",  # hangs on the 12th event, so it is in flight when killed
         cwd=REPO,
         env={**os.environ, "PYTHONPATH": str(REPO)},
     )
     try:
-        await eventually(lambda: out.exists() and "hang 12" in out.read_text(), timeout=60)
+        await eventually(lambda: out.exists() and "hang 12" in out.read_text(), within=60)
     finally:
         process.send_signal(signal.SIGKILL)
-        process.wait()
+        await process.wait()
     handled_before = [int(line) for line in out.read_text().splitlines() if line.isdigit()]
     assert handled_before == list(range(12))
 
@@ -233,7 +235,7 @@ async def test_uncommitted_events_are_redelivered_after_a_crash(
         again.append(event.data["n"])
 
     async with running(bus.consumer(group=group, topics=[topic], handler=handler)):
-        await eventually(lambda: 19 in again, timeout=60)
+        await eventually(lambda: 19 in again, within=60)
     assert 12 in again  # in flight when the process died: delivered again
     assert again == sorted(again)
     assert set(handled_before) | set(again) == set(range(20))

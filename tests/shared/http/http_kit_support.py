@@ -10,7 +10,7 @@ import threading
 import time
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -95,7 +95,10 @@ class JwksServer:
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        # A short poll interval keeps shutdown() (and so each test teardown) quick.
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True
+        )
 
     @property
     def url(self) -> str:
@@ -231,16 +234,18 @@ def demo_router(demo: Demo) -> APIRouter:
 
 
 def make_config(jwks_url: str | None = None, **overrides: Any) -> HttpConfig:
-    auth_overrides = {k[5:]: overrides.pop(k) for k in list(overrides) if k.startswith("auth_")}
-    auth = AuthConfig(issuer=ISSUER, audience=AUDIENCE, jwks_url=jwks_url)
-    config = HttpConfig(
-        service="demo",
-        auth=replace(auth, jwks_min_refresh_seconds=0, **auth_overrides),
-        cursor_secret=CURSOR_SECRET,
-        cors_origins=[ALLOWED_ORIGIN],
-        max_body_bytes=MAX_BODY,
-    )
-    return replace(config, **overrides)
+    """A test config; `auth_<field>=` overrides reach AuthConfig, the rest HttpConfig."""
+    auth_fields: dict[str, Any] = {"jwks_min_refresh_seconds": 0}
+    auth_fields.update({k[5:]: overrides.pop(k) for k in list(overrides) if k.startswith("auth_")})
+    fields: dict[str, Any] = {
+        "service": "demo",
+        "cursor_secret": CURSOR_SECRET,
+        "cors_origins": [ALLOWED_ORIGIN],
+        "max_body_bytes": MAX_BODY,
+    }
+    fields.update(overrides)
+    auth = AuthConfig(issuer=ISSUER, audience=AUDIENCE, jwks_url=jwks_url, **auth_fields)
+    return HttpConfig(auth=auth, **fields)
 
 
 def make_app(

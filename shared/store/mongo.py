@@ -1,0 +1,415 @@
+"""MongoDocumentStore: the port on MongoDB, and on FerretDB 1.24 which the tests run.
+
+FerretDB lacks three things the port promises, so this adapter does them itself:
+- `$push` with `$slice` (FerretDB ignores `$slice` silently): see `_update_sliced`.
+- TTL indexes: expiry rules are kept in the `_canteen_indexes` collection, every
+  operation filters out expired documents, and writes purge them now and then. A real
+  MongoDB also gets a TTL index (FerretDB answers NotImplemented, which is ignored).
+- Partial indexes: a unique index asks MongoDB to skip documents missing a key field
+  (FerretDB does that by itself and rejects the option, which is then dropped).
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from pymongo import AsyncMongoClient, ReturnDocument
+from pymongo import errors as mongo_errors
+from pymongo.asynchronous.collection import AsyncCollection
+
+from shared.store import match, query
+from shared.store.errors import (
+    DuplicateKeyError,
+    StoreError,
+    StoreUnavailable,
+    UnsupportedOperation,
+)
+from shared.store.port import (
+    Collection,
+    Document,
+    DocumentStore,
+    Filter,
+    IndexKeys,
+    Sort,
+    Update,
+    UpdateResult,
+)
+from shared.store.update import apply_update, set_path
+
+_NOT_IMPLEMENTED = {115, 238}  # CommandNotSupported, NotImplemented
+_META = "_canteen_indexes"
+_CAS_ATTEMPTS = 1000
+
+
+@contextmanager
+def _translated() -> Iterator[None]:
+    try:
+        yield
+    except mongo_errors.DuplicateKeyError as exc:
+        raise DuplicateKeyError(str(exc)) from exc
+    except mongo_errors.BulkWriteError as exc:
+        if any(e.get("code") == 11000 for e in exc.details.get("writeErrors", [])):
+            raise DuplicateKeyError(str(exc.details["writeErrors"][0].get("errmsg"))) from exc
+        raise StoreError(str(exc)) from exc
+    except mongo_errors.ConnectionFailure as exc:
+        raise StoreUnavailable(str(exc)) from exc
+    except mongo_errors.OperationFailure as exc:
+        if exc.code in _NOT_IMPLEMENTED:
+            raise UnsupportedOperation(str(exc)) from exc
+        raise StoreError(str(exc)) from exc
+    except mongo_errors.PyMongoError as exc:
+        raise StoreError(str(exc)) from exc
+
+
+class MongoDocumentStore(DocumentStore):
+    def __init__(
+        self,
+        uri: str,
+        database: str,
+        *,
+        purge_interval_seconds: float = 60.0,
+        **client_options: Any,
+    ) -> None:
+        # tz_aware: BSON dates come back as aware UTC datetimes, as from every adapter.
+        options: dict[str, Any] = {"tz_aware": True, "serverSelectionTimeoutMS": 5000}
+        self._client: AsyncMongoClient[Document] = AsyncMongoClient(
+            uri, **{**options, **client_options}
+        )
+        self._db = self._client[database]
+        self.purge_interval_seconds = purge_interval_seconds
+        self._collections: dict[str, MongoCollection] = {}
+
+    def collection(self, name: str) -> MongoCollection:
+        if name not in self._collections:
+            self._collections[name] = MongoCollection(self, self._db[name], self._db[_META])
+        return self._collections[name]
+
+    async def ping(self) -> None:
+        try:
+            await self._client.admin.command("ping")
+        except mongo_errors.PyMongoError as exc:
+            raise StoreUnavailable(f"MongoDB ping failed: {exc}") from exc
+
+    async def close(self) -> None:
+        await self._client.close()
+
+
+def _has_slice(update: Update) -> bool:
+    return any(isinstance(v, dict) and "$slice" in v for v in update.get("$push", {}).values())
+
+
+def _with_upsert_id(filter: Filter, update: Update) -> Update:
+    """The port's ids are strings: give an upserted document one instead of an ObjectId."""
+    if "_id" in query.upsert_seed(filter) or "_id" in update.get("$setOnInsert", {}):
+        return update
+    on_insert = {**update.get("$setOnInsert", {}), "_id": uuid.uuid4().hex}
+    return {**update, "$setOnInsert": on_insert}
+
+
+class MongoCollection(Collection):
+    def __init__(
+        self,
+        store: MongoDocumentStore,
+        coll: AsyncCollection[Document],
+        meta: AsyncCollection[Document],
+    ) -> None:
+        self.name = coll.name
+        self._store = store
+        self._coll = coll
+        self._meta = meta
+        self._ttl: list[tuple[str, int]] | None = None
+        self._last_purge = time.monotonic()
+
+    # -- expiry --------------------------------------------------------------------
+
+    async def _rules(self) -> list[tuple[str, int]]:
+        # Loaded once per process: services create their indexes at start-up.
+        if self._ttl is None:
+            with _translated():
+                rows = await self._meta.find({"coll": self.name}).to_list()
+            self._ttl = [(r["field"], r["seconds"]) for r in rows]
+        return self._ttl
+
+    async def _live(self, filter: Filter) -> Filter:
+        rules = await self._rules()
+        if not rules:
+            return filter
+        now = datetime.now(UTC)
+        # `$lte` on an array matches when any date in it is old enough, which is
+        # MongoDB's TTL rule (the earliest date counts); $nor keeps everything else.
+        expired = [{f: {"$lte": now - timedelta(seconds=s)}} for f, s in rules]
+        return {"$and": [filter, {"$nor": expired}]} if filter else {"$nor": expired}
+
+    async def _maybe_purge(self) -> None:
+        if time.monotonic() - self._last_purge > self._store.purge_interval_seconds:
+            await self.purge_expired()
+
+    async def purge_expired(self) -> int:
+        self._last_purge = time.monotonic()
+        now = datetime.now(UTC)
+        deleted = 0
+        for field, seconds in await self._rules():
+            with _translated():
+                res = await self._coll.delete_many(
+                    {field: {"$lte": now - timedelta(seconds=seconds)}}
+                )
+            deleted += res.deleted_count
+        return deleted
+
+    # -- port ----------------------------------------------------------------------
+
+    async def insert_one(self, doc: Document) -> None:
+        await self.insert_many([doc])
+
+    async def insert_many(self, docs: list[Document]) -> None:
+        clean = [query.normalize_document(d) for d in docs]
+        await self._maybe_purge()
+        while clean:
+            try:
+                with _translated():
+                    await self._coll.insert_many(clean, ordered=True)
+                return
+            except DuplicateKeyError as exc:
+                # An expired but unpurged document must not block its successor.
+                if not await self.purge_expired():
+                    raise
+                cause = exc.__cause__
+                done = (
+                    cause.details.get("nInserted", 0)
+                    if isinstance(cause, mongo_errors.BulkWriteError)
+                    else 0
+                )
+                clean = clean[done:]
+
+    async def find_one(self, filter: Filter, *, sort: Sort | None = None) -> Document | None:
+        found = await self.find(filter, sort=sort, limit=1)
+        return found[0] if found else None
+
+    async def find(
+        self,
+        filter: Filter,
+        *,
+        sort: Sort | None = None,
+        limit: int | None = None,
+        skip: int = 0,
+        after: dict[str, Any] | None = None,
+        projection: list[str] | None = None,
+    ) -> list[Document]:
+        filter = query.validate_filter(filter)
+        sort = query.validate_sort(sort)
+        if after is not None:
+            keyset = query.keyset_filter(sort, query.normalize_value(after))
+            filter = {"$and": [filter, keyset]} if filter else keyset
+        fields = [query.validate_path(p) for p in projection] if projection is not None else None
+        if limit == 0:
+            return []
+        with _translated():
+            cursor = self._coll.find(
+                await self._live(filter),
+                projection={f: 1 for f in fields} if fields is not None else None,
+                sort=sort,
+                skip=skip,
+                limit=limit or 0,
+            )
+            docs = await cursor.to_list()
+        match.check_sort_values(docs, sort)
+        return docs
+
+    async def count(self, filter: Filter | None = None) -> int:
+        live = await self._live(query.validate_filter(filter or {}))
+        with _translated():
+            return await self._coll.count_documents(live)
+
+    async def update_one(
+        self, filter: Filter, update: Update, *, upsert: bool = False
+    ) -> UpdateResult:
+        filter, update = query.validate_filter(filter), query.validate_update(update)
+        await self._maybe_purge()
+        if _has_slice(update):
+            result, _, _ = await self._update_sliced(filter, update, upsert=upsert, many=False)
+            return result
+        if upsert:
+            update = _with_upsert_id(filter, update)
+        res = await self._retry_expired(
+            lambda live: self._coll.update_one(live, update, upsert=upsert), filter
+        )
+        return UpdateResult(res.matched_count, res.modified_count, res.upserted_id)
+
+    async def update_many(self, filter: Filter, update: Update) -> UpdateResult:
+        filter, update = query.validate_filter(filter), query.validate_update(update)
+        await self._maybe_purge()
+        if _has_slice(update):
+            result, _, _ = await self._update_sliced(filter, update, upsert=False, many=True)
+            return result
+        live = await self._live(filter)
+        with _translated():
+            res = await self._coll.update_many(live, update)
+        return UpdateResult(res.matched_count, res.modified_count)
+
+    async def find_one_and_update(
+        self,
+        filter: Filter,
+        update: Update,
+        *,
+        upsert: bool = False,
+        return_new: bool = True,
+        sort: Sort | None = None,
+    ) -> Document | None:
+        filter, update = query.validate_filter(filter), query.validate_update(update)
+        sort = query.validate_sort(sort)
+        await self._maybe_purge()
+        if _has_slice(update):
+            _, before, after = await self._update_sliced(
+                filter, update, upsert=upsert, many=False, sort=sort
+            )
+            return after if return_new else before
+        if upsert:
+            update = _with_upsert_id(filter, update)
+        doc: Document | None = await self._retry_expired(
+            lambda live: self._coll.find_one_and_update(
+                live,
+                update,
+                upsert=upsert,
+                sort=sort,
+                return_document=ReturnDocument.AFTER if return_new else ReturnDocument.BEFORE,
+            ),
+            filter,
+        )
+        match.check_sort_values([doc] if doc else [], sort)
+        return doc
+
+    async def _retry_expired(self, op: Any, filter: Filter) -> Any:
+        """Run a possibly upserting write; an expired twin blocking the upsert is purged."""
+        for attempt in range(2):
+            try:
+                with _translated():
+                    return await op(await self._live(filter))
+            except DuplicateKeyError:
+                if attempt or not await self.purge_expired():
+                    raise
+        raise AssertionError("unreachable")
+
+    async def _update_sliced(
+        self,
+        filter: Filter,
+        update: Update,
+        *,
+        upsert: bool,
+        many: bool,
+        sort: Sort | None = None,
+    ) -> tuple[UpdateResult, Document | None, Document | None]:
+        """`$push` with `$slice` as a compare-and-swap on the pushed arrays.
+
+        The new arrays are computed here and written with `$set` by an update whose
+        filter also requires each of those arrays to still hold the value it was computed
+        from; the other operators in the update run on the server in the same atomic
+        single-document write. A concurrent change makes the filter miss, and the
+        document is read and tried again, so every committed array is exactly what
+        MongoDB's native `$slice` would have produced, with no transient over-long array
+        (which "push, then trim" would expose) and no transaction (FerretDB has none).
+        """
+        sliced = [p for p, v in update["$push"].items() if isinstance(v, dict) and "$slice" in v]
+        rest = copy.deepcopy(update)
+        for path in sliced:
+            del rest["$push"][path]
+        if not rest["$push"]:
+            del rest["$push"]
+        matched = modified = 0
+        before = after = None
+        live = await self._live(filter)
+        with _translated():
+            cursor = self._coll.find(live, sort=sort, limit=0 if many else 1, projection={"_id": 1})
+            ids = [d["_id"] for d in await cursor.to_list()]
+        for doc_id in ids:
+            for _ in range(_CAS_ATTEMPTS):
+                guard = {"$and": [await self._live(filter), {"_id": doc_id}]}
+                with _translated():
+                    doc = await self._coll.find_one(guard)
+                if doc is None:
+                    break
+                new = apply_update(doc, update)
+                for path in sliced:
+                    old = match.get_path(doc, path)
+                    guard["$and"].append(
+                        {path: {"$exists": False} if old is match.MISSING else old}
+                    )
+                ops = copy.deepcopy(rest)
+                ops.setdefault("$set", {}).update({p: match.get_path(new, p) for p in sliced})
+                with _translated():
+                    written = await self._coll.find_one_and_update(
+                        guard, ops, return_document=ReturnDocument.AFTER
+                    )
+                if written is not None:
+                    matched += 1
+                    modified += not match.bson_eq(doc, written)
+                    before, after = doc, written
+                    break
+            else:
+                raise StoreError(f"$push with $slice on {self.name}: too much contention")
+        if ids or not upsert:
+            return UpdateResult(matched, modified), before, after
+        seed: Document = {}
+        for path, value in query.upsert_seed(filter).items():
+            set_path(seed, path, value)
+        doc = apply_update(seed, update, inserting=True)
+        doc = {"_id": doc.pop("_id", None) or uuid.uuid4().hex, **doc}
+        await self.insert_one(doc)
+        return UpdateResult(0, 0, doc["_id"]), None, doc
+
+    async def delete_one(self, filter: Filter) -> int:
+        live = await self._live(query.validate_filter(filter))
+        with _translated():
+            return (await self._coll.delete_one(live)).deleted_count
+
+    async def delete_many(self, filter: Filter) -> int:
+        live = await self._live(query.validate_filter(filter))
+        with _translated():
+            return (await self._coll.delete_many(live)).deleted_count
+
+    async def create_index(
+        self,
+        keys: IndexKeys,
+        *,
+        unique: bool = False,
+        name: str | None = None,
+        expire_after_seconds: int | None = None,
+    ) -> None:
+        fields = [query.validate_path(f) for f, _ in keys]
+        if not keys or any(d not in (1, -1) for _, d in keys):
+            raise UnsupportedOperation(f"index keys {keys!r} are not supported")
+        if expire_after_seconds is not None and len(keys) != 1:
+            raise UnsupportedOperation("an expiring index must have exactly one field")
+        options: dict[str, Any] = {"name": name} if name else {}
+        if unique:
+            options["unique"] = True
+            options["partialFilterExpression"] = {f: {"$exists": True} for f in fields}
+        if expire_after_seconds is not None:
+            options["expireAfterSeconds"] = expire_after_seconds
+        index_name = await self._create_index(keys, options)
+        if expire_after_seconds is not None:
+            rule = {"coll": self.name, "field": fields[0], "seconds": expire_after_seconds}
+            with _translated():
+                await self._meta.replace_one(
+                    {"_id": f"{self.name}:{index_name}"}, rule, upsert=True
+                )
+            self._ttl = [r for r in await self._rules() if r[0] != fields[0]]
+            self._ttl.append((fields[0], expire_after_seconds))
+
+    async def _create_index(self, keys: IndexKeys, options: dict[str, Any]) -> str:
+        # Drop what the server cannot do (FerretDB: TTL and partial indexes), one option
+        # at a time; the adapter enforces both itself.
+        for optional in (None, "partialFilterExpression", "expireAfterSeconds"):
+            options.pop(optional or "", None)
+            try:
+                with _translated():
+                    name: str = await self._coll.create_index(keys, **options)
+                return name
+            except UnsupportedOperation:
+                continue
+        raise UnsupportedOperation(f"index {keys!r} on {self.name}")
