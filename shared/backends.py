@@ -33,7 +33,7 @@ def make_bus(settings: CanteenSettings, client_id: str, topics: Sequence[str]) -
         from shared.bus.sqlite import SqliteEventBus
 
         return SqliteEventBus(
-            settings.data_dir / "events.sqlite3",
+            str(settings.data_dir / "events.sqlite3"),
             partitions=settings.bus_partitions,
             topics=topics,
         )

@@ -60,6 +60,8 @@ def compose_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         started: list[ServiceRuntime] = []
+        if settings.backend == "embedded":
+            settings.data_dir.mkdir(parents=True, exist_ok=True)
         try:
             for runtime in runtimes:
                 await runtime.start()

@@ -12,6 +12,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
+from shared.bus.metrics import BusMetrics
 from shared.events.codec import Message
 from shared.events.envelope import Event
 
@@ -60,6 +61,8 @@ class Consumer(ABC):
 
 class EventBus(ABC):
     """A partitioned, durable log of events with consumer groups."""
+
+    metrics: BusMetrics
 
     @abstractmethod
     async def start(self) -> None:

@@ -68,8 +68,8 @@ def create_app(
     and register more readiness checks with `get_readiness(app).add(...)`.
     """
 
-    @asynccontextmanager
     # Typed Any: Starlette accepts a state mapping or None, but its stubs want one or the other.
+    @asynccontextmanager
     async def kit_lifespan(app: FastAPI) -> AsyncIterator[Any]:
         async with AsyncExitStack() as stack:
             jwks = None
@@ -95,6 +95,9 @@ def create_app(
             yield state
             log.info("http.app.stopping", service=config.service)
 
+    # No default_response_class: ORJSONResponse is deprecated (FastAPI 0.165 here) because
+    # routes with a return type are serialized by pydantic-core straight to JSON bytes,
+    # which is faster. Problem responses are rendered with orjson (see problems.py).
     app = FastAPI(
         title=title,
         version=version,

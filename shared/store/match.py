@@ -71,7 +71,15 @@ def resolve(value: Any, parts: list[str]) -> list[Any]:
     if isinstance(value, dict):
         return resolve(value[parts[0]], parts[1:]) if parts[0] in value else [MISSING]
     if isinstance(value, list):
-        found = [v for el in value if isinstance(el, dict) for v in resolve(el, parts)]
+        # Elements lacking the field are skipped (FerretDB's rule; MongoDB would also
+        # let them match `None`), so only a path absent everywhere counts as missing.
+        found = [
+            v
+            for el in value
+            if isinstance(el, dict)
+            for v in resolve(el, parts)
+            if v is not MISSING
+        ]
         return found or [MISSING]
     return [MISSING]
 

@@ -1,7 +1,8 @@
 """MongoDocumentStore: the port on MongoDB, and on FerretDB 1.24 which the tests run.
 
-FerretDB lacks three things the port promises, so this adapter does them itself:
-- `$push` with `$slice` (FerretDB ignores `$slice` silently): see `_update_sliced`.
+FerretDB lacks some things the port promises, so this adapter does them itself:
+- `$push` with `$slice` and `$pull` by document (FerretDB gets both silently wrong):
+  see `_update_arrays`.
 - TTL indexes: expiry rules are kept in the `_canteen_indexes` collection, every
   operation filters out expired documents, and writes purge them now and then. A real
   MongoDB also gets a TTL index (FerretDB answers NotImplemented, which is ignored).
@@ -11,11 +12,12 @@ FerretDB lacks three things the port promises, so this adapter does them itself:
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import time
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -60,6 +62,9 @@ def _translated() -> Iterator[None]:
     except mongo_errors.ConnectionFailure as exc:
         raise StoreUnavailable(str(exc)) from exc
     except mongo_errors.OperationFailure as exc:
+        if exc.code == 1 and "UNIQUE constraint failed" in str(exc):
+            # FerretDB reports a unique clash on update as InternalError from SQLite.
+            raise DuplicateKeyError(str(exc)) from exc
         if exc.code in _NOT_IMPLEMENTED:
             raise UnsupportedOperation(str(exc)) from exc
         raise StoreError(str(exc)) from exc
@@ -74,6 +79,7 @@ class MongoDocumentStore(DocumentStore):
         database: str,
         *,
         purge_interval_seconds: float = 60.0,
+        serialize_writes: bool | None = None,
         **client_options: Any,
     ) -> None:
         # tz_aware: BSON dates come back as aware UTC datetimes, as from every adapter.
@@ -83,6 +89,8 @@ class MongoDocumentStore(DocumentStore):
         )
         self._db = self._client[database]
         self.purge_interval_seconds = purge_interval_seconds
+        self._serialize_writes = serialize_writes
+        self._write_locks: dict[str, asyncio.Lock] = {}
         self._collections: dict[str, MongoCollection] = {}
 
     def collection(self, name: str) -> MongoCollection:
@@ -99,9 +107,36 @@ class MongoDocumentStore(DocumentStore):
     async def close(self) -> None:
         await self._client.close()
 
+    @asynccontextmanager
+    async def write_guard(self, collection: str) -> AsyncIterator[None]:
+        """Serialise this process's writes to a collection when the server needs it.
 
-def _has_slice(update: Update) -> bool:
-    return any(isinstance(v, dict) and "$slice" in v for v in update.get("$push", {}).values())
+        FerretDB (1.24, SQLite backend) applies an update as an unisolated
+        read-modify-write: 50 concurrent `$inc` on one document keep only a few. MongoDB
+        updates a document atomically and needs no lock. `serialize_writes=None` asks
+        the server which it is; the lock cannot protect against other processes, so
+        FerretDB stays a single-writer test engine.
+        """
+        if self._serialize_writes is None:
+            with _translated():
+                info = await self._client.admin.command("buildInfo")
+            self._serialize_writes = "ferretdbVersion" in info
+        if not self._serialize_writes:
+            yield
+            return
+        async with self._write_locks.setdefault(collection, asyncio.Lock()):
+            yield
+
+
+def _client_side(update: Update) -> list[tuple[str, str]]:
+    """(operator, path) pairs FerretDB gets wrong silently, so done by `_update_arrays`.
+
+    FerretDB ignores `$slice` in `$push`, and `$pull` with a document removes only
+    elements equal to it instead of elements having those field values.
+    """
+    pushes = [("$push", p) for p, v in update.get("$push", {}).items() if isinstance(v, dict)]
+    pulls = [("$pull", p) for p, v in update.get("$pull", {}).items() if isinstance(v, dict)]
+    return [(op, p) for op, p in pushes if "$slice" in update[op][p]] + pulls
 
 
 def _with_upsert_id(filter: Filter, update: Update) -> Update:
@@ -151,6 +186,10 @@ class MongoCollection(Collection):
             await self.purge_expired()
 
     async def purge_expired(self) -> int:
+        async with self._store.write_guard(self.name):
+            return await self._purge()
+
+    async def _purge(self) -> int:
         self._last_purge = time.monotonic()
         now = datetime.now(UTC)
         deleted = 0
@@ -170,22 +209,39 @@ class MongoCollection(Collection):
     async def insert_many(self, docs: list[Document]) -> None:
         clean = [query.normalize_document(d) for d in docs]
         await self._maybe_purge()
-        while clean:
+        async with self._store.write_guard(self.name):
+            await self._insert(clean)
+
+    async def _insert(self, docs: list[Document]) -> None:
+        while docs:
             try:
                 with _translated():
-                    await self._coll.insert_many(clean, ordered=True)
+                    await self._coll.insert_many(docs, ordered=True)
                 return
             except DuplicateKeyError as exc:
-                # An expired but unpurged document must not block its successor.
-                if not await self.purge_expired():
-                    raise
                 cause = exc.__cause__
-                done = (
-                    cause.details.get("nInserted", 0)
-                    if isinstance(cause, mongo_errors.BulkWriteError)
-                    else 0
-                )
-                clean = clean[done:]
+                done = 0
+                if isinstance(cause, mongo_errors.BulkWriteError):
+                    done = cause.details.get("nInserted", 0)
+                # An expired but unpurged document must not block its successor.
+                if await self._purge():
+                    docs = docs[done:]
+                    continue
+                if "index:" in str(exc):
+                    raise
+                raise DuplicateKeyError(f"{exc} {await self._clash(docs[done])}") from cause
+
+    async def _clash(self, doc: Document) -> str:
+        """Name the unique index a document clashes on (FerretDB's error does not)."""
+        with _translated():
+            indexes = await self._coll.index_information()
+            for name, info in indexes.items():
+                if not (info.get("unique") or name == "_id_"):
+                    continue
+                keys = {f: match.get_path(doc, f) for f, _ in info["key"]}
+                if match.MISSING not in keys.values() and await self._coll.find_one(keys):
+                    return f"index: {name} dup key: {keys}"
+        return "index: unknown"
 
     async def find_one(self, filter: Filter, *, sort: Sort | None = None) -> Document | None:
         found = await self.find(filter, sort=sort, limit=1)
@@ -231,25 +287,27 @@ class MongoCollection(Collection):
     ) -> UpdateResult:
         filter, update = query.validate_filter(filter), query.validate_update(update)
         await self._maybe_purge()
-        if _has_slice(update):
-            result, _, _ = await self._update_sliced(filter, update, upsert=upsert, many=False)
-            return result
-        if upsert:
-            update = _with_upsert_id(filter, update)
-        res = await self._retry_expired(
-            lambda live: self._coll.update_one(live, update, upsert=upsert), filter
-        )
+        async with self._store.write_guard(self.name):
+            if _client_side(update):
+                result, _, _ = await self._update_arrays(filter, update, upsert=upsert, many=False)
+                return result
+            if upsert:
+                update = _with_upsert_id(filter, update)
+            res = await self._retry_expired(
+                lambda live: self._coll.update_one(live, update, upsert=upsert), filter
+            )
         return UpdateResult(res.matched_count, res.modified_count, res.upserted_id)
 
     async def update_many(self, filter: Filter, update: Update) -> UpdateResult:
         filter, update = query.validate_filter(filter), query.validate_update(update)
         await self._maybe_purge()
-        if _has_slice(update):
-            result, _, _ = await self._update_sliced(filter, update, upsert=False, many=True)
-            return result
-        live = await self._live(filter)
-        with _translated():
-            res = await self._coll.update_many(live, update)
+        async with self._store.write_guard(self.name):
+            if _client_side(update):
+                result, _, _ = await self._update_arrays(filter, update, upsert=False, many=True)
+                return result
+            live = await self._live(filter)
+            with _translated():
+                res = await self._coll.update_many(live, update)
         return UpdateResult(res.matched_count, res.modified_count)
 
     async def find_one_and_update(
@@ -264,23 +322,24 @@ class MongoCollection(Collection):
         filter, update = query.validate_filter(filter), query.validate_update(update)
         sort = query.validate_sort(sort)
         await self._maybe_purge()
-        if _has_slice(update):
-            _, before, after = await self._update_sliced(
-                filter, update, upsert=upsert, many=False, sort=sort
+        async with self._store.write_guard(self.name):
+            if _client_side(update):
+                _, before, after = await self._update_arrays(
+                    filter, update, upsert=upsert, many=False, sort=sort
+                )
+                return after if return_new else before
+            if upsert:
+                update = _with_upsert_id(filter, update)
+            doc: Document | None = await self._retry_expired(
+                lambda live: self._coll.find_one_and_update(
+                    live,
+                    update,
+                    upsert=upsert,
+                    sort=sort,
+                    return_document=ReturnDocument.AFTER if return_new else ReturnDocument.BEFORE,
+                ),
+                filter,
             )
-            return after if return_new else before
-        if upsert:
-            update = _with_upsert_id(filter, update)
-        doc: Document | None = await self._retry_expired(
-            lambda live: self._coll.find_one_and_update(
-                live,
-                update,
-                upsert=upsert,
-                sort=sort,
-                return_document=ReturnDocument.AFTER if return_new else ReturnDocument.BEFORE,
-            ),
-            filter,
-        )
         match.check_sort_values([doc] if doc else [], sort)
         return doc
 
@@ -291,11 +350,11 @@ class MongoCollection(Collection):
                 with _translated():
                     return await op(await self._live(filter))
             except DuplicateKeyError:
-                if attempt or not await self.purge_expired():
+                if attempt or not await self._purge():
                     raise
         raise AssertionError("unreachable")
 
-    async def _update_sliced(
+    async def _update_arrays(
         self,
         filter: Filter,
         update: Update,
@@ -304,7 +363,7 @@ class MongoCollection(Collection):
         many: bool,
         sort: Sort | None = None,
     ) -> tuple[UpdateResult, Document | None, Document | None]:
-        """`$push` with `$slice` as a compare-and-swap on the pushed arrays.
+        """`$push` with `$slice` and `$pull` by document as a compare-and-swap.
 
         The new arrays are computed here and written with `$set` by an update whose
         filter also requires each of those arrays to still hold the value it was computed
@@ -314,12 +373,13 @@ class MongoCollection(Collection):
         MongoDB's native `$slice` would have produced, with no transient over-long array
         (which "push, then trim" would expose) and no transaction (FerretDB has none).
         """
-        sliced = [p for p, v in update["$push"].items() if isinstance(v, dict) and "$slice" in v]
+        client_side = _client_side(update)
+        sliced = [path for _, path in client_side]
         rest = copy.deepcopy(update)
-        for path in sliced:
-            del rest["$push"][path]
-        if not rest["$push"]:
-            del rest["$push"]
+        for op, path in client_side:
+            del rest[op][path]
+            if not rest[op]:
+                del rest[op]
         matched = modified = 0
         before = after = None
         live = await self._live(filter)
@@ -359,18 +419,20 @@ class MongoCollection(Collection):
             set_path(seed, path, value)
         doc = apply_update(seed, update, inserting=True)
         doc = {"_id": doc.pop("_id", None) or uuid.uuid4().hex, **doc}
-        await self.insert_one(doc)
+        await self._insert([doc])
         return UpdateResult(0, 0, doc["_id"]), None, doc
 
     async def delete_one(self, filter: Filter) -> int:
         live = await self._live(query.validate_filter(filter))
-        with _translated():
-            return (await self._coll.delete_one(live)).deleted_count
+        async with self._store.write_guard(self.name):
+            with _translated():
+                return (await self._coll.delete_one(live)).deleted_count
 
     async def delete_many(self, filter: Filter) -> int:
         live = await self._live(query.validate_filter(filter))
-        with _translated():
-            return (await self._coll.delete_many(live)).deleted_count
+        async with self._store.write_guard(self.name):
+            with _translated():
+                return (await self._coll.delete_many(live)).deleted_count
 
     async def create_index(
         self,

@@ -102,8 +102,18 @@ def validate_filter(filter: Filter) -> Filter:
         elif _is_operator_dict(value):
             out[validate_path(key)] = {op: _validate_operand(op, arg) for op, arg in value.items()}
         else:
-            out[validate_path(key)] = normalize_value(value)
+            out[validate_path(key)] = _filter_value("equality", value)
     return out
+
+
+def _filter_value(op: str, value: Any) -> Any:
+    # FerretDB does not find an embedded document inside an array by equality, so
+    # matching whole embedded documents is left out; dotted paths do the job.
+    if isinstance(value, dict) or (
+        isinstance(value, list) and any(isinstance(v, dict) for v in value)
+    ):
+        raise unsupported(f"{op} against an embedded document (use dotted paths)")
+    return normalize_value(value)
 
 
 def _validate_operand(op: str, arg: Any) -> Any:
@@ -112,14 +122,14 @@ def _validate_operand(op: str, arg: Any) -> Any:
     if op in ("$in", "$nin"):
         if not isinstance(arg, list):
             raise unsupported(f"{op} without a list")
-        return [normalize_value(v) for v in arg]
+        return [_filter_value(op, v) for v in arg]
     if op == "$exists":
         if not isinstance(arg, bool):
             raise unsupported("$exists with a non-bool argument")
         return arg
     if op in COMPARISONS and isinstance(arg, list | dict):
         raise unsupported(f"{op} against an array or embedded document")
-    return normalize_value(arg)
+    return _filter_value(op, arg)
 
 
 def validate_sort(sort: Sort | None) -> Sort | None:

@@ -427,13 +427,11 @@ class SqliteCollection(Collection):
         if expire_after_seconds is not None and len(keys) != 1:
             raise UnsupportedOperation("an expiring index must have exactly one field")
         index_name = name or "_".join(f"{f}_{d}" for f, d in keys)
-        if not _NAME.match(index_name.replace(".", "_")):
-            raise UnsupportedOperation(f"index name {index_name!r} is not supported")
         spec = json.dumps(
             {"fields": fields, "unique": unique, "expire_after_seconds": expire_after_seconds}
         )
         columns = ", ".join(f"{sql.key_sql(f)} {'ASC' if d == 1 else 'DESC'}" for f, d in keys)
-        table_index = f"{self.name}__{index_name}".replace(".", "_")
+        table_index = re.sub(r"[^A-Za-z0-9_]", "_", f"{self.name}__{index_name}")
 
         def op(conn: sqlite3.Connection, meta: _Meta) -> None:
             row = conn.execute(

@@ -150,14 +150,23 @@ def _condition(key: str, op: str, operand: Any) -> tuple[str, list[Any]] | None:
 
 
 def keyset_sql(sort: Sort, after: dict[str, Any]) -> tuple[str, list[Any]] | None:
-    """A row-value range for a one-direction sort, which SQLite serves from the index."""
-    directions = {direction for _, direction in sort}
+    """SQL for "after this cursor", shaped so SQLite serves it from the sort's index.
+
+    SQLite (3.40) does not seek an expression index with a row value, so the first key
+    gets a plain bound the index can seek to; the row value then only has to skip the
+    ties on that key already seen.
+    """
     params = [key_param(after[field]) for field, _ in sort]
-    if len(directions) != 1 or any(p is None for p in params):
+    if any(p is None for p in params):
         return None
-    keys = ", ".join(key_sql(field) for field, _ in sort)
-    sign = ">" if directions == {1} else "<"
-    return f"({keys}) {sign} ({', '.join('?' * len(params))})", params
+    first, direction = sort[0]
+    sign = ">" if direction == 1 else "<"
+    text = f"{key_sql(first)} {sign}= ?"
+    if len({d for _, d in sort}) == 1:
+        keys = ", ".join(key_sql(field) for field, _ in sort)
+        text += f" AND ({keys}) {sign} ({', '.join('?' * len(params))})"
+        return text, [params[0], *params]
+    return text, [params[0]]
 
 
 def order_sql(sort: Sort) -> str:

@@ -40,6 +40,7 @@ public final class KafkaReady {
                             .names().get(5, TimeUnit.SECONDS);
                     if (nodes > 0) {
                         System.out.println("kafka-ready: ok brokers=" + nodes + " topics=" + topics.size());
+                        warmGroupCoordinator(admin);
                         return;
                     }
                     last = "no broker in metadata yet";
@@ -52,6 +53,26 @@ public final class KafkaReady {
                     System.exit(2);
                 }
                 Thread.sleep(500);
+            }
+        }
+    }
+
+    /**
+     * A coordinator lookup creates __consumer_offsets now rather than at the first group join
+     * of a test (which otherwise sees GroupCoordinatorNotAvailable once and retries). Best effort.
+     */
+    private static void warmGroupCoordinator(Admin admin) {
+        for (int i = 0; i < 20; i++) {
+            try {
+                admin.listConsumerGroupOffsets("canteen-warmup").partitionsToOffsetAndMetadata()
+                        .get(5, TimeUnit.SECONDS);
+                return;
+            } catch (Exception e) {
+                try {
+                    Thread.sleep(250);
+                } catch (InterruptedException ie) {
+                    return;
+                }
             }
         }
     }

@@ -47,7 +47,7 @@ def parse_jwks(document: Any) -> dict[str, VerificationKey]:
             continue
         try:
             keys[kid] = VerificationKey(kid, algorithm, jwt.PyJWK(entry, algorithm).key)
-        except jwt.PyJWTError:
+        except (jwt.PyJWTError, ValueError, TypeError):
             log.warning("http.auth.jwks_key_skipped", kid=kid)
     return keys
 

@@ -35,6 +35,5 @@ async def main(spec: dict[str, object], group: str, topic: str, sink: TextIO, ha
 
 if __name__ == "__main__":
     with open(sys.argv[4], "a") as out:
-    asyncio.run(
-        main(json.loads(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4], int(sys.argv[5]))
-    )
+        spec, group, topic, hang_on = json.loads(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[5]
+        asyncio.run(main(spec, group, topic, out, int(hang_on)))

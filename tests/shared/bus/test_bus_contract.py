@@ -288,6 +288,6 @@ async def test_handler_sees_event_ids_in_the_log_context_and_metrics_count(
         "trace_id": trace,
     }
     assert "event_id" not in structlog.contextvars.get_contextvars()
-    metrics = bus.metrics  # type: ignore[attr-defined]
+    metrics = bus.metrics
     assert metrics.published.labels(topic)._value.get() == 1
     assert metrics.handled.labels(group, topic)._value.get() == 1

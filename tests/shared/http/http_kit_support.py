@@ -26,6 +26,7 @@ from pydantic import BaseModel, Field
 from shared.http import (
     AdminDep,
     AuthConfig,
+    Conflict,
     HttpConfig,
     Lifespan,
     Page,
@@ -33,6 +34,7 @@ from shared.http import (
     PrincipalDep,
     ReadinessCheck,
     create_app,
+    problem_type,
 )
 
 ISSUER = "https://id.canteen.test"
@@ -178,7 +180,7 @@ class Item(BaseModel):
 
 
 ITEM_EPOCH = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
-ITEMS = [Item(id=f"item-{i}", created_at=ITEM_EPOCH + timedelta(minutes=i)) for i in range(5)]
+ITEMS = [Item(id=f"item-{i}", created_at=ITEM_EPOCH + timedelta(minutes=i)) for i in range(25)]
 
 
 def _item_cursor(item: Item) -> dict[str, Any]:
@@ -195,6 +197,12 @@ def demo_router(demo: Demo) -> APIRouter:
 
     @router.post("/notes", status_code=201)
     async def create_note(body: NoteIn, principal: PrincipalDep) -> Note:
+        if any(n.title == body.title for n in demo.written):
+            raise Conflict(
+                f"a note titled {body.title!r} exists",
+                type=problem_type("duplicate-note"),
+                extensions={"existing_title": body.title},
+            )
         note = Note(title=body.title, priority=body.priority, author=principal.user_id)
         demo.written.append(note)
         return note
@@ -205,7 +213,7 @@ def demo_router(demo: Demo) -> APIRouter:
         rows = ITEMS
         if after is not None:
             key = (after["created_at"], after["id"])
-            rows = [i for i in ITEMS if (i.created_at, i.id) > key]  # type: ignore[operator]
+            rows = [i for i in ITEMS if (i.created_at, i.id) > key]
         return page.page(
             rows[: page.fetch_limit], lambda i: {"created_at": i.created_at, "id": i.id}
         )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import AsyncIterator
 
 import httpx
 import pytest
@@ -126,10 +127,10 @@ async def test_tokens_never_reach_the_logs(client: httpx.AsyncClient, rsa1: Sign
 
 
 @pytest.fixture
-async def dev_client(demo: Demo) -> httpx.AsyncClient:
+async def dev_client(demo: Demo) -> AsyncIterator[httpx.AsyncClient]:
     config = make_config(None, dev_mode=True, auth_dev_signing_secret=DEV_SECRET)
     async with serve(make_app(config, demo)) as client:
-        yield client  # type: ignore[misc]
+        yield client
 
 
 async def test_dev_mode_issues_tokens_the_app_accepts(dev_client: httpx.AsyncClient) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import AsyncIterator
+from typing import Any
 
 import httpx
 import jwt
@@ -29,10 +30,10 @@ GOOD_NOTE = b'{"title": "lunch", "priority": 1}'
 OTHER_SECRET_CURSOR = CursorCodec("another-secret-0123456789abcdefghijkl").encode({"id": "x"})
 
 
-def assert_problem(response: httpx.Response, status: int) -> dict[str, object]:
+def assert_problem(response: httpx.Response, status: int) -> dict[str, Any]:
     assert response.status_code == status, response.text
     assert response.headers["content-type"] == "application/problem+json"
-    body = response.json()
+    body: dict[str, Any] = response.json()
     assert body["status"] == status
     assert isinstance(body["title"], str) and body["title"]
     assert isinstance(body["type"], str) and body["type"]
@@ -110,6 +111,16 @@ async def test_oversize_body_by_content_length_is_rejected(
 
     assert_problem(response, 413)
     assert demo.written == []
+
+
+async def test_a_declared_oversize_body_is_refused_before_routing(
+    client: httpx.AsyncClient,
+) -> None:
+    # /healthz never reads a body: only the up-front Content-Length check can refuse it.
+    response = await client.request("GET", "/healthz", content=b"x" * (MAX_BODY + 1))
+
+    assert_problem(response, 413)
+    assert response.headers["connection"] == "close"
 
 
 async def test_oversize_chunked_body_is_rejected(
@@ -295,3 +306,20 @@ async def test_the_dev_token_route_is_absent_outside_dev_mode(
     response = await client.post("/api/v1/dev/token", json={"sub": "mallory", "roles": ["admin"]})
 
     assert_problem(response, 404)
+
+
+async def test_a_problem_raised_by_a_route_keeps_its_type_and_extensions(
+    client: httpx.AsyncClient, demo: Demo, token: str
+) -> None:
+    headers = {**bearer(token), "Content-Type": "application/json"}
+    await client.post(NOTES, content=GOOD_NOTE, headers=headers)
+
+    response = await client.post(NOTES, content=GOOD_NOTE, headers=headers)
+
+    body = assert_problem(response, 409)
+    assert body["type"] == "urn:canteen:problem:duplicate-note"
+    assert body["title"] == "Conflict"
+    assert body["detail"] == "a note titled 'lunch' exists"
+    assert body["instance"] == NOTES
+    assert body["existing_title"] == "lunch"
+    assert len(demo.written) == 1

@@ -1,0 +1,579 @@
+"""The DocumentStore contract: every adapter passes these same tests.
+
+Decisions the contract pins down (and both adapters implement):
+- A unique index ignores documents missing one of its fields; an explicit None is a
+  value and collides with another None (FerretDB's behaviour, and MongoDB's with the
+  partial filter the Mongo adapter asks for).
+- Expired documents are invisible to every operation as soon as they are past their
+  time, whether or not they have been purged yet.
+- Anything outside the subset raises UnsupportedOperation before touching the engine.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
+
+import pytest
+
+from shared.store import DocumentStore, DuplicateKeyError, UnsupportedOperation
+
+FILTER_DOCS: list[dict[str, Any]] = [
+    {"_id": "a", "n": 1, "s": "x", "tags": ["red", "blue"], "p": {"city": "Oslo", "z": 1}},
+    {"_id": "b", "n": 2.5, "s": "y", "tags": ["green"], "p": {"city": "Rome"}, "opt": None},
+    {"_id": "c", "n": 3, "s": "x", "tags": [], "flag": True, "comments": [{"by": "ann"}]},
+    {"_id": "d", "s": "z", "flag": False, "opt": 7, "comments": [{"by": "bob"}, {"by": "cy"}]},
+]
+
+
+async def ids(store: DocumentStore, filter: dict[str, Any], **kwargs: Any) -> list[str]:
+    docs = await store.collection("things").find(filter, sort=[("_id", 1)], **kwargs)
+    return [d["_id"] for d in docs]
+
+
+# -- writing and reading documents -------------------------------------------------------
+
+
+async def test_insert_then_find_returns_the_document(store: DocumentStore) -> None:
+    users = store.collection("users")
+    doc = {"_id": "u1", "name": "Ann", "roles": ["admin"], "profile": {"team": "core"}}
+    await users.insert_one(doc)
+
+    assert await users.find_one({"_id": "u1"}) == doc
+    assert await users.find({"name": "Ann"}) == [doc]
+    assert await users.find_one({"_id": "nobody"}) is None
+
+
+async def test_duplicate_id_raises_a_typed_error(store: DocumentStore) -> None:
+    users = store.collection("users")
+    await users.insert_one({"_id": "u1"})
+
+    with pytest.raises(DuplicateKeyError):
+        await users.insert_one({"_id": "u1", "other": True})
+    assert await users.count() == 1
+
+
+async def test_insert_many_is_ordered_and_keeps_documents_before_a_duplicate(
+    store: DocumentStore,
+) -> None:
+    users = store.collection("users")
+    await users.insert_one({"_id": "u2"})
+
+    with pytest.raises(DuplicateKeyError):
+        await users.insert_many([{"_id": "u1"}, {"_id": "u2"}, {"_id": "u3"}])
+    assert await ids_of(users) == ["u1", "u2"]
+
+
+async def ids_of(collection: Any) -> list[str]:
+    return [d["_id"] for d in await collection.find({}, sort=[("_id", 1)])]
+
+
+async def test_datetimes_round_trip_as_aware_utc_with_millisecond_precision(
+    store: DocumentStore,
+) -> None:
+    events = store.collection("events")
+    at = datetime(2026, 3, 1, 12, 30, 15, 123456, tzinfo=timezone(timedelta(hours=2)))
+    await events.insert_one({"_id": "e1", "at": at, "naive": datetime(2026, 1, 1, 8, 0)})
+
+    doc = await events.find_one({"at": at})
+    assert doc is not None
+    assert doc["at"] == datetime(2026, 3, 1, 10, 30, 15, 123000, tzinfo=UTC)
+    assert doc["at"].utcoffset() == timedelta(0)
+    assert doc["naive"] == datetime(2026, 1, 1, 8, 0, tzinfo=UTC)
+    assert await events.count({"at": {"$gt": at - timedelta(seconds=1), "$lte": at}}) == 1
+
+
+async def test_unique_compound_index_rejects_duplicates_and_ignores_missing_fields(
+    store: DocumentStore,
+) -> None:
+    members = store.collection("members")
+    await members.create_index([("org", 1), ("email", 1)], unique=True, name="org_email")
+    await members.create_index([("org", 1), ("email", 1)], unique=True, name="org_email")
+    await members.insert_many(
+        [
+            {"_id": "m1", "org": "o1", "email": "a@x"},
+            {"_id": "m2", "org": "o2", "email": "a@x"},
+            {"_id": "m3", "org": "o1"},
+            {"_id": "m4", "org": "o1"},
+        ]
+    )
+
+    with pytest.raises(DuplicateKeyError, match="org_email"):
+        await members.insert_one({"_id": "m5", "org": "o1", "email": "a@x"})
+    with pytest.raises(DuplicateKeyError):
+        await members.update_one({"_id": "m2"}, {"$set": {"org": "o1"}})
+    assert await members.count() == 4
+
+
+async def test_unique_index_treats_none_as_a_value(store: DocumentStore) -> None:
+    handles = store.collection("handles")
+    await handles.create_index([("handle", 1)], unique=True)
+    await handles.insert_many([{"_id": "h1"}, {"_id": "h2"}, {"_id": "h3", "handle": None}])
+
+    with pytest.raises(DuplicateKeyError):
+        await handles.insert_one({"_id": "h4", "handle": None})
+
+
+# -- filters ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("filter", "expected"),
+    [
+        ({}, ["a", "b", "c", "d"]),
+        ({"s": "x"}, ["a", "c"]),
+        ({"n": 1}, ["a"]),
+        ({"n": 1.0}, ["a"]),
+        ({"flag": True}, ["c"]),
+        ({"n": True}, []),
+        ({"p.city": "Rome"}, ["b"]),
+        ({"p.city": "Oslo", "p.z": 1}, ["a"]),
+        ({"tags": "blue"}, ["a"]),
+        ({"tags": ["red", "blue"]}, ["a"]),
+        ({"tags": ["blue", "red"]}, []),
+        ({"tags": []}, ["c"]),
+        ({"comments.by": "bob"}, ["d"]),
+        ({"tags": {"$in": ["green", "blue"]}}, ["a", "b"]),
+        ({"tags": {"$nin": ["green", "blue"]}}, ["c", "d"]),
+        ({"s": {"$in": ["y", "z"]}}, ["b", "d"]),
+        ({"s": {"$ne": "x"}}, ["b", "d"]),
+        ({"tags": {"$ne": "red"}}, ["b", "c", "d"]),
+        ({"n": {"$gt": 1}}, ["b", "c"]),
+        ({"n": {"$gte": 1, "$lt": 3}}, ["a", "b"]),
+        ({"n": {"$lte": 2.5}}, ["a", "b"]),
+        ({"s": {"$gt": "x"}}, ["b", "d"]),
+        ({"n": {"$gt": "0"}}, []),
+        ({"opt": None}, ["a", "b", "c"]),
+        ({"opt": {"$ne": None}}, ["d"]),
+        ({"opt": {"$exists": True}}, ["b", "d"]),
+        ({"opt": {"$exists": False}}, ["a", "c"]),
+        ({"p.city": {"$exists": True}}, ["a", "b"]),
+        ({"comments.by": {"$exists": True}}, ["c", "d"]),
+        ({"$or": [{"s": "y"}, {"flag": False}]}, ["b", "d"]),
+        ({"$and": [{"s": "x"}, {"n": {"$gt": 1}}]}, ["c"]),
+        ({"$or": [{"tags": "red"}, {"n": 3}], "s": "x"}, ["a", "c"]),
+        ({"_id": {"$in": ["a", "d", "zz"]}}, ["a", "d"]),
+        ({"_id": {"$gt": "b"}}, ["c", "d"]),
+    ],
+)
+async def test_filter_operators_follow_mongodb(
+    store: DocumentStore, filter: dict[str, Any], expected: list[str]
+) -> None:
+    things = store.collection("things")
+    await things.insert_many(FILTER_DOCS)
+    await things.create_index([("s", 1)])
+    await things.create_index([("n", 1)])
+    await things.create_index([("tags", 1)])
+
+    assert await ids(store, filter) == expected
+
+
+async def test_range_filters_match_any_array_element(store: DocumentStore) -> None:
+    scores = store.collection("scores")
+    await scores.insert_many([{"_id": "a", "v": [1, 9]}, {"_id": "b", "v": [4, 5]}])
+
+    assert await scores.count({"v": {"$gt": 8}}) == 1
+    assert await scores.count({"v": {"$lt": 2, "$gt": 8}}) == 1
+    assert await scores.count({"v": 5}) == 1
+
+
+# -- sorting and paging ----------------------------------------------------------------
+
+
+async def test_sort_limit_and_skip(store: DocumentStore) -> None:
+    things = store.collection("things")
+    await things.insert_many([{"_id": f"t{i}", "rank": i % 3, "name": f"n{i}"} for i in range(9)])
+
+    docs = await things.find({}, sort=[("rank", -1), ("_id", 1)], skip=2, limit=4)
+    assert [d["_id"] for d in docs] == ["t8", "t1", "t4", "t7"]
+    assert await things.find({}, sort=[("rank", 1)], limit=0) == []
+    first = await things.find_one({"rank": 1}, sort=[("_id", -1)])
+    assert first is not None and first["_id"] == "t7"
+
+
+async def test_sort_orders_mixed_types_and_missing_like_mongodb(store: DocumentStore) -> None:
+    things = store.collection("things")
+    now = datetime(2026, 1, 1, tzinfo=UTC)
+    await things.insert_many(
+        [
+            {"_id": "date", "v": now},
+            {"_id": "true", "v": True},
+            {"_id": "str", "v": "s"},
+            {"_id": "num", "v": 2.5},
+            {"_id": "int", "v": 1},
+            {"_id": "none", "v": None},
+            {"_id": "missing"},
+        ]
+    )
+    await things.create_index([("v", 1)])
+
+    docs = await things.find({}, sort=[("v", 1), ("_id", 1)])
+    assert [d["_id"] for d in docs] == ["missing", "none", "int", "num", "str", "true", "date"]
+
+
+async def test_projection_keeps_id_and_named_fields(store: DocumentStore) -> None:
+    things = store.collection("things")
+    await things.insert_many(FILTER_DOCS)
+
+    docs = await things.find({"_id": "a"}, projection=["s", "p.city"])
+    assert docs == [{"_id": "a", "s": "x", "p": {"city": "Oslo"}}]
+
+
+async def test_keyset_pages_visit_every_document_once_despite_ties(store: DocumentStore) -> None:
+    posts = store.collection("posts")
+    await posts.create_index([("audience", 1), ("created_at", -1), ("_id", -1)])
+    base = datetime(2026, 1, 1, tzinfo=UTC)
+    rng = random.Random(7)
+    docs = [
+        {
+            "_id": f"p{i:03d}",
+            "audience": "org" if i % 4 else "team",
+            "created_at": base + timedelta(minutes=rng.randrange(12)),
+        }
+        for i in range(300)
+    ]
+    rng.shuffle(docs)
+    await posts.insert_many(docs)
+    sort = [("created_at", -1), ("_id", -1)]
+
+    seen: list[str] = []
+    after = None
+    while True:
+        page = await posts.find({"audience": "org"}, sort=sort, limit=20, after=after)
+        if not page:
+            break
+        seen += [d["_id"] for d in page]
+        after = {"created_at": page[-1]["created_at"], "_id": page[-1]["_id"]}
+
+    expected = sorted(
+        (d for d in docs if d["audience"] == "org"),
+        key=lambda d: (d["created_at"], d["_id"]),
+        reverse=True,
+    )
+    assert seen == [d["_id"] for d in expected]
+
+
+async def test_keyset_ascending(store: DocumentStore) -> None:
+    things = store.collection("things")
+    await things.insert_many([{"_id": f"t{i:02d}", "k": i // 5} for i in range(23)])
+
+    page = await things.find({}, sort=[("k", 1), ("_id", 1)], after={"k": 2, "_id": "t12"}, limit=3)
+    assert [d["_id"] for d in page] == ["t13", "t14", "t15"]
+
+
+# -- updates ---------------------------------------------------------------------------
+
+
+async def test_set_unset_inc_min_max(store: DocumentStore) -> None:
+    things = store.collection("things")
+    await things.insert_one({"_id": "t", "a": 1, "gone": "x", "lo": 5, "hi": 5, "p": {"q": 1}})
+
+    result = await things.update_one(
+        {"_id": "t"},
+        {
+            "$set": {"b": "new", "p.r": 2},
+            "$unset": {"gone": ""},
+            "$inc": {"a": 2, "fresh": 1.5},
+            "$min": {"lo": 3},
+            "$max": {"hi": 3},
+        },
+    )
+
+    assert (result.matched_count, result.modified_count, result.upserted_id) == (1, 1, None)
+    assert await things.find_one({"_id": "t"}) == {
+        "_id": "t",
+        "a": 3,
+        "lo": 3,
+        "hi": 5,
+        "p": {"q": 1, "r": 2},
+        "b": "new",
+        "fresh": 1.5,
+    }
+
+
+async def test_update_that_changes_nothing_is_matched_not_modified(store: DocumentStore) -> None:
+    things = store.collection("things")
+    await things.insert_one({"_id": "t", "a": 1})
+
+    result = await things.update_one({"_id": "t"}, {"$set": {"a": 1}})
+    missed = await things.update_one({"_id": "nope"}, {"$set": {"a": 1}})
+
+    assert (result.matched_count, result.modified_count) == (1, 0)
+    assert (missed.matched_count, missed.modified_count) == (0, 0)
+
+
+@pytest.mark.parametrize(
+    ("push", "expected"),
+    [
+        ("z", ["a", "b", "c", "z"]),
+        ({"$each": ["x", "y"]}, ["a", "b", "c", "x", "y"]),
+        ({"$each": ["x", "y"], "$slice": -3}, ["c", "x", "y"]),
+        ({"$each": ["x", "y"], "$slice": 2}, ["a", "b"]),
+        ({"$each": ["x"], "$slice": 0}, []),
+    ],
+)
+async def test_push(store: DocumentStore, push: Any, expected: list[str]) -> None:
+    things = store.collection("things")
+    await things.insert_one({"_id": "t", "log": ["a", "b", "c"]})
+
+    await things.update_one({"_id": "t"}, {"$push": {"log": push}})
+
+    doc = await things.find_one({"_id": "t"})
+    assert doc is not None and doc["log"] == expected
+
+
+async def test_push_slice_keeps_the_cap_under_concurrency(store: DocumentStore) -> None:
+    feed = store.collection("feed")
+    await feed.insert_one({"_id": "f", "recent": [], "pushes": 0})
+
+    await asyncio.gather(
+        *[
+            feed.update_one(
+                {"_id": "f"},
+                {"$push": {"recent": {"$each": [i], "$slice": -5}}, "$inc": {"pushes": 1}},
+            )
+            for i in range(30)
+        ]
+    )
+
+    doc = await feed.find_one({"_id": "f"})
+    assert doc is not None
+    assert doc["pushes"] == 30
+    assert len(doc["recent"]) == 5 and len(set(doc["recent"])) == 5
+
+
+async def test_push_slice_on_many_documents_and_a_missing_field(store: DocumentStore) -> None:
+    feed = store.collection("feed")
+    await feed.insert_many([{"_id": "f1", "g": 1, "r": [1, 2]}, {"_id": "f2", "g": 1}])
+
+    result = await feed.update_many({"g": 1}, {"$push": {"r": {"$each": [3, 4], "$slice": -3}}})
+
+    assert (result.matched_count, result.modified_count) == (2, 2)
+    assert [d["r"] for d in await feed.find({}, sort=[("_id", 1)])] == [[2, 3, 4], [3, 4]]
+
+
+async def test_add_to_set_and_pull(store: DocumentStore) -> None:
+    things = store.collection("things")
+    await things.insert_one(
+        {
+            "_id": "t",
+            "tags": ["a", "b"],
+            "reactions": [{"user": "u1", "kind": "like"}, {"user": "u2", "kind": "like"}],
+        }
+    )
+
+    await things.update_one({"_id": "t"}, {"$addToSet": {"tags": "a"}})
+    await things.update_one({"_id": "t"}, {"$addToSet": {"tags": {"$each": ["b", "c", "c"]}}})
+    await things.update_one({"_id": "t"}, {"$pull": {"tags": "a", "reactions": {"user": "u1"}}})
+
+    doc = await things.find_one({"_id": "t"})
+    assert doc is not None
+    assert doc["tags"] == ["b", "c"]
+    assert doc["reactions"] == [{"user": "u2", "kind": "like"}]
+
+
+async def test_upsert_seeds_from_the_filter_and_applies_set_on_insert(store: DocumentStore) -> None:
+    counters = store.collection("counters")
+
+    first = await counters.update_one(
+        {"_id": "c1", "kind": "views"},
+        {"$inc": {"n": 1}, "$setOnInsert": {"created": "now"}},
+        upsert=True,
+    )
+    second = await counters.update_one(
+        {"_id": "c1", "kind": "views"},
+        {"$inc": {"n": 1}, "$setOnInsert": {"created": "later"}},
+        upsert=True,
+    )
+    generated = await counters.update_one({"owner.id": "o1"}, {"$set": {"n": 0}}, upsert=True)
+
+    assert first.upserted_id == "c1" and (first.matched_count, first.modified_count) == (0, 0)
+    assert second.upserted_id is None and second.modified_count == 1
+    assert await counters.find_one({"_id": "c1"}) == {
+        "_id": "c1",
+        "kind": "views",
+        "created": "now",
+        "n": 2,
+    }
+    assert isinstance(generated.upserted_id, str)
+    assert await counters.find_one({"owner.id": "o1"}) == {
+        "_id": generated.upserted_id,
+        "owner": {"id": "o1"},
+        "n": 0,
+    }
+
+
+async def test_find_one_and_update_returns_new_or_old_and_upserts(store: DocumentStore) -> None:
+    jobs = store.collection("jobs")
+    await jobs.insert_many(
+        [
+            {"_id": "j1", "state": "ready", "prio": 1},
+            {"_id": "j2", "state": "ready", "prio": 5},
+        ]
+    )
+
+    new = await jobs.find_one_and_update(
+        {"state": "ready"}, {"$set": {"state": "taken"}}, sort=[("prio", -1)]
+    )
+    old = await jobs.find_one_and_update(
+        {"state": "ready"}, {"$set": {"state": "taken"}}, return_new=False
+    )
+    none = await jobs.find_one_and_update({"state": "ready"}, {"$set": {"state": "taken"}})
+    upserted = await jobs.find_one_and_update(
+        {"_id": "j3"}, {"$set": {"state": "ready"}}, upsert=True
+    )
+    sliced = await jobs.find_one_and_update(
+        {"_id": "j1"}, {"$push": {"log": {"$each": ["a", "b"], "$slice": -1}}}, return_new=False
+    )
+
+    assert new == {"_id": "j2", "state": "taken", "prio": 5}
+    assert old == {"_id": "j1", "state": "ready", "prio": 1}
+    assert none is None
+    assert upserted == {"_id": "j3", "state": "ready"}
+    assert sliced == {"_id": "j1", "state": "taken", "prio": 1}
+    assert (await jobs.find_one({"_id": "j1"}) or {})["log"] == ["b"]
+
+
+async def test_concurrent_inc_is_exact(store: DocumentStore) -> None:
+    counters = store.collection("counters")
+    await counters.insert_one({"_id": "c", "n": 0})
+
+    await asyncio.gather(
+        *[counters.update_one({"_id": "c"}, {"$inc": {"n": 1}}) for _ in range(50)]
+    )
+
+    assert await counters.find_one({"_id": "c"}) == {"_id": "c", "n": 50}
+
+
+async def test_update_many_delete_and_count(store: DocumentStore) -> None:
+    things = store.collection("things")
+    await things.insert_many([{"_id": f"t{i}", "odd": i % 2 == 1} for i in range(10)])
+
+    updated = await things.update_many({"odd": True}, {"$set": {"seen": True}})
+    assert (updated.matched_count, updated.modified_count) == (5, 5)
+    assert await things.count({"seen": True}) == 5
+    assert await things.delete_one({"odd": True}) == 1
+    assert await things.delete_many({"odd": True}) == 4
+    assert await things.delete_many({"odd": True}) == 0
+    assert await things.count() == 5
+    assert await things.count({"odd": False}) == 5
+
+
+# -- expiry ----------------------------------------------------------------------------
+
+
+async def test_expired_documents_are_invisible_to_every_operation(store: DocumentStore) -> None:
+    sessions = store.collection("sessions")
+    await sessions.create_index([("expires_at", 1)], expire_after_seconds=0)
+    now = datetime.now(UTC)
+    await sessions.insert_many(
+        [
+            {"_id": "old", "expires_at": now - timedelta(seconds=1), "k": 1},
+            {"_id": "live", "expires_at": now + timedelta(hours=1), "k": 1},
+            {"_id": "forever", "k": 1},
+        ]
+    )
+
+    assert [d["_id"] for d in await sessions.find({"k": 1}, sort=[("_id", 1)])] == [
+        "forever",
+        "live",
+    ]
+    assert await sessions.find_one({"_id": "old"}) is None
+    assert await sessions.count() == 2
+    assert await sessions.find_one_and_update({"_id": "old"}, {"$set": {"k": 2}}) is None
+    assert (await sessions.update_one({"_id": "old"}, {"$set": {"k": 2}})).matched_count == 0
+    assert await sessions.delete_one({"_id": "old"}) == 0
+    # An expired document, purged or not, does not block the next one with its key.
+    await sessions.insert_one({"_id": "old", "expires_at": now + timedelta(hours=1)})
+    assert await sessions.count() == 3
+
+
+async def test_a_document_disappears_as_soon_as_it_expires_and_is_purged(
+    store: DocumentStore,
+) -> None:
+    cache = store.collection("cache")
+    await cache.create_index([("created_at", 1)], expire_after_seconds=1)
+    created_at = datetime.now(UTC)
+    await cache.insert_one({"_id": "soon", "created_at": created_at})
+    assert await cache.find_one({"_id": "soon"}) is not None
+
+    # Wait for the clock to pass the expiry instant; the store must then hide the
+    # document on the very next read, without any purge having run.
+    expires_at = created_at + timedelta(seconds=1)
+    await asyncio.sleep((expires_at - datetime.now(UTC)).total_seconds() + 0.01)
+
+    assert await cache.find_one({"_id": "soon"}) is None
+    assert await cache.count() == 0
+    assert await cache.purge_expired() == 1
+    assert await cache.purge_expired() == 0
+
+
+# -- outside the subset ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "filter",
+    [
+        {"s": {"$regex": "^x"}},
+        {"$where": "this.s == 'x'"},
+        {"s": {"$foo": 1}},
+        {"tags": {"$elemMatch": {"$eq": "red"}}},
+        {"$nor": [{"s": "x"}]},
+        {"p": {"city": "Oslo"}},
+        {"tags.0": "red"},
+        {"n": {"$gt": [1]}},
+    ],
+)
+async def test_filters_outside_the_subset_are_refused(
+    store: DocumentStore, filter: dict[str, Any]
+) -> None:
+    things = store.collection("things")
+    await things.insert_many(FILTER_DOCS)
+
+    with pytest.raises(UnsupportedOperation, match="not supported by DocumentStore"):
+        await things.find(filter)
+    with pytest.raises(UnsupportedOperation):
+        await things.count(filter)
+
+
+@pytest.mark.parametrize(
+    "update",
+    [
+        {"s": "replacement"},
+        {"$rename": {"s": "t"}},
+        {"$push": {"tags": {"$each": ["x"], "$sort": 1}}},
+        {"$set": {"p": 1}, "$unset": {"p.city": ""}},
+        {"$set": {"_id": "other"}},
+        {"$set": {"bad.$": 1}},
+        {},
+    ],
+)
+async def test_updates_outside_the_subset_are_refused(
+    store: DocumentStore, update: dict[str, Any]
+) -> None:
+    things = store.collection("things")
+    await things.insert_many(FILTER_DOCS)
+
+    with pytest.raises(UnsupportedOperation):
+        await things.update_one({"_id": "a"}, update)
+    assert await things.find_one({"_id": "a"}) == FILTER_DOCS[0]
+
+
+async def test_keyset_needs_a_sort_ending_with_id(store: DocumentStore) -> None:
+    things = store.collection("things")
+
+    with pytest.raises(UnsupportedOperation):
+        await things.find({}, sort=[("n", 1)], after={"n": 1})
+    with pytest.raises(UnsupportedOperation):
+        await things.find({}, after={"_id": "a"})
+
+
+async def test_documents_outside_the_subset_are_refused(store: DocumentStore) -> None:
+    things = store.collection("things")
+
+    for bad in ({"x": 1}, {"_id": 1}, {"_id": "a", "a.b": 1}, {"_id": "a", "v": float("nan")}):
+        with pytest.raises(UnsupportedOperation):
+            await things.insert_one(bad)
+    assert await things.count() == 0
