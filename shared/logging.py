@@ -36,7 +36,10 @@ def configure_logging(*, level: str = "info", json: bool = False, service: str =
     renderer: Any = (
         structlog.processors.JSONRenderer()
         if json
-        else structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())
+        # plain tracebacks: rich ones print local variables, which may hold tokens.
+        else structlog.dev.ConsoleRenderer(
+            colors=sys.stderr.isatty(), exception_formatter=structlog.dev.plain_traceback
+        )
     )
     numeric = logging.getLevelName(level.upper())
     structlog.configure(
