@@ -100,7 +100,8 @@ class Collection(ABC):
     ) -> None:
         """Create the index unless it exists.
 
-        A unique index ignores documents missing one of its fields. With
+        A unique index ignores documents missing one of its fields (None is a value
+        and collides with None). With
         `expire_after_seconds` (single datetime field), a document whose field is at or
         before now - seconds is invisible to every operation at once and purged later.
         """

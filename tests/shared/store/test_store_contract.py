@@ -33,6 +33,10 @@ async def ids(store: DocumentStore, filter: dict[str, Any], **kwargs: Any) -> li
     return [d["_id"] for d in docs]
 
 
+async def ids_of(collection: Any) -> list[str]:
+    return [d["_id"] for d in await collection.find({}, sort=[("_id", 1)])]
+
+
 # -- writing and reading documents -------------------------------------------------------
 
 
@@ -64,10 +68,6 @@ async def test_insert_many_is_ordered_and_keeps_documents_before_a_duplicate(
     with pytest.raises(DuplicateKeyError):
         await users.insert_many([{"_id": "u1"}, {"_id": "u2"}, {"_id": "u3"}])
     assert await ids_of(users) == ["u1", "u2"]
-
-
-async def ids_of(collection: Any) -> list[str]:
-    return [d["_id"] for d in await collection.find({}, sort=[("_id", 1)])]
 
 
 async def test_datetimes_round_trip_as_aware_utc_with_millisecond_precision(
@@ -219,6 +219,9 @@ async def test_projection_keeps_id_and_named_fields(store: DocumentStore) -> Non
 
     docs = await things.find({"_id": "a"}, projection=["s", "p.city"])
     assert docs == [{"_id": "a", "s": "x", "p": {"city": "Oslo"}}]
+    assert await things.find({"_id": "a"}, projection=[]) == [{"_id": "a"}]
+    nested = await things.find({"_id": "d"}, projection=["comments.by"])
+    assert nested == [{"_id": "d", "comments": [{"by": "bob"}, {"by": "cy"}]}]
 
 
 async def test_keyset_pages_visit_every_document_once_despite_ties(store: DocumentStore) -> None:

@@ -1,0 +1,40 @@
+"""PyMongo errors as the port's errors, for the Mongo adapter."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from pymongo import errors as mongo_errors
+
+from shared.store.errors import (
+    DuplicateKeyError,
+    StoreError,
+    StoreUnavailable,
+    UnsupportedOperation,
+)
+
+NOT_IMPLEMENTED = {115, 238}  # CommandNotSupported, NotImplemented
+
+
+@contextmanager
+def translated() -> Iterator[None]:
+    try:
+        yield
+    except mongo_errors.DuplicateKeyError as exc:
+        raise DuplicateKeyError(str(exc)) from exc
+    except mongo_errors.BulkWriteError as exc:
+        if any(e.get("code") == 11000 for e in exc.details.get("writeErrors", [])):
+            raise DuplicateKeyError(str(exc.details["writeErrors"][0].get("errmsg"))) from exc
+        raise StoreError(str(exc)) from exc
+    except mongo_errors.ConnectionFailure as exc:
+        raise StoreUnavailable(str(exc)) from exc
+    except mongo_errors.OperationFailure as exc:
+        if exc.code == 1 and "UNIQUE constraint failed" in str(exc):
+            # FerretDB reports a unique clash on update as InternalError from SQLite.
+            raise DuplicateKeyError(str(exc)) from exc
+        if exc.code in NOT_IMPLEMENTED:
+            raise UnsupportedOperation(str(exc)) from exc
+        raise StoreError(str(exc)) from exc
+    except mongo_errors.PyMongoError as exc:
+        raise StoreError(str(exc)) from exc
