@@ -6,29 +6,27 @@ They still meet only on the event bus: nothing here hands one service another's 
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from importlib import import_module
 
 from fastapi import FastAPI
 
-from shared.composition import ServiceParts, compose_app
+from shared.composition import ServiceBuilder, compose_app
 from shared.settings import CanteenSettings
 
 SERVICES = ("activity", "profiles", "search", "notify")
 
 
-def service_builder(name: str) -> Callable[[CanteenSettings], ServiceParts]:
+def service_builder(name: str) -> ServiceBuilder:
     if name not in SERVICES:
         raise ValueError(f"unknown service {name!r}; choose one of {', '.join(SERVICES)}")
-    module = import_module(f"services.{name}.bootstrap")
-    build: Callable[[CanteenSettings], ServiceParts] = module.build
+    build: ServiceBuilder = import_module(f"services.{name}.bootstrap").build
     return build
 
 
 def create_all_in_one(settings: CanteenSettings) -> FastAPI:
-    parts = [service_builder(name)(settings) for name in SERVICES]
-    return compose_app(settings, "canteen", parts, title="Canteen")
+    builders = [service_builder(name) for name in SERVICES]
+    return compose_app(settings, "canteen", builders, title="Canteen")
 
 
 def create_single(settings: CanteenSettings, name: str) -> FastAPI:
-    return compose_app(settings, name, [service_builder(name)(settings)], title=f"Canteen {name}")
+    return compose_app(settings, name, [service_builder(name)], title=f"Canteen {name}")

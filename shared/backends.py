@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from shared.bus.metrics import BusMetrics
 from shared.bus.port import EventBus
 from shared.settings import CanteenSettings
 from shared.store.port import DocumentStore
@@ -27,7 +28,12 @@ def make_store(settings: CanteenSettings, service: str) -> DocumentStore:
     )
 
 
-def make_bus(settings: CanteenSettings, client_id: str, topics: Sequence[str]) -> EventBus:
+def make_bus(
+    settings: CanteenSettings,
+    client_id: str,
+    topics: Sequence[str],
+    metrics: BusMetrics | None = None,
+) -> EventBus:
     """The event bus: a SQLite log shared by every process on this machine, or Kafka."""
     if settings.backend == "embedded":
         from shared.bus.sqlite import SqliteEventBus
@@ -36,6 +42,7 @@ def make_bus(settings: CanteenSettings, client_id: str, topics: Sequence[str]) -
             str(settings.data_dir / "events.sqlite3"),
             partitions=settings.bus_partitions,
             topics=topics,
+            metrics=metrics,
         )
     from shared.bus.kafka import KafkaEventBus
 
@@ -47,7 +54,8 @@ def make_bus(settings: CanteenSettings, client_id: str, topics: Sequence[str]) -
         topics=topics,
         security_protocol=settings.kafka_security_protocol,
         sasl_mechanism=settings.kafka_sasl_mechanism,
-        sasl_username=settings.kafka_sasl_username,
-        sasl_password=password.get_secret_value() if password else None,
+        sasl_plain_username=settings.kafka_sasl_username,
+        sasl_plain_password=password.get_secret_value() if password else None,
         ssl_cafile=str(settings.kafka_ca_file) if settings.kafka_ca_file else None,
+        metrics=metrics,
     )

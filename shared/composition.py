@@ -7,13 +7,15 @@ order after, so Ctrl-C finishes in-flight work and commits offsets.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
 from fastapi import APIRouter, FastAPI
 
+from shared.bus.metrics import BusMetrics
 from shared.http import AuthConfig, HttpConfig, ReadinessCheck, create_app
+from shared.http.metrics import new_registry
 from shared.service import ServiceRuntime
 from shared.settings import CanteenSettings, dev_secret
 
@@ -51,10 +53,20 @@ def http_config(settings: CanteenSettings, service: str) -> HttpConfig:
     )
 
 
+ServiceBuilder = Callable[[CanteenSettings, BusMetrics], ServiceParts]
+
+
 def compose_app(
-    settings: CanteenSettings, name: str, parts: Sequence[ServiceParts], *, title: str
+    settings: CanteenSettings, name: str, builders: Sequence[ServiceBuilder], *, title: str
 ) -> FastAPI:
-    """One app serving the routers of `parts` and running their runtimes in its lifespan."""
+    """One app serving the built services' routers and running their runtimes in its lifespan.
+
+    The process has one metrics registry: HTTP and bus metrics of every service in it are
+    served together on /metrics (bus series are labelled by group and topic).
+    """
+    registry = new_registry()
+    bus_metrics = BusMetrics(registry)
+    parts = [build(settings, bus_metrics) for build in builders]
     runtimes = [p.runtime for p in parts]
 
     @asynccontextmanager
@@ -86,4 +98,5 @@ def compose_app(
         routers=[router for p in parts for router in p.routers],
         lifespan=lifespan,
         readiness=readiness,
+        metrics_registry=registry,
     )

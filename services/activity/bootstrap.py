@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from shared.backends import make_bus, make_store
+from shared.bus.metrics import BusMetrics
 from shared.bus.port import RetryPolicy
 from shared.composition import ServiceParts
 from shared.events import registry
@@ -17,9 +18,9 @@ from services.activity.service import PostService
 NAME = "activity"
 
 
-def build(settings: CanteenSettings) -> ServiceParts:
+def build(settings: CanteenSettings, bus_metrics: BusMetrics) -> ServiceParts:
     store = make_store(settings, NAME)
-    bus = make_bus(settings, NAME, topics=[activity_events.TOPIC])
+    bus = make_bus(settings, NAME, metrics=bus_metrics, topics=[activity_events.TOPIC])
     repo = PostRepository(store)
     runtime = ServiceRuntime(
         name=NAME,

@@ -1,6 +1,9 @@
-"""Activity's HTTP routes: parse, call the use case, map errors. Nothing else."""
+"""Activity's HTTP routes: parse, call the use case, map errors. Nothing else.
 
-from __future__ import annotations
+No `from __future__ import annotations` here: FastAPI resolves the dependency aliases
+built inside `build_router` at definition time.
+"""
+
 
 from datetime import datetime
 from typing import Annotated, Any
@@ -45,7 +48,7 @@ class PostOut(BaseModel):
     counts: dict[str, int]
 
     @classmethod
-    def of(cls, doc: dict[str, Any]) -> PostOut:
+    def of(cls, doc: dict[str, Any]) -> "PostOut":
         return cls.model_validate({**doc, "id": doc["_id"]})
 
 

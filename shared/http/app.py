@@ -9,6 +9,7 @@ from typing import Any, TypeAlias
 import httpx
 import structlog
 from fastapi import APIRouter, FastAPI
+from prometheus_client import CollectorRegistry
 from starlette.middleware.gzip import GZipMiddleware
 
 from shared.http.auth.dev import DevTokenSigner, dev_token_router
@@ -61,6 +62,7 @@ def create_app(
     routers: Sequence[APIRouter],
     lifespan: Lifespan | None = None,
     readiness: Sequence[ReadinessCheck] = (),
+    metrics_registry: CollectorRegistry | None = None,
 ) -> FastAPI:
     """Build a service app; routers from several services may share one app (all-in-one).
 
@@ -105,7 +107,8 @@ def create_app(
         # The schema and docs are a development aid; production serves neither.
         openapi_url="/openapi.json" if config.dev_mode else None,
     )
-    registry = new_registry()
+    # The caller may own the registry so that its other collectors (the bus) share /metrics.
+    registry = metrics_registry if metrics_registry is not None else new_registry()
     app.state.metrics_registry = registry
     app.state.readiness = Readiness(readiness, timeout_seconds=config.readiness_timeout_seconds)
     app.state.cursor_codec = CursorCodec(config.cursor_secret)

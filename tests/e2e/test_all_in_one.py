@@ -24,7 +24,9 @@ async def test_health_readiness_metrics_and_openapi(client: httpx.AsyncClient) -
     body = ready.text
     for service in ("activity", "profiles", "search", "notify"):
         assert f"{service}.store" in body and f"{service}.bus" in body
-    assert "http_requests" in (await client.get("/metrics")).text
+    metrics = (await client.get("/metrics")).text
+    assert "http_requests" in metrics
+    assert "canteen_bus_consumer_lag" in metrics or "canteen_bus_handled_total" in metrics
     spec = (await client.get("/openapi.json")).json()
     assert "/api/v1/posts" in spec["paths"]
     assert (await client.get("/docs")).status_code == 200
