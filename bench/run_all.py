@@ -18,12 +18,16 @@ HERE = Path(__file__).resolve().parent
 
 
 def run(script: str, *args: str) -> str:
-    result = subprocess.run(  # noqa: S603
+    result = subprocess.run(
         [sys.executable, str(HERE / script), *args],
-        capture_output=True, text=True, check=False, cwd=HERE.parent,
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=HERE.parent,
     )
     if result.returncode != 0:
-        return f"**{script} failed** (exit {result.returncode}):\n\n```\n{result.stderr[-2000:]}\n```\n"
+        tail = result.stderr[-2000:]
+        return f"**{script} failed** (exit {result.returncode}):\n\n```\n{tail}\n```\n"
     return result.stdout
 
 

@@ -5,10 +5,13 @@ from __future__ import annotations
 import subprocess
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
+
+if TYPE_CHECKING:
+    from shared.settings import CanteenSettings
 
 app = typer.Typer(help="Canteen, the backend of a social intranet.", no_args_is_help=True)
 admin = typer.Typer(help="Administration commands.", no_args_is_help=True)
@@ -20,7 +23,7 @@ Host = Annotated[str | None, typer.Option(help="bind address (default CANTEEN_HO
 Port = Annotated[int | None, typer.Option(help="port (default CANTEEN_PORT)")]
 
 
-def _settings():  # type: ignore[no-untyped-def]
+def _settings() -> CanteenSettings:
     from pydantic import ValidationError
 
     from shared.settings import load_settings

@@ -55,7 +55,11 @@ def configure_logging(*, level: str = "info", json: bool = False, service: str =
     )
     structlog.contextvars.bind_contextvars(service=service)
     # Libraries (uvicorn, aiokafka, pymongo) log through stdlib: route them to the same stream.
-    logging.basicConfig(level=max(numeric, logging.INFO), stream=sys.stderr, force=True,
-                        format="%(levelname)s %(name)s %(message)s")
+    logging.basicConfig(
+        level=max(numeric, logging.INFO),
+        stream=sys.stderr,
+        force=True,
+        format="%(levelname)s %(name)s %(message)s",
+    )
     for noisy in ("aiokafka", "pymongo", "kafka", "httpx"):
         logging.getLogger(noisy).setLevel(logging.WARNING)

@@ -11,9 +11,8 @@ import secrets
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
-from pydantic import field_validator
 
 Environment = Literal["dev", "test", "prod"]
 Backend = Literal["embedded", "external"]
@@ -26,7 +25,8 @@ class CanteenSettings(BaseSettings):
 
     env: Environment = Field("dev", description="dev enables dev tokens and console logs")
     backend: Backend = Field(
-        "embedded", description="embedded = SQLite log/store/index; external = Kafka/MongoDB/OpenSearch"
+        "embedded",
+        description="embedded = SQLite log/store/index; external = Kafka/MongoDB/OpenSearch",
     )
     data_dir: Path = Field(Path("var"), description="where the embedded backends keep their files")
     host: str = Field("127.0.0.1", description="HTTP bind address")
@@ -52,20 +52,27 @@ class CanteenSettings(BaseSettings):
         SecretStr("mongodb://127.0.0.1:27017/"), description="MongoDB URI (may hold credentials)"
     )
     mongodb_database_prefix: str = Field(
-        "canteen", pattern=r"^[a-z][a-z0-9_]{0,30}$", description="each service uses <prefix>_<service>"
+        "canteen",
+        pattern=r"^[a-z][a-z0-9_]{0,30}$",
+        description="each service uses <prefix>_<service>",
     )
 
     opensearch_url: str = Field("http://127.0.0.1:9200", description="OpenSearch URL")
     opensearch_username: str | None = Field(None, description="OpenSearch basic-auth user")
-    opensearch_password: SecretStr | None = Field(None, description="OpenSearch basic-auth password")
+    opensearch_password: SecretStr | None = Field(
+        None, description="OpenSearch basic-auth password"
+    )
     opensearch_verify_certs: bool = Field(True, description="verify OpenSearch TLS certificates")
     opensearch_ca_file: Path | None = Field(None, description="CA bundle for OpenSearch TLS")
 
     jwt_issuer: str = Field("canteen-dev", description="expected `iss` of access tokens")
     jwt_audience: str = Field("canteen", description="expected `aud` of access tokens")
-    jwks_url: str | None = Field(None, description="identity provider JWKS URL (required outside dev)")
+    jwks_url: str | None = Field(
+        None, description="identity provider JWKS URL (required outside dev)"
+    )
     dev_signing_secret: SecretStr | None = Field(
-        None, description="HS256 secret for dev tokens; dev only (generated under data_dir if unset)"
+        None,
+        description="HS256 secret for dev tokens; dev only (generated under data_dir if unset)",
     )
     cursor_secret: SecretStr | None = Field(
         None, description="HMAC key for pagination cursors (required outside dev)"
@@ -96,11 +103,19 @@ class CanteenSettings(BaseSettings):
             if not self.jwks_url:
                 raise ValueError("CANTEEN_JWKS_URL is required outside dev mode")
             if self.cursor_secret is None or len(self.cursor_secret.get_secret_value()) < 32:
-                raise ValueError("CANTEEN_CURSOR_SECRET (32+ characters) is required outside dev mode")
+                raise ValueError(
+                    "CANTEEN_CURSOR_SECRET (32+ characters) is required outside dev mode"
+                )
             if "*" in self.cors_origins:
-                raise ValueError("CANTEEN_CORS_ORIGINS must list origins, not '*', outside dev mode")
-        if self.kafka_sasl_mechanism and not (self.kafka_sasl_username and self.kafka_sasl_password):
-            raise ValueError("CANTEEN_KAFKA_SASL_MECHANISM needs CANTEEN_KAFKA_SASL_USERNAME/PASSWORD")
+                raise ValueError(
+                    "CANTEEN_CORS_ORIGINS must list origins, not '*', outside dev mode"
+                )
+        if self.kafka_sasl_mechanism and not (
+            self.kafka_sasl_username and self.kafka_sasl_password
+        ):
+            raise ValueError(
+                "CANTEEN_KAFKA_SASL_MECHANISM needs CANTEEN_KAFKA_SASL_USERNAME/PASSWORD"
+            )
         return self
 
     @property

@@ -29,16 +29,16 @@ def engine_address(engine: str) -> str:
 
 
 async def eventually(
-    probe: Callable[[], Awaitable[T]], *, until: Callable[[T], bool] = bool, timeout: float = 30
+    probe: Callable[[], Awaitable[T]], *, until: Callable[[T], bool] = bool, within: float = 30
 ) -> T:
     """Poll `probe` until `until(result)` holds; fail with the last result at the deadline."""
-    deadline = time.monotonic() + timeout
+    deadline = time.monotonic() + within
     delay = 0.01
     while True:
         result = await probe()
         if until(result):
             return result
         if time.monotonic() > deadline:
-            pytest.fail(f"condition not met within {timeout}s; last result: {result!r}")
+            pytest.fail(f"condition not met within {within}s; last result: {result!r}")
         await asyncio.sleep(delay)
         delay = min(delay * 2, 0.25)

@@ -14,7 +14,11 @@ LINT = Path(sys.executable).with_name("lint-imports")
 def run_lint(cwd: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [str(LINT), "--config", str(cwd / "pyproject.toml"), "--no-cache"],
-        cwd=cwd, capture_output=True, text=True, env={"PYTHONPATH": str(cwd)}, check=False,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        env={"PYTHONPATH": str(cwd)},
+        check=False,
     )
 
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from services.activity.repository import POSTS, PostRepository
+from services.activity.routes import build_router
+from services.activity.service import PostService
 from shared.backends import make_bus, make_store
 from shared.bus.metrics import BusMetrics
 from shared.bus.port import RetryPolicy
@@ -10,10 +13,6 @@ from shared.events import registry
 from shared.events.schemas import activity as activity_events
 from shared.service import ServiceRuntime
 from shared.settings import CanteenSettings
-
-from services.activity.repository import POSTS, PostRepository
-from services.activity.routes import build_router
-from services.activity.service import PostService
 
 NAME = "activity"
 

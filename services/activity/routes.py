@@ -4,7 +4,6 @@ No `from __future__ import annotations` here: FastAPI resolves the dependency al
 built inside `build_router` at definition time.
 """
 
-
 from datetime import datetime
 from typing import Annotated, Any
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from services.profiles.handlers import build_dispatcher
 from shared.backends import make_bus, make_store
 from shared.bus.metrics import BusMetrics
 from shared.bus.port import RetryPolicy
@@ -11,8 +12,6 @@ from shared.events.schemas import activity as activity_events
 from shared.events.schemas import profiles as profiles_events
 from shared.service import ServiceRuntime, Subscription
 from shared.settings import CanteenSettings
-
-from services.profiles.handlers import build_dispatcher
 
 NAME = "profiles"
 CONSUMES = [activity_events.TOPIC]

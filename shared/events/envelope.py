@@ -60,7 +60,9 @@ class Event(BaseModel):
     @classmethod
     def _type_shape(cls, value: str) -> str:
         if not EVENT_TYPE_PATTERN.match(value):
-            raise ValueError(f"event type {value!r} is not canteen.<service>.<aggregate>.<verb>.v<N>")
+            raise ValueError(
+                f"event type {value!r} is not canteen.<service>.<aggregate>.<verb>.v<N>"
+            )
         return value
 
     @field_validator("time")

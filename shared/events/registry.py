@@ -50,7 +50,9 @@ class EventRegistry:
         try:
             return model.model_validate(event.data)
         except ValidationError as exc:
-            raise InvalidEvent(f"{event.type}: {exc.error_count()} invalid field(s): {exc}") from exc
+            raise InvalidEvent(
+                f"{event.type}: {exc.error_count()} invalid field(s): {exc}"
+            ) from exc
 
     def models(self) -> Iterable[type[EventData]]:
         return (self._models[k] for k in sorted(self._models))

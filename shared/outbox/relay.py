@@ -13,6 +13,7 @@ Crash analysis (the fault-injection test kills the process at each step):
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import enum
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -96,10 +97,8 @@ class OutboxRelay:
 
     async def _sleep(self, seconds: float) -> None:
         self._wake.clear()
-        try:
+        with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._wake.wait(), timeout=seconds)
-        except TimeoutError:
-            pass
 
     async def relay_once(self) -> int:
         """Publish one batch from each collection; returns how many events were published."""

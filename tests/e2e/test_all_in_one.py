@@ -57,14 +57,16 @@ async def test_a_post_is_stored_served_and_its_event_published(
 
     bus = make_bus(settings, "test-observer", topics=[ACTIVITY_TOPIC])
     await bus.start()
-    consumer = bus.consumer(group=f"observer-{uuid.uuid4().hex[:8]}", topics=[ACTIVITY_TOPIC],
-                            handler=collect)
+    consumer = bus.consumer(
+        group=f"observer-{uuid.uuid4().hex[:8]}", topics=[ACTIVITY_TOPIC], handler=collect
+    )
     task = asyncio.create_task(consumer.run())
     try:
+
         async def ours() -> list[Event]:
             return [e for e in received if e.subject == post["id"]]
 
-        events = await eventually(ours, timeout=60)
+        events = await eventually(ours, within=60)
     finally:
         await consumer.stop()
         await task
@@ -97,7 +99,11 @@ async def test_feed_pages_with_opaque_cursors(client: httpx.AsyncClient) -> None
 async def test_bad_input_is_a_problem_and_writes_nothing(client: httpx.AsyncClient) -> None:
     auth = {"Authorization": f"Bearer {await token_for(client, 'cy')}"}
     bad_requests = [
-        client.post("/api/v1/posts", content=b"{not json", headers={**auth, "content-type": "application/json"}),
+        client.post(
+            "/api/v1/posts",
+            content=b"{not json",
+            headers={**auth, "content-type": "application/json"},
+        ),
         client.post("/api/v1/posts", json={"text": 42}, headers=auth),
         client.post("/api/v1/posts", json={}, headers=auth),
         client.post("/api/v1/posts", json={"text": "x", "kind": "poem"}, headers=auth),
@@ -105,8 +111,11 @@ async def test_bad_input_is_a_problem_and_writes_nothing(client: httpx.AsyncClie
         client.post("/api/v1/posts", json={"text": "q", "kind": "question"}, headers=auth),
         client.post("/api/v1/posts", json={"text": "x" * 2_000_000}, headers=auth),
         client.post("/api/v1/posts", json={"text": "no token"}),
-        client.post("/api/v1/posts", json={"text": "forged"},
-                    headers={"Authorization": "Bearer eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4In0."}),
+        client.post(
+            "/api/v1/posts",
+            json={"text": "forged"},
+            headers={"Authorization": "Bearer eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4In0."},
+        ),
     ]
     for request in bad_requests:
         response = await request

@@ -28,8 +28,10 @@ def test_every_event_type_is_a_message_on_its_topic_channel() -> None:
     addresses = {c["address"]: c for c in doc["channels"].values()}
     for model in registry.models():
         channel = addresses[model.topic]
-        titles = {doc["components"]["messages"][ref.split("/")[-1]]["name"]
-                  for ref in (m["$ref"] for m in channel["messages"].values())}
+        titles = {
+            doc["components"]["messages"][ref.split("/")[-1]]["name"]
+            for ref in (m["$ref"] for m in channel["messages"].values())
+        }
         assert model.event_type in titles
         assert f"{model.topic}.dlq" in addresses
 
@@ -39,8 +41,16 @@ def test_message_schemas_validate_real_payloads() -> None:
     schemas = doc["components"]["schemas"]
     from datetime import UTC, datetime
 
-    event = new_event(PostCreated(id="p1", kind="note", author_id="u1", audience="org",
-                                  text="hello", created_at=datetime.now(UTC)))
+    event = new_event(
+        PostCreated(
+            id="p1",
+            kind="note",
+            author_id="u1",
+            audience="org",
+            text="hello",
+            created_at=datetime.now(UTC),
+        )
+    )
     schema = {**schemas["ActivityPostCreatedV1"], "components": {"schemas": schemas}}
     jsonschema.validate(event.data, schema)
     bad = {**event.data, "kind": "poem"}

@@ -55,7 +55,9 @@ def test_new_event_fills_the_envelope() -> None:
 
 
 def test_binary_mode_headers_key_and_value_round_trip() -> None:
-    event = new_event(WidgetMade(id="w1", size=3), traceparent="00-" + "a" * 32 + "-" + "b" * 16 + "-01")
+    event = new_event(
+        WidgetMade(id="w1", size=3), traceparent="00-" + "a" * 32 + "-" + "b" * 16 + "-01"
+    )
     message = encode(event)
     assert message.key == b"w1"
     assert message.headers["ce_type"] == b"canteen.test.widget.made.v1"
@@ -70,15 +72,42 @@ def test_binary_mode_headers_key_and_value_round_trip() -> None:
     "message",
     [
         Message(headers={}, key=None, value=b"{}"),
-        Message(headers={"ce_id": b"1", "ce_source": b"/x", "ce_specversion": b"1.0",
-                         "ce_type": b"canteen.test.widget.made.v1", "ce_subject": b"w",
-                         "ce_time": b"2026-01-01T00:00:00Z"}, key=b"w", value=b"not json"),
-        Message(headers={"ce_id": b"1", "ce_source": b"/x", "ce_specversion": b"1.0",
-                         "ce_type": b"bad type", "ce_subject": b"w",
-                         "ce_time": b"2026-01-01T00:00:00Z"}, key=b"w", value=b"{}"),
-        Message(headers={"ce_id": b"1", "ce_source": b"/x", "ce_specversion": b"1.0",
-                         "ce_type": b"canteen.test.widget.made.v1", "ce_subject": b"w",
-                         "ce_time": b"2026-01-01T00:00:00Z"}, key=b"w", value=b"[1, 2]"),
+        Message(
+            headers={
+                "ce_id": b"1",
+                "ce_source": b"/x",
+                "ce_specversion": b"1.0",
+                "ce_type": b"canteen.test.widget.made.v1",
+                "ce_subject": b"w",
+                "ce_time": b"2026-01-01T00:00:00Z",
+            },
+            key=b"w",
+            value=b"not json",
+        ),
+        Message(
+            headers={
+                "ce_id": b"1",
+                "ce_source": b"/x",
+                "ce_specversion": b"1.0",
+                "ce_type": b"bad type",
+                "ce_subject": b"w",
+                "ce_time": b"2026-01-01T00:00:00Z",
+            },
+            key=b"w",
+            value=b"{}",
+        ),
+        Message(
+            headers={
+                "ce_id": b"1",
+                "ce_source": b"/x",
+                "ce_specversion": b"1.0",
+                "ce_type": b"canteen.test.widget.made.v1",
+                "ce_subject": b"w",
+                "ce_time": b"2026-01-01T00:00:00Z",
+            },
+            key=b"w",
+            value=b"[1, 2]",
+        ),
     ],
     ids=["no-headers", "bad-json", "bad-type", "data-not-object"],
 )
@@ -108,8 +137,13 @@ def test_registry_refuses_a_second_model_for_one_type(registry: EventRegistry) -
 
 def test_envelope_refuses_bad_type_and_naive_time() -> None:
     with pytest.raises(ValueError):
-        Event(id="1", source="/x", type="widget.made", subject="s",
-              time=datetime.now(UTC), data={})
+        Event(id="1", source="/x", type="widget.made", subject="s", time=datetime.now(UTC), data={})
     with pytest.raises(ValueError):
-        Event(id="1", source="/x", type="canteen.test.widget.made.v1", subject="s",
-              time=datetime(2026, 1, 1), data={})
+        Event(
+            id="1",
+            source="/x",
+            type="canteen.test.widget.made.v1",
+            subject="s",
+            time=datetime(2026, 1, 1),
+            data={},
+        )

@@ -72,7 +72,9 @@ async def main(spec: dict[str, Any]) -> None:
         event = new_event(ThingMade(id=doc_id, n=i))
         if kill_at == "before_write" and i == kill_index:
             die()
-        await collection.insert_one(insert_with_events({"_id": doc_id, "event_id": event.id}, [event]))
+        await collection.insert_one(
+            insert_with_events({"_id": doc_id, "event_id": event.id}, [event])
+        )
         if kill_at == "after_write" and i == kill_index:
             die()
         await relay.relay_once()

@@ -45,8 +45,11 @@ def backend(request: pytest.FixtureRequest, tmp_path: Path) -> dict[str, Any]:
         }
     return {
         "topic": topic,
-        "store": {"kind": "mongo", "uri": engine_address("mongodb"),
-                  "database": f"test_outbox_{uuid.uuid4().hex[:10]}"},
+        "store": {
+            "kind": "mongo",
+            "uri": engine_address("mongodb"),
+            "database": f"test_outbox_{uuid.uuid4().hex[:10]}",
+        },
         "bus": {"kind": "kafka", "servers": engine_address("kafka")},
     }
 
@@ -74,12 +77,14 @@ async def run_worker(spec: dict[str, Any]) -> int:
 async def test_state_and_published_events_agree_after_a_crash(
     backend: dict[str, Any], kill_at: str
 ) -> None:
-    crashed = await run_worker({**backend, "first": 0, "count": COUNT,
-                                "kill_at": kill_at, "kill_index": KILL_INDEX})
+    crashed = await run_worker(
+        {**backend, "first": 0, "count": COUNT, "kill_at": kill_at, "kill_index": KILL_INDEX}
+    )
     assert crashed == -signal.SIGKILL, "the worker should have been killed"
     # Restart: a fresh process writes the rest and drains whatever the crash left pending.
-    resumed = await run_worker({**backend, "first": KILL_INDEX + 1,
-                                "count": COUNT - KILL_INDEX - 1})
+    resumed = await run_worker(
+        {**backend, "first": KILL_INDEX + 1, "count": COUNT - KILL_INDEX - 1}
+    )
     assert resumed == 0
 
     store = open_store(backend["store"])
@@ -97,14 +102,16 @@ async def test_state_and_published_events_agree_after_a_crash(
 
     bus = open_bus(backend["bus"])
     await bus.start()
-    consumer = bus.consumer(group=f"verify-{uuid.uuid4().hex[:8]}", topics=[backend["topic"]],
-                            handler=collect)
+    consumer = bus.consumer(
+        group=f"verify-{uuid.uuid4().hex[:8]}", topics=[backend["topic"]], handler=collect
+    )
     task = asyncio.create_task(consumer.run())
     try:
+
         async def published() -> set[str]:
             return set(seen)
 
-        await eventually(published, until=lambda ids: expected <= ids, timeout=60)
+        await eventually(published, until=lambda ids: expected <= ids, within=60)
     finally:
         await consumer.stop()
         await task
