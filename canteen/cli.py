@@ -28,13 +28,17 @@ def _settings() -> CanteenSettings:
 
     from shared.settings import load_settings
 
+    from shared.logging import configure_logging
+
     try:
-        return load_settings()
+        settings = load_settings()
     except ValidationError as exc:
         for error in exc.errors():
             field = ".".join(str(p) for p in error["loc"]) or "settings"
             console.print(f"[red]invalid configuration[/red] {field}: {error['msg']}")
         raise typer.Exit(2) from None
+    configure_logging(level=settings.log_level, json=settings.json_logs, service="canteen")
+    return settings
 
 
 def _serve(app_factory_name: str, host: str | None, port: int | None, service: str) -> None:
@@ -129,3 +133,29 @@ def admin_config() -> None:
     settings = _settings()
     for name, value in settings.model_dump().items():
         console.print(f"CANTEEN_{name.upper()}={value}")
+
+
+@admin.command("replay")
+def admin_replay(
+    group: Annotated[str, typer.Option(help="consumer group, e.g. search")],
+    topic: Annotated[str, typer.Option(help="topic, e.g. canteen.activity")],
+    offset: Annotated[int, typer.Option(help="offset to resume from")] = 0,
+    partition: Annotated[int | None, typer.Option(help="one partition (default: all)")] = None,
+) -> None:
+    """Make a stopped consumer group re-read a topic from OFFSET (rebuild a projection)."""
+    import asyncio
+
+    from shared.backends import make_bus
+
+    settings = _settings()
+
+    async def reset() -> None:
+        bus = make_bus(settings, "canteen-admin", topics=[])
+        await bus.start()
+        try:
+            await bus.reset_offsets(group=group, topic=topic, offset=offset, partition=partition)
+        finally:
+            await bus.close()
+
+    asyncio.run(reset())
+    console.print(f"group {group} will resume {topic} at offset {offset}")

@@ -187,7 +187,8 @@ launch() { # engine cmd... -> starts it in its own session, writes the pid file
   [[ -f $logf ]] && mv -f "$logf" "$logf.1"
   # setsid: own session/process group, immune to the caller's job control and SIGHUP;
   # the job is not a group leader, so setsid execs without forking and $! is the engine's pid.
-  setsid nohup "$@" >>"$logf" 2>&1 </dev/null &
+  # 9>&-: the engine must not inherit the per-engine lock fd (it would hold the lock forever).
+  setsid nohup "$@" >>"$logf" 2>&1 </dev/null 9>&- &
   pid=$!
   echo "$pid" >"$(pid_file "$e")"
   say "started pid $pid (log $logf)"
@@ -352,12 +353,16 @@ selfcheck_opensearch() { # modules loaded + the analysis chain the app uses can 
 
 # ---------------------------------------------------------------- up / down / status
 
+lock_engine() { # one up/down at a time per engine (fd 9, released when the worker exits)
+  exec 9>"$VAR/$1/.lock"
+  flock -w $((START_TIMEOUT + 600)) 9 || die "another engines.sh holds $VAR/$1/.lock"
+}
+
 up_one() { # runs in a background worker, one per engine
   local e=$1 pid t0=$SECONDS port
   ENGINE=$e
   mkdir -p "$VAR/$e"
-  exec 9>"$VAR/$e/.lock"
-  flock 9 # one up/down at a time per engine
+  lock_engine "$e"
 
   pid="$(read_pid "$e")"
   if [[ -n $pid ]]; then
@@ -422,8 +427,7 @@ down_one() {
   local e=$1 pid
   ENGINE=$e
   mkdir -p "$VAR/$e"
-  exec 9>"$VAR/$e/.lock"
-  flock 9
+  lock_engine "$e"
   pid="$(read_pid "$e")"
   if [[ -z $pid ]]; then
     rm -f "$(pid_file "$e")"
