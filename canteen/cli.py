@@ -26,9 +26,8 @@ Port = Annotated[int | None, typer.Option(help="port (default CANTEEN_PORT)")]
 def _settings() -> CanteenSettings:
     from pydantic import ValidationError
 
-    from shared.settings import load_settings
-
     from shared.logging import configure_logging
+    from shared.settings import load_settings
 
     try:
         settings = load_settings()

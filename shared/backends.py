@@ -8,7 +8,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from shared.bus.metrics import BusMetrics
-from shared.bus.port import EventBus
+from shared.bus.port import EventBus, RetryPolicy
+from shared.events.registry import registry
+from shared.service import ServiceRuntime, Setup, Subscription
 from shared.settings import CanteenSettings
 from shared.store.port import DocumentStore
 
@@ -58,4 +60,29 @@ def make_bus(
         sasl_plain_password=password.get_secret_value() if password else None,
         ssl_cafile=str(settings.kafka_ca_file) if settings.kafka_ca_file else None,
         metrics=metrics,
+    )
+
+
+def build_runtime(
+    settings: CanteenSettings,
+    name: str,
+    bus_metrics: BusMetrics,
+    *,
+    topics: Sequence[str],
+    outbox_collections: Sequence[str] = (),
+    subscriptions: Sequence[Subscription] = (),
+    setup: Sequence[Setup] = (),
+    store: DocumentStore | None = None,
+) -> ServiceRuntime:
+    """A service's runtime on the configured backend: its own store, its own bus client."""
+    return ServiceRuntime(
+        name=name,
+        store=store or make_store(settings, name),
+        bus=make_bus(settings, name, topics, bus_metrics),
+        registry=registry,
+        outbox_collections=outbox_collections,
+        subscriptions=subscriptions,
+        setup=setup,
+        retry=RetryPolicy(max_attempts=settings.consumer_max_attempts),
+        outbox_poll_seconds=settings.outbox_poll_seconds,
     )

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 from services.profiles.handlers import build_dispatcher
-from shared.backends import make_bus, make_store
+from shared.backends import build_runtime
 from shared.bus.metrics import BusMetrics
-from shared.bus.port import RetryPolicy
 from shared.composition import ServiceParts
-from shared.events import registry
 from shared.events.schemas import activity as activity_events
 from shared.events.schemas import profiles as profiles_events
-from shared.service import ServiceRuntime, Subscription
+from shared.service import Subscription
 from shared.settings import CanteenSettings
 
 NAME = "profiles"
@@ -18,15 +16,11 @@ CONSUMES = [activity_events.TOPIC]
 
 
 def build(settings: CanteenSettings, bus_metrics: BusMetrics) -> ServiceParts:
-    store = make_store(settings, NAME)
-    bus = make_bus(settings, NAME, metrics=bus_metrics, topics=[profiles_events.TOPIC, *CONSUMES])
-    runtime = ServiceRuntime(
-        name=NAME,
-        store=store,
-        bus=bus,
-        registry=registry,
+    runtime = build_runtime(
+        settings,
+        NAME,
+        bus_metrics,
+        topics=[profiles_events.TOPIC, *CONSUMES],
         subscriptions=[Subscription(group=NAME, topics=CONSUMES, handler=build_dispatcher())],
-        retry=RetryPolicy(max_attempts=settings.consumer_max_attempts),
-        outbox_poll_seconds=settings.outbox_poll_seconds,
     )
     return ServiceParts(runtime=runtime, routers=[])
