@@ -82,6 +82,14 @@ class CanteenSettings(BaseSettings):
     )
     max_body_bytes: int = Field(1_048_576, ge=1024, description="request body limit (413 above)")
 
+    activity_fanout_threshold: int = Field(
+        10_000,
+        ge=1,
+        description="above this many followers a source is merged on read, not fanned out",
+    )
+    activity_timeline_cap: int = Field(
+        800, ge=50, description="home timeline entries kept per person"
+    )
     outbox_poll_seconds: float = Field(0.5, gt=0, description="outbox relay idle poll interval")
     consumer_max_attempts: int = Field(5, ge=1, description="handler attempts before dead-letter")
 

@@ -1,10 +1,14 @@
-"""Activity's composition root: settings in, wired runtime and routers out."""
+"""Activity's composition root: settings in, wired runtime and routers out.
+
+Each feature package exposes `install(ctx) -> Feature`; this is the one place that lists
+them and wires their routes, outbox collections, set-up steps and consumers.
+"""
 
 from __future__ import annotations
 
-from services.activity.repository import POSTS, PostRepository
-from services.activity.routes import build_router
-from services.activity.service import PostService
+from services.activity import directory, discussion, feeds, groups, posts, questions, social
+from services.activity.access import Access
+from services.activity.context import ActivityContext, ActivityOptions
 from shared.backends import build_runtime, make_store
 from shared.bus.metrics import BusMetrics
 from shared.composition import ServiceParts
@@ -12,19 +16,30 @@ from shared.events.schemas import activity as activity_events
 from shared.settings import CanteenSettings
 
 NAME = "activity"
+FEATURES = (directory, posts, questions, discussion, social, groups, feeds)
 
 
 def build(settings: CanteenSettings, bus_metrics: BusMetrics) -> ServiceParts:
     store = make_store(settings, NAME)
-    repo = PostRepository(store)
+    access = Access(store)
+    ctx = ActivityContext(
+        store=store,
+        access=access,
+        options=ActivityOptions(
+            fanout_threshold=settings.activity_fanout_threshold,
+            timeline_cap=settings.activity_timeline_cap,
+        ),
+    )
+    features = [feature.install(ctx) for feature in FEATURES]
     runtime = build_runtime(
         settings,
         NAME,
         bus_metrics,
         store=store,
         topics=[activity_events.TOPIC],
-        outbox_collections=[POSTS],
-        setup=[repo.prepare],
+        outbox_collections=[c for f in features for c in f.outbox_collections],
+        setup=[access.prepare, *(step for f in features for step in f.setup)],
+        subscriptions=[s for f in features for s in f.subscriptions],
     )
-    posts = PostService(repo, on_events=runtime.notify_outbox)
-    return ServiceParts(runtime=runtime, routers=[build_router(posts)])
+    ctx.notify_outbox = runtime.notify_outbox
+    return ServiceParts(runtime=runtime, routers=[r for f in features for r in f.routers])

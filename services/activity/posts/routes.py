@@ -10,14 +10,14 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, status
 from pydantic import BaseModel, ConfigDict, Field
 
-from services.activity.domain.posts import (
+from services.activity.posts.domain import (
     MAX_TEXT_CHARS,
     MAX_TITLE_CHARS,
     NewPost,
     PostKind,
     PostRuleViolation,
 )
-from services.activity.service import PostService
+from services.activity.posts.service import PostService
 from shared.http import NotFound, Page, PageDep, PrincipalDep, Unprocessable
 
 

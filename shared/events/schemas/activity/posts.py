@@ -1,4 +1,4 @@
-"""Events the activity service publishes on the `canteen.activity` topic."""
+"""Activity events: posts (notes, questions, resources, articles), answers and votes."""
 
 from __future__ import annotations
 
@@ -7,22 +7,14 @@ from typing import ClassVar, Literal
 
 from pydantic import Field
 
-from shared.events.envelope import EventData
 from shared.events.registry import registry
-
-TOPIC = "canteen.activity"
-SOURCE = "/canteen/activity"
+from shared.events.schemas.activity.base import ActivityEvent
 
 PostKind = Literal["note", "question", "resource", "article"]
 
 
-class _ActivityEvent(EventData):
-    topic: ClassVar[str] = TOPIC
-    source: ClassVar[str] = SOURCE
-
-
 @registry.register
-class PostCreated(_ActivityEvent):
+class PostCreated(ActivityEvent):
     """A post (note, question, resource or article) was published."""
 
     event_type: ClassVar[str] = "canteen.activity.post.created.v1"
@@ -40,7 +32,7 @@ class PostCreated(_ActivityEvent):
 
 
 @registry.register
-class PostUpdated(_ActivityEvent):
+class PostUpdated(ActivityEvent):
     """A post was edited by its author or a moderator."""
 
     event_type: ClassVar[str] = "canteen.activity.post.updated.v1"
@@ -56,7 +48,7 @@ class PostUpdated(_ActivityEvent):
 
 
 @registry.register
-class PostDeleted(_ActivityEvent):
+class PostDeleted(ActivityEvent):
     """Tombstone: the post is gone for everyone; consumers drop what they derived from it."""
 
     event_type: ClassVar[str] = "canteen.activity.post.deleted.v1"

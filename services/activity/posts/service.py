@@ -8,8 +8,8 @@ from typing import Any
 
 import structlog
 
-from services.activity.domain.posts import NewPost, create_post
-from services.activity.repository import PostRepository
+from services.activity.posts.domain import NewPost, create_post
+from services.activity.posts.repository import PostRepository
 
 log = structlog.get_logger()
 

@@ -6,9 +6,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
-from services.activity.domain.topics import extract_topics
+from services.activity.topics import extract_topics
 from shared.events.envelope import Event, new_event
-from shared.events.schemas.activity import PostCreated
+from shared.events.schemas.activity.posts import PostCreated
 from shared.ids import new_id
 
 PostKind = Literal["note", "question", "resource", "article"]

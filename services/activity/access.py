@@ -1,0 +1,85 @@
+"""Who may see what. Every read path asks this module; nothing else decides visibility.
+
+Rules: an `org` post is visible to everyone signed in; a post in a public group too; a post
+in a private group only to the group's active members — not to org admins who are not
+members (privacy over convenience; moderators act through membership). A non-member asking
+for a private group's resources gets 404, so the group's existence does not leak.
+
+The memberships and groups collections belong to the groups feature; their shape is fixed
+here because visibility depends on it:
+- `groups`: {_id, slug, name, visibility: public|private, join_policy, deleted, ...}
+- `memberships`: {_id: "<group_id>:<user_id>", group_id, user_id,
+  role: owner|admin|member, state: active|requested|invited, ...}
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from shared.http.auth.principal import Principal
+from shared.store.port import DocumentStore
+
+GROUPS = "groups"
+MEMBERSHIPS = "memberships"
+MODERATOR_ROLES = frozenset({"admin", "moderator"})
+
+Role = Literal["owner", "admin", "member"]
+
+
+def membership_id(group_id: str, user_id: str) -> str:
+    return f"{group_id}:{user_id}"
+
+
+class Access:
+    def __init__(self, store: DocumentStore) -> None:
+        self._groups = store.collection(GROUPS)
+        self._memberships = store.collection(MEMBERSHIPS)
+
+    async def prepare(self) -> None:
+        await self._memberships.create_index([("user_id", 1), ("state", 1)])
+        await self._memberships.create_index([("group_id", 1), ("state", 1), ("role", 1)])
+
+    async def member_groups(self, user_id: str) -> set[str]:
+        """Groups where `user_id` is an active member (any role)."""
+        docs = await self._memberships.find(
+            {"user_id": user_id, "state": "active"}, projection=["group_id"]
+        )
+        return {d["group_id"] for d in docs}
+
+    async def role_in(self, group_id: str, user_id: str) -> Role | None:
+        doc = await self._memberships.find_one(
+            {"_id": membership_id(group_id, user_id), "state": "active"}
+        )
+        return doc["role"] if doc else None
+
+    async def group(self, group_id: str) -> dict[str, Any] | None:
+        return await self._groups.find_one({"_id": group_id, "deleted": {"$ne": True}})
+
+    async def can_see_group(self, principal: Principal, group: dict[str, Any]) -> bool:
+        if group.get("visibility") == "public":
+            return True
+        return await self.role_in(group["_id"], principal.user_id) is not None
+
+    async def can_read(self, principal: Principal, item: dict[str, Any]) -> bool:
+        """May `principal` read an item carrying `audience`, `group_id`, `group_visibility`?"""
+        if item.get("audience", "org") == "org":
+            return True
+        if item.get("group_visibility") == "public":
+            return True
+        return await self.role_in(item["group_id"], principal.user_id) is not None
+
+    async def readable_filter(self, principal: Principal) -> dict[str, Any]:
+        """A store filter selecting only items `principal` may read (for lists and feeds)."""
+        groups = sorted(await self.member_groups(principal.user_id))
+        clauses: list[dict[str, Any]] = [{"audience": "org"}, {"group_visibility": "public"}]
+        if groups:
+            clauses.append({"group_id": {"$in": groups}})
+        return {"$or": clauses}
+
+    async def can_moderate(self, principal: Principal, item: dict[str, Any]) -> bool:
+        """Author-independent edit/delete rights: org moderators, or the group's admins."""
+        if principal.roles & MODERATOR_ROLES:
+            return True
+        if item.get("audience") == "group":
+            return await self.role_in(item["group_id"], principal.user_id) in ("owner", "admin")
+        return False

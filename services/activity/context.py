@@ -1,0 +1,43 @@
+"""What every activity feature receives from the composition root, and what it gives back."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from fastapi import APIRouter
+
+from services.activity.access import Access
+from shared.service import Setup, Subscription
+from shared.store.port import DocumentStore
+
+
+@dataclass(frozen=True)
+class ActivityOptions:
+    """The activity settings a feature may need, as plain values."""
+
+    fanout_threshold: int = 10_000
+    timeline_cap: int = 800
+
+
+@dataclass
+class ActivityContext:
+    store: DocumentStore
+    access: Access
+    options: ActivityOptions
+    # Bound once the runtime exists; wakes the outbox relay after a write with events.
+    notify_outbox: Callable[[], None] = lambda: None
+
+
+@dataclass
+class Feature:
+    """One feature's contribution: routes, collections with an outbox, set-up, consumers.
+
+    Consumers get their own group (`activity.<feature>`) so that a slow one (fan-out)
+    never holds back another (counters).
+    """
+
+    routers: list[APIRouter] = field(default_factory=list)
+    outbox_collections: list[str] = field(default_factory=list)
+    setup: list[Setup] = field(default_factory=list)
+    subscriptions: list[Subscription] = field(default_factory=list)

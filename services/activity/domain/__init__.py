@@ -1,1 +1,0 @@
-"""Activity's domain rules: pure functions and value objects, no driver, no FastAPI."""

@@ -1,0 +1,14 @@
+"""Posts: notes, questions, resources and articles; edit, delete, pin."""
+
+from __future__ import annotations
+
+from services.activity.context import ActivityContext, Feature
+from services.activity.posts.repository import POSTS, PostRepository
+from services.activity.posts.routes import build_router
+from services.activity.posts.service import PostService
+
+
+def install(ctx: ActivityContext) -> Feature:
+    repo = PostRepository(ctx.store)
+    posts = PostService(repo, on_events=lambda: ctx.notify_outbox())
+    return Feature(routers=[build_router(posts)], outbox_collections=[POSTS], setup=[repo.prepare])

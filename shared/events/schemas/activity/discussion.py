@@ -1,0 +1,3 @@
+"""Activity events: discussion (see the package docstring)."""
+
+from __future__ import annotations
