@@ -39,7 +39,7 @@ def copy_tree(tmp_path: Path) -> Path:
 def test_a_service_importing_another_service_fails_the_lint(tmp_path: Path) -> None:
     repo = copy_tree(tmp_path)
     (repo / "services" / "notify" / "shortcut.py").write_text(
-        "from services.activity.repository import PostRepository  # noqa\n"
+        "from services.activity.posts.repository import PostRepository  # noqa\n"
     )
     result = run_lint(repo)
     assert result.returncode != 0
