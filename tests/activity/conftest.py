@@ -29,9 +29,8 @@ def settings(request: pytest.FixtureRequest, tmp_path: Path) -> CanteenSettings:
         "cursor_secret": CURSOR_SECRET,
         "outbox_poll_seconds": 0.05,
     }
-    overrides = getattr(request, "param_overrides", {})
     if request.param == "embedded":
-        return CanteenSettings(backend="embedded", **common, **overrides)  # type: ignore[arg-type]
+        return CanteenSettings(backend="embedded", **common)  # type: ignore[arg-type]
     return CanteenSettings(  # type: ignore[arg-type]
         backend="external",
         kafka_bootstrap_servers=engine_address("kafka"),
@@ -39,7 +38,6 @@ def settings(request: pytest.FixtureRequest, tmp_path: Path) -> CanteenSettings:
         mongodb_database_prefix=f"t{uuid.uuid4().hex[:10]}",
         opensearch_url=engine_address("opensearch"),
         **common,
-        **overrides,
     )
 
 
