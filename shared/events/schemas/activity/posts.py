@@ -8,9 +8,10 @@ from typing import ClassVar, Literal
 from pydantic import Field
 
 from shared.events.registry import registry
-from shared.events.schemas.activity.base import ActivityEvent
+from shared.events.schemas.activity.base import ActivityEvent, Audience, GroupVisibility
 
 PostKind = Literal["note", "question", "resource", "article"]
+ResourceType = Literal["article", "video", "slides", "document", "how-to", "tool"]
 
 
 @registry.register
@@ -22,10 +23,13 @@ class PostCreated(ActivityEvent):
     id: str
     kind: PostKind
     author_id: str
-    audience: Literal["org", "group"]
+    audience: Audience
     group_id: str | None = None
+    group_visibility: GroupVisibility | None = None
     title: str | None = None
     text: str = Field(description="plain-text rendering of the body, for search")
+    url: str | None = Field(None, description="the shared link (resources)")
+    resource_type: ResourceType | None = None
     topics: list[str] = Field(default_factory=list)
     mentions: list[str] = Field(default_factory=list, description="user ids")
     created_at: datetime
@@ -33,16 +37,23 @@ class PostCreated(ActivityEvent):
 
 @registry.register
 class PostUpdated(ActivityEvent):
-    """A post was edited by its author or a moderator."""
+    """A post was edited by its author, a group admin or a moderator."""
 
     event_type: ClassVar[str] = "canteen.activity.post.updated.v1"
 
     id: str
+    kind: PostKind
+    author_id: str
     editor_id: str
+    audience: Audience
+    group_id: str | None = None
+    group_visibility: GroupVisibility | None = None
     title: str | None = None
     text: str
+    url: str | None = None
+    resource_type: ResourceType | None = None
     topics: list[str] = Field(default_factory=list)
-    mentions: list[str] = Field(default_factory=list)
+    mentions: list[str] = Field(default_factory=list, description="user ids newly mentioned")
     revision: int = Field(ge=1)
     edited_at: datetime
 
@@ -54,5 +65,9 @@ class PostDeleted(ActivityEvent):
     event_type: ClassVar[str] = "canteen.activity.post.deleted.v1"
 
     id: str
+    kind: PostKind
+    author_id: str
     deleted_by: str
+    audience: Audience
+    group_id: str | None = None
     deleted_at: datetime
