@@ -2,7 +2,8 @@
 
 A consumer group reads whole topics but cares about a few event types: types it has no
 handler for are acknowledged and skipped; an unknown or invalid event is poison and goes
-to the dead-letter topic at once (the bus does that on `PoisonEvent`).
+to the dead-letter topic at once (the bus treats `UnknownEventType` and `InvalidEvent`
+like `PoisonEvent`).
 """
 
 from __future__ import annotations
@@ -10,9 +11,8 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
-from shared.bus.port import PoisonEvent
 from shared.events.envelope import Event, EventData
-from shared.events.registry import EventRegistry, InvalidEvent, UnknownEventType
+from shared.events.registry import EventRegistry
 
 E = TypeVar("E", bound=EventData)
 TypedHandler = Callable[[Event, Any], Awaitable[None]]
@@ -39,10 +39,8 @@ class EventDispatcher:
         return sorted(self._handlers)
 
     async def __call__(self, event: Event) -> None:
-        try:
-            data = self._registry.parse(event)
-        except (UnknownEventType, InvalidEvent) as exc:
-            raise PoisonEvent(str(exc)) from exc
+        # An unknown or invalid event raises here and the bus dead-letters it at once.
+        data = self._registry.parse(event)
         handler = self._handlers.get(event.type)
         if handler is not None:
             await handler(event, data)
