@@ -90,6 +90,9 @@ class CanteenSettings(BaseSettings):
     activity_timeline_cap: int = Field(
         800, ge=50, description="home timeline entries kept per person"
     )
+    expertise_half_life_days: float = Field(
+        180.0, gt=0, description="half-life of an expertise signal (accepted answer, vote, ...)"
+    )
     outbox_poll_seconds: float = Field(0.5, gt=0, description="outbox relay idle poll interval")
     consumer_max_attempts: int = Field(5, ge=1, description="handler attempts before dead-letter")
 
