@@ -1,51 +1,24 @@
-"""The all-in-one app (all four services, one process) on each backend."""
+"""The all-in-one app (all four services, one process) on each backend.
+
+`settings` (embedded / external) comes from tests/conftest.py.
+"""
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import httpx
 import pytest
-from asgi_lifespan import LifespanManager
 
 from canteen.allinone import create_all_in_one
 from shared.settings import CanteenSettings
-from tests.support import engine_address
-
-DEV_SECRET = "test-dev-signing-secret-" + "x" * 16
-CURSOR_SECRET = "test-cursor-secret-" + "y" * 20
-
-
-@pytest.fixture(params=["embedded", pytest.param("external", marks=pytest.mark.engines)])
-def settings(request: pytest.FixtureRequest, tmp_path: Path) -> CanteenSettings:
-    common = {
-        "env": "dev",
-        "data_dir": tmp_path / "var",
-        "dev_signing_secret": DEV_SECRET,
-        "cursor_secret": CURSOR_SECRET,
-        "outbox_poll_seconds": 0.05,
-    }
-    if request.param == "embedded":
-        return CanteenSettings(backend="embedded", **common)  # type: ignore[arg-type]
-    return CanteenSettings(  # type: ignore[arg-type]
-        backend="external",
-        kafka_bootstrap_servers=engine_address("kafka"),
-        mongodb_uri=engine_address("mongodb"),
-        mongodb_database_prefix=f"t{uuid.uuid4().hex[:10]}",
-        opensearch_url=engine_address("opensearch"),
-        **common,
-    )
+from tests.conftest import serve
 
 
 @pytest.fixture
 async def client(settings: CanteenSettings) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_all_in_one(settings)
-    async with LifespanManager(app, startup_timeout=60, shutdown_timeout=60) as manager:
-        transport = httpx.ASGITransport(app=manager.app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://canteen") as http:
-            yield http
+    async for http in serve(create_all_in_one(settings)):
+        yield http
 
 
 async def token_for(client: httpx.AsyncClient, sub: str, roles: list[str] | None = None) -> str:
