@@ -23,7 +23,10 @@ def build(settings: CanteenSettings, bus_metrics: BusMetrics) -> ServiceParts:
     store = make_store(settings, NAME)
     ctx = ProfilesContext(
         store=store,
-        options=ProfilesOptions(expertise_half_life_days=settings.expertise_half_life_days),
+        options=ProfilesOptions(
+            expertise_half_life_days=settings.expertise_half_life_days,
+            people_auto_provision=settings.dev_mode,
+        ),
     )
     features = [feature.install(ctx) for feature in FEATURES]
     runtime = build_runtime(

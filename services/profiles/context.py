@@ -16,6 +16,8 @@ class ProfilesOptions:
     """The profiles settings a feature may need, as plain values."""
 
     expertise_half_life_days: float = 180.0
+    # Dev mode creates a minimal profile on first sign-in; production provisions via SCIM.
+    people_auto_provision: bool = False
 
 
 @dataclass
