@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from shared.bus.metrics import BusMetrics
+from shared.bus.namespaced import NamespacedEventBus
 from shared.bus.port import EventBus, RetryPolicy
 from shared.events.registry import registry
 from shared.service import ServiceRuntime, Setup, Subscription
@@ -37,6 +38,20 @@ def make_bus(
     metrics: BusMetrics | None = None,
 ) -> EventBus:
     """The event bus: a SQLite log shared by every process on this machine, or Kafka."""
+    namespace = settings.bus_namespace
+    if namespace:
+        # The inner bus creates the physical (prefixed) topics at start-up.
+        physical = [f"{namespace}.{t}" for t in topics]
+        return NamespacedEventBus(_make_bus(settings, client_id, physical, metrics), namespace)
+    return _make_bus(settings, client_id, topics, metrics)
+
+
+def _make_bus(
+    settings: CanteenSettings,
+    client_id: str,
+    topics: Sequence[str],
+    metrics: BusMetrics | None,
+) -> EventBus:
     if settings.backend == "embedded":
         from shared.bus.sqlite import SqliteEventBus
 

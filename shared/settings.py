@@ -47,6 +47,11 @@ class CanteenSettings(BaseSettings):
     kafka_sasl_password: SecretStr | None = Field(None, description="Kafka SASL password")
     kafka_ca_file: Path | None = Field(None, description="CA bundle for Kafka TLS")
     bus_partitions: int = Field(3, ge=1, le=64, description="partitions per topic (both buses)")
+    bus_namespace: str | None = Field(
+        None,
+        pattern=r"^[a-z0-9][a-z0-9_-]{0,40}$",
+        description="prefix of every topic and consumer group (several deployments, one Kafka)",
+    )
 
     mongodb_uri: SecretStr = Field(
         SecretStr("mongodb://127.0.0.1:27017/"), description="MongoDB URI (may hold credentials)"

@@ -40,6 +40,8 @@ def settings(request: pytest.FixtureRequest, tmp_path: Path) -> CanteenSettings:
         kafka_bootstrap_servers=engine_address("kafka"),
         mongodb_uri=engine_address("mongodb"),
         mongodb_database_prefix=f"t{uuid.uuid4().hex[:10]}",
+        # Own topics and consumer groups: parallel or earlier test runs never interfere.
+        bus_namespace=f"t{uuid.uuid4().hex[:10]}",
         opensearch_url=engine_address("opensearch"),
         **common,
     )

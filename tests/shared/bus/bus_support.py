@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from shared.bus import EventBus, KafkaEventBus, SqliteEventBus
+from shared.bus.namespaced import NamespacedEventBus
 from shared.bus.port import Consumer
 from shared.events.codec import Message
 from shared.events.envelope import Event
@@ -24,12 +25,12 @@ class BusFactory:
 
     kind: str
     options: dict[str, Any]
+    # With a namespace the bus under test is a NamespacedEventBus around the adapter.
+    namespace: str | None = None
     opened: list[EventBus] = field(default_factory=list)
 
     def make(self) -> EventBus:
-        if self.kind == "sqlite":
-            return SqliteEventBus(**self.options)
-        return KafkaEventBus(**self.options)
+        return build_bus(self.spec())
 
     async def open(self) -> EventBus:
         bus = self.make()
@@ -37,11 +38,17 @@ class BusFactory:
         self.opened.append(bus)
         return bus
 
+    def physical(self, name: str) -> str:
+        """A topic or group name as the adapter underneath sees it."""
+        return f"{self.namespace}.{name}" if self.namespace else name
+
     def spec(self) -> dict[str, Any]:
-        return {"kind": self.kind, "options": self.options}
+        return {"kind": self.kind, "options": self.options, "namespace": self.namespace}
 
     async def read_raw(self, topic: str, count: int, within: float = 30) -> list[Message]:
         """The first `count` messages of `topic` as stored, headers included."""
+        if self.namespace:
+            topic = f"{self.namespace}.{topic}"
         if self.kind == "sqlite":
             return await asyncio.wait_for(self._read_sqlite(topic, count), within)
         return await asyncio.wait_for(self._read_kafka(topic, count), within)
@@ -84,6 +91,14 @@ class BusFactory:
             return found
         finally:
             await consumer.stop()
+
+
+def build_bus(spec: dict[str, Any]) -> EventBus:
+    """The bus a spec describes (also used by the crash-test subprocess)."""
+    adapter = SqliteEventBus if spec["kind"] == "sqlite" else KafkaEventBus
+    bus: EventBus = adapter(**spec["options"])
+    namespace = spec.get("namespace")
+    return NamespacedEventBus(bus, namespace) if namespace else bus
 
 
 def make_event(key: str, n: int, *, pad: int = 0, traceparent: str | None = None) -> Event:

@@ -41,7 +41,9 @@ async def bus_factory(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIt
             "partitions": 3,
             "consumer_options": KAFKA_CONSUMER_OPTIONS,
         }
-    factory = BusFactory(request.param, options)
+    # Kafka runs through NamespacedEventBus: the contract holds through the decorator too.
+    namespace = None if request.param == "sqlite" else f"ns{uuid.uuid4().hex[:8]}"
+    factory = BusFactory(request.param, options, namespace=namespace)
     yield factory
     for bus in factory.opened:
         await bus.close()

@@ -10,15 +10,14 @@ import json
 import sys
 from typing import TextIO
 
-from shared.bus import KafkaEventBus, SqliteEventBus
+from bus_support import build_bus
+
 from shared.bus.port import EventBus
 from shared.events.envelope import Event
 
 
 async def main(spec: dict[str, object], group: str, topic: str, sink: TextIO, hang_on: int) -> None:
-    options = spec["options"]
-    assert isinstance(options, dict)
-    bus: EventBus = (SqliteEventBus if spec["kind"] == "sqlite" else KafkaEventBus)(**options)
+    bus: EventBus = build_bus(spec)
     await bus.start()
 
     async def handler(event: Event) -> None:
