@@ -5,11 +5,20 @@ in a private group only to the group's active members — not to org admins who 
 members (privacy over convenience; moderators act through membership). A non-member asking
 for a private group's resources gets 404, so the group's existence does not leak.
 
+A deleted group counts no one as a member: its items (which the groups feature flips to
+`group_visibility: private` on deletion) are then invisible to everyone.
+
 The memberships and groups collections belong to the groups feature; their shape is fixed
 here because visibility depends on it:
-- `groups`: {_id, slug, name, visibility: public|private, join_policy, deleted, ...}
+- `groups`: {_id, slug, name, description, visibility: public|private,
+  join_policy: open|request|invite, owner_id (the creator), member_count (active members,
+  kept by the `activity.groups` consumer), created_at, updated_at, revision (bumped by
+  every edit), deleted (bool), deleted_at, deleted_by, _applied (consumer bookkeeping)}
 - `memberships`: {_id: "<group_id>:<user_id>", group_id, user_id,
-  role: owner|admin|member, state: active|requested|invited, ...}
+  role: owner|admin|member (None unless active), state: active|requested|invited|none,
+  joined_at (when it last became active), invited_by, created_at, updated_at, revision}.
+  `none` is a former membership (left, removed, rejected, declined) kept as the document
+  that carries its last event: select on `state: "active"`, never on existence.
 """
 
 from __future__ import annotations
@@ -44,13 +53,20 @@ class Access:
         docs = await self._memberships.find(
             {"user_id": user_id, "state": "active"}, projection=["group_id"]
         )
-        return {d["group_id"] for d in docs}
+        ids = sorted({d["group_id"] for d in docs})
+        if not ids:
+            return set()
+        gone = await self._groups.find({"_id": {"$in": ids}, "deleted": True}, projection=["_id"])
+        return set(ids) - {g["_id"] for g in gone}
 
     async def role_in(self, group_id: str, user_id: str) -> Role | None:
         doc = await self._memberships.find_one(
             {"_id": membership_id(group_id, user_id), "state": "active"}
         )
-        return doc["role"] if doc else None
+        if doc is None or await self.group(group_id) is None:
+            return None
+        role: Role = doc["role"]
+        return role
 
     async def group(self, group_id: str) -> dict[str, Any] | None:
         return await self._groups.find_one({"_id": group_id, "deleted": {"$ne": True}})

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from fastapi import APIRouter
+from fastapi.routing import APIRoute
 
 from services.activity.access import Access
 from shared.service import Setup, Subscription
@@ -25,6 +26,8 @@ class ActivityContext:
     store: DocumentStore
     access: Access
     options: ActivityOptions
+    # Every activity router uses it: Idempotency-Key on POST, records in one collection.
+    route_class: type[APIRoute] = APIRoute
     # Bound once the runtime exists; wakes the outbox relay after a write with events.
     notify_outbox: Callable[[], None] = lambda: None
 

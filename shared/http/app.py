@@ -32,7 +32,14 @@ log = structlog.get_logger(__name__)
 Lifespan: TypeAlias = Callable[[FastAPI], AbstractAsyncContextManager[Mapping[str, Any] | None]]
 
 _CORS_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
-_CORS_HEADERS = ("Authorization", "Content-Type", "X-Request-ID", "traceparent")
+_CORS_HEADERS = (
+    "Authorization",
+    "Content-Type",
+    "X-Request-ID",
+    "traceparent",
+    "Idempotency-Key",
+    "If-None-Match",
+)
 _GZIP_MIN_BYTES = 1024
 
 
@@ -134,7 +141,13 @@ def create_app(
         allow_credentials=config.cors_allow_credentials,
         allow_methods=_CORS_METHODS,
         allow_headers=_CORS_HEADERS,
-        expose_headers=("X-Request-ID", "WWW-Authenticate"),
+        expose_headers=(
+            "X-Request-ID",
+            "WWW-Authenticate",
+            "Location",
+            "ETag",
+            "Idempotent-Replayed",
+        ),
     )
     app.add_middleware(
         RequestContextMiddleware, service=config.service, metrics=HttpMetrics(registry)

@@ -39,7 +39,11 @@ async def test_a_post_is_stored_served_and_its_event_published(
     auth = {"Authorization": f"Bearer {token}"}
     created = await client.post(
         "/api/v1/posts",
-        json={"kind": "note", "text": "How do I rotate #Kubernetes secrets?", "tags": ["Sécurité"]},
+        json={
+            "kind": "note",
+            "body_md": "How do I rotate #Kubernetes secrets?",
+            "tags": ["Sécurité"],
+        },
         headers=auth,
     )
     assert created.status_code == 201, created.text
@@ -79,7 +83,7 @@ async def test_feed_pages_with_opaque_cursors(client: httpx.AsyncClient) -> None
     auth = {"Authorization": f"Bearer {await token_for(client, 'bo')}"}
     ids = []
     for i in range(5):
-        response = await client.post("/api/v1/posts", json={"text": f"note {i}"}, headers=auth)
+        response = await client.post("/api/v1/posts", json={"body_md": f"note {i}"}, headers=auth)
         ids.append(response.json()["id"])
     seen: list[str] = []
     cursor = None
@@ -104,16 +108,16 @@ async def test_bad_input_is_a_problem_and_writes_nothing(client: httpx.AsyncClie
             content=b"{not json",
             headers={**auth, "content-type": "application/json"},
         ),
-        client.post("/api/v1/posts", json={"text": 42}, headers=auth),
+        client.post("/api/v1/posts", json={"body_md": 42}, headers=auth),
         client.post("/api/v1/posts", json={}, headers=auth),
-        client.post("/api/v1/posts", json={"text": "x", "kind": "poem"}, headers=auth),
-        client.post("/api/v1/posts", json={"text": "   "}, headers=auth),
-        client.post("/api/v1/posts", json={"text": "q", "kind": "question"}, headers=auth),
-        client.post("/api/v1/posts", json={"text": "x" * 2_000_000}, headers=auth),
-        client.post("/api/v1/posts", json={"text": "no token"}),
+        client.post("/api/v1/posts", json={"body_md": "x", "kind": "poem"}, headers=auth),
+        client.post("/api/v1/posts", json={"body_md": "   "}, headers=auth),
+        client.post("/api/v1/posts", json={"body_md": "q", "kind": "question"}, headers=auth),
+        client.post("/api/v1/posts", json={"body_md": "x" * 2_000_000}, headers=auth),
+        client.post("/api/v1/posts", json={"body_md": "no token"}),
         client.post(
             "/api/v1/posts",
-            json={"text": "forged"},
+            json={"body_md": "forged"},
             headers={"Authorization": "Bearer eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4In0."},
         ),
     ]

@@ -71,3 +71,22 @@ class PostDeleted(ActivityEvent):
     audience: Audience
     group_id: str | None = None
     deleted_at: datetime
+
+
+@registry.register
+class PostPinned(ActivityEvent):
+    """A post was pinned or unpinned in its group (or org-wide): announcements."""
+
+    event_type: ClassVar[str] = "canteen.activity.post.pinned.v1"
+
+    id: str
+    kind: PostKind
+    author_id: str
+    pinned: bool
+    pinned_by: str
+    audience: Audience
+    group_id: str | None = None
+    group_visibility: GroupVisibility | None = None
+    title: str | None = None
+    text: str = Field(description="plain-text rendering of the body")
+    at: datetime

@@ -1,0 +1,154 @@
+"""Comments and reactions over HTTP: parse, call the use case, map errors.
+
+No `from __future__ import annotations` here: FastAPI resolves the dependency aliases
+built inside `build_router` at definition time.
+"""
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Response, status
+from fastapi.routing import APIRoute
+from pydantic import BaseModel, ConfigDict, Field
+
+from services.activity.discussion.domain import (
+    MAX_COMMENT_CHARS,
+    DiscussionRuleViolation,
+    Invisible,
+    NotPermitted,
+    TargetType,
+)
+from services.activity.discussion.service import ChangedMeanwhile, DiscussionService
+from shared.events.schemas.activity.discussion import ReactionKind
+from shared.http import Conflict, Forbidden, NotFound, Page, PageDep, PrincipalDep, Unprocessable
+
+# URL segment -> target type
+_PLURALS: dict[str, TargetType] = {"posts": "post", "answers": "answer", "comments": "comment"}
+
+
+class CommentIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    text: str = Field(min_length=1, max_length=MAX_COMMENT_CHARS)
+    parent_id: str | None = Field(None, min_length=1, max_length=100)
+
+
+class CommentOut(BaseModel):
+    id: str
+    post_id: str
+    parent_id: str | None
+    author_id: str | None
+    body_md: str
+    body_html: str
+    text: str
+    created_at: datetime
+    deleted: bool
+    counts: dict[str, int]
+    reactions_by_kind: dict[str, int]
+
+    @classmethod
+    def of(cls, doc: dict[str, Any]) -> "CommentOut":
+        return cls.model_validate({**doc, "id": doc["_id"]})
+
+
+class ReactionIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    kind: ReactionKind
+
+
+class ReactionOut(BaseModel):
+    kind: ReactionKind | None
+    previous_kind: ReactionKind | None
+
+
+class ReactionsOut(BaseModel):
+    total: int
+    by_kind: dict[str, int]
+    mine: ReactionKind | None
+
+
+@asynccontextmanager
+async def _problems() -> AsyncIterator[None]:
+    """Domain errors as problems: invisible -> 404, not permitted -> 403, ..."""
+    try:
+        yield
+    except Invisible as exc:
+        raise NotFound(detail=str(exc)) from exc
+    except NotPermitted as exc:
+        raise Forbidden(detail=str(exc)) from exc
+    except DiscussionRuleViolation as exc:
+        raise Unprocessable(detail=str(exc)) from exc
+    except ChangedMeanwhile as exc:
+        raise Conflict(detail=str(exc)) from exc
+
+
+def build_router(
+    discussion: DiscussionService, *, route_class: type[APIRoute] = APIRoute
+) -> APIRouter:
+    router = APIRouter(prefix="/api/v1", tags=["discussion"], route_class=route_class)
+
+    def get_service() -> DiscussionService:
+        return discussion
+
+    Discussion = Annotated[DiscussionService, Depends(get_service)]
+    Targets = Literal["posts", "answers", "comments"]
+
+    @router.post(
+        "/posts/{post_id}/comments", status_code=status.HTTP_201_CREATED, response_model=CommentOut
+    )
+    async def comment(
+        post_id: str, body: CommentIn, principal: PrincipalDep, svc: Discussion
+    ) -> CommentOut:
+        """Comment on a post, or reply to one of its top-level comments."""
+        async with _problems():
+            doc = await svc.comment(principal, post_id, body.text, body.parent_id)
+        return CommentOut.of(doc)
+
+    @router.get("/posts/{post_id}/comments", response_model=Page[CommentOut])
+    async def thread(
+        post_id: str, principal: PrincipalDep, page: PageDep, svc: Discussion
+    ) -> Page[CommentOut]:
+        """A post's comments, oldest first, flat: a reply names its parent in `parent_id`."""
+        async with _problems():
+            docs = await svc.thread(principal, post_id, limit=page.fetch_limit, after=page.after)
+        items = [CommentOut.of(d) for d in docs]
+        return page.page(items, lambda c: {"created_at": c.created_at, "_id": c.id})
+
+    @router.delete("/comments/{comment_id}", status_code=status.HTTP_204_NO_CONTENT)
+    async def delete_comment(comment_id: str, principal: PrincipalDep, svc: Discussion) -> Response:
+        """Delete a comment (its author or a moderator)."""
+        async with _problems():
+            await svc.delete_comment(principal, comment_id)
+        return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+    @router.put("/{targets}/{target_id}/reactions", response_model=ReactionOut)
+    async def react(
+        targets: Targets, target_id: str, body: ReactionIn, principal: PrincipalDep, svc: Discussion
+    ) -> ReactionOut:
+        """Set or change your reaction to a post, answer or comment."""
+        async with _problems():
+            out = await svc.react(principal, _PLURALS[targets], target_id, body.kind)
+        return ReactionOut.model_validate(out)
+
+    @router.delete("/{targets}/{target_id}/reactions", response_model=ReactionOut)
+    async def unreact(
+        targets: Targets, target_id: str, principal: PrincipalDep, svc: Discussion
+    ) -> ReactionOut:
+        """Remove your reaction."""
+        async with _problems():
+            out = await svc.react(principal, _PLURALS[targets], target_id, None)
+        return ReactionOut.model_validate(out)
+
+    @router.get("/{targets}/{target_id}/reactions", response_model=ReactionsOut)
+    async def reactions(
+        targets: Targets, target_id: str, principal: PrincipalDep, svc: Discussion
+    ) -> ReactionsOut:
+        """Reaction counts by kind, and yours."""
+        async with _problems():
+            out = await svc.reactions(principal, _PLURALS[targets], target_id)
+        return ReactionsOut.model_validate(out)
+
+    return router

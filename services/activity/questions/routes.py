@@ -1,0 +1,214 @@
+"""Questions and answers over HTTP: parse, call the use case, map errors.
+
+No `from __future__ import annotations` here: FastAPI resolves the dependency aliases
+built inside `build_router` at definition time.
+"""
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Query, Response, status
+from fastapi.routing import APIRoute
+from pydantic import BaseModel, ConfigDict, Field
+
+from services.activity.questions.domain import (
+    MAX_ANSWER_CHARS,
+    Invisible,
+    NotPermitted,
+    QuestionRuleViolation,
+)
+from services.activity.questions.service import ChangedMeanwhile, QuestionService
+from shared.http import (
+    Conflict,
+    Forbidden,
+    NotFound,
+    Page,
+    PageDep,
+    PrincipalDep,
+    Unprocessable,
+)
+
+
+class AnswerIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    text: str = Field(min_length=1, max_length=MAX_ANSWER_CHARS)
+
+
+class VoteIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    value: Literal[-1, 0, 1]
+
+
+class AcceptIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    answer_id: str = Field(min_length=1, max_length=100)
+
+
+class Votes(BaseModel):
+    up: int
+    down: int
+    score: int
+
+
+class AnswerOut(BaseModel):
+    id: str
+    question_id: str
+    author_id: str
+    body_md: str
+    body_html: str
+    text: str
+    audience: str
+    group_id: str | None
+    created_at: datetime
+    edited_at: datetime | None
+    revision: int
+    votes: Votes
+    counts: dict[str, int]
+    reactions_by_kind: dict[str, int]
+    accepted: bool = False
+    my_vote: int = 0
+
+    @classmethod
+    def of(cls, doc: dict[str, Any]) -> "AnswerOut":
+        return cls.model_validate({**doc, "id": doc["_id"]})
+
+
+class VoteOut(BaseModel):
+    answer_id: str
+    value: int
+    previous_value: int
+
+
+class AcceptedOut(BaseModel):
+    question_id: str
+    state: Literal["open", "answered"]
+    accepted_answer_id: str | None
+
+
+class QuestionOut(BaseModel):
+    id: str
+    author_id: str
+    audience: str
+    group_id: str | None = None
+    title: str | None = None
+    text: str
+    topics: list[str] = []
+    state: Literal["open", "answered"] = "open"
+    accepted_answer_id: str | None = None
+    counts: dict[str, int] = {}
+    created_at: datetime
+
+    @classmethod
+    def of(cls, doc: dict[str, Any]) -> "QuestionOut":
+        return cls.model_validate({**doc, "id": doc["_id"]})
+
+
+@asynccontextmanager
+async def _problems() -> AsyncIterator[None]:
+    """Domain errors as problems: invisible -> 404, not permitted -> 403, ..."""
+    try:
+        yield
+    except Invisible as exc:
+        raise NotFound(detail=str(exc)) from exc
+    except NotPermitted as exc:
+        raise Forbidden(detail=str(exc)) from exc
+    except QuestionRuleViolation as exc:
+        raise Unprocessable(detail=str(exc)) from exc
+    except ChangedMeanwhile as exc:
+        raise Conflict(detail=str(exc)) from exc
+
+
+def build_router(
+    questions: QuestionService, *, route_class: type[APIRoute] = APIRoute
+) -> APIRouter:
+    router = APIRouter(prefix="/api/v1", tags=["questions"], route_class=route_class)
+
+    def get_service() -> QuestionService:
+        return questions
+
+    Questions = Annotated[QuestionService, Depends(get_service)]
+
+    @router.post(
+        "/questions/{question_id}/answers",
+        status_code=status.HTTP_201_CREATED,
+        response_model=AnswerOut,
+    )
+    async def answer(
+        question_id: str, body: AnswerIn, principal: PrincipalDep, svc: Questions
+    ) -> AnswerOut:
+        """Answer a question you can see."""
+        async with _problems():
+            return AnswerOut.of(await svc.answer(principal, question_id, body.text))
+
+    @router.get("/questions/{question_id}/answers", response_model=list[AnswerOut])
+    async def answers(question_id: str, principal: PrincipalDep, svc: Questions) -> list[AnswerOut]:
+        """A question's answers: accepted first, then by score, then oldest (at most 200)."""
+        async with _problems():
+            return [AnswerOut.of(d) for d in await svc.answers(principal, question_id)]
+
+    @router.patch("/answers/{answer_id}", response_model=AnswerOut)
+    async def edit(
+        answer_id: str, body: AnswerIn, principal: PrincipalDep, svc: Questions
+    ) -> AnswerOut:
+        """Edit an answer (its author or a moderator)."""
+        async with _problems():
+            return AnswerOut.of(await svc.edit(principal, answer_id, body.text))
+
+    @router.delete("/answers/{answer_id}", status_code=status.HTTP_204_NO_CONTENT)
+    async def delete(answer_id: str, principal: PrincipalDep, svc: Questions) -> Response:
+        """Delete an answer (its author or a moderator)."""
+        async with _problems():
+            await svc.delete(principal, answer_id)
+        return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+    @router.put("/answers/{answer_id}/vote", response_model=VoteOut)
+    async def vote(
+        answer_id: str, body: VoteIn, principal: PrincipalDep, svc: Questions
+    ) -> VoteOut:
+        """Vote an answer up (1) or down (-1), or withdraw your vote (0)."""
+        async with _problems():
+            return VoteOut.model_validate(await svc.vote(principal, answer_id, body.value))
+
+    @router.put("/questions/{question_id}/accepted-answer", response_model=AcceptedOut)
+    async def accept(
+        question_id: str, body: AcceptIn, principal: PrincipalDep, svc: Questions
+    ) -> AcceptedOut:
+        """Accept an answer (the asker or a moderator)."""
+        async with _problems():
+            return AcceptedOut.model_validate(
+                await svc.accept(principal, question_id, body.answer_id)
+            )
+
+    @router.delete("/questions/{question_id}/accepted-answer", response_model=AcceptedOut)
+    async def unaccept(question_id: str, principal: PrincipalDep, svc: Questions) -> AcceptedOut:
+        """Un-accept the accepted answer (the asker or a moderator)."""
+        async with _problems():
+            return AcceptedOut.model_validate(await svc.accept(principal, question_id, None))
+
+    @router.get("/questions", response_model=Page[QuestionOut])
+    async def list_questions(
+        principal: PrincipalDep,
+        page: PageDep,
+        svc: Questions,
+        topic: Annotated[str | None, Query(min_length=1, max_length=64)] = None,
+        state: Literal["open", "answered"] | None = None,
+        unanswered_in_followed: bool = False,
+    ) -> Page[QuestionOut]:
+        """Questions you can see, newest first; by topic, state, or unanswered in your topics."""
+        docs = await svc.questions(
+            principal,
+            topic=topic,
+            state=state,
+            unanswered_in_followed=unanswered_in_followed,
+            limit=page.fetch_limit,
+            after=page.after,
+        )
+        items = [QuestionOut.of(d) for d in docs]
+        return page.page(items, lambda q: {"created_at": q.created_at, "_id": q.id})
+
+    return router
