@@ -11,7 +11,7 @@ from shared.bus.metrics import BusMetrics
 from shared.bus.namespaced import NamespacedEventBus
 from shared.bus.port import EventBus, RetryPolicy
 from shared.events.registry import registry
-from shared.service import ServiceRuntime, Setup, Subscription
+from shared.service import Background, ServiceRuntime, Setup, Subscription
 from shared.settings import CanteenSettings
 from shared.store.port import DocumentStore
 
@@ -87,6 +87,7 @@ def build_runtime(
     outbox_collections: Sequence[str] = (),
     subscriptions: Sequence[Subscription] = (),
     setup: Sequence[Setup] = (),
+    background: Sequence[Background] = (),
     store: DocumentStore | None = None,
 ) -> ServiceRuntime:
     """A service's runtime on the configured backend: its own store, its own bus client."""
@@ -98,6 +99,7 @@ def build_runtime(
         outbox_collections=outbox_collections,
         subscriptions=subscriptions,
         setup=setup,
+        background=background,
         retry=RetryPolicy(max_attempts=settings.consumer_max_attempts),
         outbox_poll_seconds=settings.outbox_poll_seconds,
     )

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import structlog
 
@@ -22,6 +23,8 @@ from shared.store.port import DocumentStore
 log = structlog.get_logger()
 
 Setup = Callable[[], Awaitable[None]]
+# A long-running job of the service (a scheduler, a delivery worker): runs until cancelled.
+Background = Callable[[], Coroutine[Any, Any, None]]
 
 
 @dataclass(frozen=True)
@@ -42,6 +45,7 @@ class ServiceRuntime:
     outbox_collections: Sequence[str] = ()
     subscriptions: Sequence[Subscription] = ()
     setup: Sequence[Setup] = ()
+    background: Sequence[Background] = ()
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     outbox_poll_seconds: float = 0.5
     relay: OutboxRelay | None = None
@@ -66,6 +70,8 @@ class ServiceRuntime:
         if self.relay is not None:
             await self.relay.prepare()
             self._tasks.append(asyncio.create_task(self.relay.run(), name=f"{self.name}.relay"))
+        for job in self.background:
+            self._tasks.append(asyncio.create_task(job(), name=f"{self.name}.background"))
         for sub in self.subscriptions:
             consumer = self.bus.consumer(
                 group=sub.group, topics=sub.topics, handler=sub.handler, retry=self.retry
@@ -80,6 +86,9 @@ class ServiceRuntime:
             await consumer.stop()
         if self.relay is not None:
             await self.relay.stop()
+        for task in self._tasks:
+            if task.get_name().endswith(".background"):
+                task.cancel()
         for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await asyncio.wait_for(task, timeout=10)

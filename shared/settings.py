@@ -98,6 +98,23 @@ class CanteenSettings(BaseSettings):
     expertise_half_life_days: float = Field(
         180.0, gt=0, description="half-life of an expertise signal (accepted answer, vote, ...)"
     )
+    notify_aggregation_window_seconds: int = Field(
+        3600, ge=0, description="similar notifications within this window collapse into one group"
+    )
+    smtp_host: str = Field("127.0.0.1", description="SMTP server for notification email")
+    smtp_port: int = Field(1025, ge=1, le=65535, description="SMTP port")
+    smtp_username: str | None = Field(None, description="SMTP user")
+    smtp_password: SecretStr | None = Field(None, description="SMTP password")
+    smtp_starttls: bool = Field(False, description="use STARTTLS")
+    mail_from: str = Field("Canteen <canteen@localhost>", description="From: of notification email")
+    public_base_url: str = Field(
+        "http://127.0.0.1:8080", description="external URL of the API (links in email and push)"
+    )
+    vapid_private_key: SecretStr | None = Field(
+        None, description="Web Push VAPID private key (PEM or base64url); push is off when unset"
+    )
+    vapid_subject: str = Field("mailto:admin@localhost", description="VAPID `sub` contact")
+    digest_local_hour: int = Field(8, ge=0, le=23, description="local hour digests are sent")
     outbox_poll_seconds: float = Field(0.5, gt=0, description="outbox relay idle poll interval")
     consumer_max_attempts: int = Field(5, ge=1, description="handler attempts before dead-letter")
 

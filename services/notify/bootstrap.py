@@ -1,26 +1,64 @@
-"""The notify service's composition root: settings in, wired runtime and routers out."""
+"""The notify service's composition root: settings in, wired runtime and routers out.
+
+Each feature package exposes `install(ctx) -> Feature`; this is the one place that lists
+them and wires their routes, outbox collections, set-up steps, consumers and background jobs.
+"""
 
 from __future__ import annotations
 
-from services.notify.handlers import build_dispatcher
-from shared.backends import build_runtime
+from functools import partial
+
+from services.notify import email, inbox, preferences, push, stream
+from services.notify.context import NotifyContext, NotifyOptions
+from shared.backends import build_runtime, make_store
 from shared.bus.metrics import BusMetrics
 from shared.composition import ServiceParts
 from shared.events.schemas import activity as activity_events
 from shared.events.schemas import profiles as profiles_events
-from shared.service import Subscription
-from shared.settings import CanteenSettings
+from shared.http.idempotency import idempotent_route_class, prepare_idempotency
+from shared.settings import CanteenSettings, dev_secret
 
 NAME = "notify"
-CONSUMES = [activity_events.TOPIC, profiles_events.TOPIC]
+TOPIC = "canteen.notify"
+IDEMPOTENCY = "idempotency"
+FEATURES = (preferences, inbox, stream, email, push)
 
 
 def build(settings: CanteenSettings, bus_metrics: BusMetrics) -> ServiceParts:
+    store = make_store(settings, NAME)
+    idempotency = store.collection(IDEMPOTENCY)
+    secret = settings.cursor_secret
+    vapid = settings.vapid_private_key
+    ctx = NotifyContext(
+        store=store,
+        options=NotifyOptions(
+            aggregation_window_seconds=settings.notify_aggregation_window_seconds,
+            smtp_host=settings.smtp_host,
+            smtp_port=settings.smtp_port,
+            smtp_from=settings.mail_from,
+            public_base_url=settings.public_base_url,
+            vapid_private_key=vapid.get_secret_value() if vapid else None,
+            vapid_subject=settings.vapid_subject,
+            digest_hour=settings.digest_local_hour,
+        ),
+        # Signed links share the cursor secret's strength and rotation story.
+        signing_secret=secret.get_secret_value() if secret else dev_secret(settings, "cursor"),
+        route_class=idempotent_route_class(idempotency),
+    )
+    features = [feature.install(ctx) for feature in FEATURES]
     runtime = build_runtime(
         settings,
         NAME,
         bus_metrics,
-        topics=CONSUMES,
-        subscriptions=[Subscription(group=NAME, topics=CONSUMES, handler=build_dispatcher())],
+        store=store,
+        topics=[TOPIC, activity_events.TOPIC, profiles_events.TOPIC],
+        outbox_collections=[c for f in features for c in f.outbox_collections],
+        setup=[
+            partial(prepare_idempotency, idempotency),
+            *(step for f in features for step in f.setup),
+        ],
+        subscriptions=[s for f in features for s in f.subscriptions],
+        background=[job for f in features for job in f.background],
     )
-    return ServiceParts(runtime=runtime, routers=[])
+    ctx.notify_outbox = runtime.notify_outbox
+    return ServiceParts(runtime=runtime, routers=[r for f in features for r in f.routers])

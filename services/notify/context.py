@@ -1,0 +1,49 @@
+"""What every notify feature receives from the composition root, and what it gives back."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from fastapi import APIRouter
+from fastapi.routing import APIRoute
+
+from shared.service import Background, Setup, Subscription
+from shared.store.port import DocumentStore
+
+
+@dataclass(frozen=True)
+class NotifyOptions:
+    """The notify settings a feature may need, as plain values."""
+
+    aggregation_window_seconds: int = 3600
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = 1025
+    smtp_from: str = "Canteen <canteen@localhost>"
+    public_base_url: str = "http://127.0.0.1:8080"
+    vapid_private_key: str | None = None
+    vapid_subject: str = "mailto:admin@localhost"
+    digest_hour: int = 8
+
+
+@dataclass
+class NotifyContext:
+    store: DocumentStore
+    options: NotifyOptions
+    # HMAC key for signed links (unsubscribe) and short-lived stream tokens.
+    signing_secret: str
+    route_class: type[APIRoute] = APIRoute
+    # Bound once the runtime exists; wakes the outbox relay after a write with events.
+    notify_outbox: Callable[[], None] = lambda: None
+
+
+@dataclass
+class Feature:
+    """One feature's contribution: routes, collections with an outbox, set-up, consumers,
+    and long-running background tasks (digest scheduler, delivery workers)."""
+
+    routers: list[APIRouter] = field(default_factory=list)
+    outbox_collections: list[str] = field(default_factory=list)
+    setup: list[Setup] = field(default_factory=list)
+    subscriptions: list[Subscription] = field(default_factory=list)
+    background: list[Background] = field(default_factory=list)
