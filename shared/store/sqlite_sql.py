@@ -115,7 +115,10 @@ def narrow(filter: Filter, array_paths: set[str]) -> tuple[list[str], list[Any]]
         elif key == "$or":
             branches = [narrow(clause, array_paths) for clause in value]
             if all(sub for sub, _ in branches):
-                clauses.append(" OR ".join(f"({' AND '.join(sub)})" for sub, _ in branches))
+                # Bracketed: `A AND (x OR y) AND C`, or SQLite reads `(A AND x) OR (y AND C)`.
+                clauses.append(
+                    "(" + " OR ".join(f"({' AND '.join(sub)})" for sub, _ in branches) + ")"
+                )
                 params += [p for _, sub_params in branches for p in sub_params]
         elif not is_array_path(key, array_paths):
             is_ops = isinstance(value, dict) and value and next(iter(value)).startswith("$")

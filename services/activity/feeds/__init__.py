@@ -1,9 +1,45 @@
-"""Feeds: home (fan-out on write, merge-on-read above a threshold), group, topic, person."""
+"""Feeds: home (fan-out on write, merge-on-read above a threshold), group, topic, person.
+
+Read top-down: `domain.py` (who receives a post, entries, merging, ETags), `repository.py`
+(`timelines`, `feed_state`; read-only access to the others' collections), `fanout.py` and
+`handlers.py` (the `activity.feeds` consumer), `reader.py` and `routes.py` (the reads).
+"""
 
 from __future__ import annotations
 
 from services.activity.context import ActivityContext, Feature
+from services.activity.directory import Directory
+from services.activity.feeds.fanout import FanOut
+from services.activity.feeds.handlers import build_dispatcher
+from services.activity.feeds.reader import FeedReader
+from services.activity.feeds.repository import Sources, TimelineRepository
+from services.activity.feeds.routes import build_router
+from shared.events.schemas.activity import TOPIC
+from shared.service import Subscription
+
+GROUP = "activity.feeds"
 
 
 def install(ctx: ActivityContext) -> Feature:
-    return Feature()
+    timelines = TimelineRepository(ctx.store)
+    sources = Sources(ctx.store)
+    options = ctx.options
+    fanout = FanOut(
+        timelines,
+        sources,
+        ctx.access,
+        threshold=options.fanout_threshold,
+        cap=options.timeline_cap,
+    )
+    reader = FeedReader(
+        timelines,
+        sources,
+        ctx.access,
+        Directory(ctx.store),
+        threshold=options.fanout_threshold,
+    )
+    return Feature(
+        routers=[build_router(reader)],
+        setup=[timelines.prepare, sources.prepare],
+        subscriptions=[Subscription(group=GROUP, topics=[TOPIC], handler=build_dispatcher(fanout))],
+    )

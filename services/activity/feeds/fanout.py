@@ -1,0 +1,169 @@
+"""Home timelines, written as things happen (fan-out on write) by the `activity.feeds` consumer.
+
+Sources above the fan-out threshold (people and topics by `follow_stats` followers, groups
+by `member_count`) are not fanned out: the home read merges their newest posts in.
+Timelines are trimmed lazily: about one insert in `cap / 8` per person triggers a trim of
+that person's timeline back to `cap` entries (see `domain.should_trim`), so a timeline
+stays near the cap without a per-person counter on the fan-out's hot path.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import structlog
+
+from services.activity.access import Access
+from services.activity.feeds.domain import (
+    REFRESHED_FIELDS,
+    Audience,
+    recipients,
+    should_trim,
+    still_reachable,
+    timeline_entry,
+)
+from services.activity.feeds.repository import Sources, TimelineRepository
+from shared.http import Principal
+
+log = structlog.get_logger()
+BACKFILL = 50
+
+
+@dataclass(frozen=True)
+class BigSources:
+    """Which of a set of sources are above the fan-out threshold (merged on read)."""
+
+    people: frozenset[str]
+    topics: frozenset[str]
+    groups: frozenset[str]
+
+    @property
+    def any(self) -> bool:
+        return bool(self.people or self.topics or self.groups)
+
+
+async def big_sources(
+    sources: Sources,
+    threshold: int,
+    *,
+    people: Iterable[str] = (),
+    topics: Iterable[str] = (),
+    groups: Iterable[str] = (),
+) -> BigSources:
+    keys = [f"person:{p}" for p in people] + [f"topic:{t}" for t in topics]
+    big = [k for k, n in (await sources.follower_counts(keys)).items() if n > threshold]
+    members = await sources.member_counts(groups)
+    return BigSources(
+        people=frozenset(k.removeprefix("person:") for k in big if k.startswith("person:")),
+        topics=frozenset(k.removeprefix("topic:") for k in big if k.startswith("topic:")),
+        groups=frozenset(g for g, n in members.items() if n > threshold),
+    )
+
+
+class FanOut:
+    def __init__(
+        self,
+        timelines: TimelineRepository,
+        sources: Sources,
+        access: Access,
+        *,
+        threshold: int,
+        cap: int,
+    ) -> None:
+        self._timelines = timelines
+        self._sources = sources
+        self._access = access
+        self._threshold = threshold
+        self._cap = cap
+        self._trim_every = max(1, cap // 8)
+
+    async def post_created(self, post: Mapping[str, Any]) -> int:
+        """Write the post into the timeline of everyone it reaches (idempotent)."""
+        topics = list(post.get("topics") or [])
+        group_id = post.get("group_id") if post.get("audience") == "group" else None
+        big = await big_sources(
+            self._sources,
+            self._threshold,
+            people=[post["author_id"]],
+            topics=topics,
+            groups=[group_id] if group_id else [],
+        )
+        private = post.get("audience") == "group" and post.get("group_visibility") != "public"
+        reach = Audience(
+            author_followers=[]
+            if private or post["author_id"] in big.people
+            else await self._sources.followers("person", [post["author_id"]]),
+            topic_followers=[]
+            if private
+            else await self._sources.followers("topic", [t for t in topics if t not in big.topics]),
+            group_members=await self._sources.members(group_id)
+            if group_id and group_id not in big.groups
+            else [],
+        )
+        users = recipients(post, reach)
+        await self._timelines.add([timeline_entry(u, post) for u in users])
+        post_id = post.get("_id") or post["id"]
+        for user in users:
+            if should_trim(user, post_id, self._trim_every):
+                await self._timelines.trim(user, self._cap)
+        log.info("activity.feeds.fanned_out", post_id=post_id, recipients=len(users))
+        return len(users)
+
+    async def post_updated(self, post: Mapping[str, Any]) -> None:
+        fields = {name: post.get(name) for name in REFRESHED_FIELDS}
+        fields["topics"] = list(fields["topics"] or [])
+        await self._timelines.refresh_post(post["id"], fields)
+
+    async def post_deleted(self, post_id: str) -> None:
+        removed = await self._timelines.remove_post(post_id)
+        log.info("activity.feeds.post_removed", post_id=post_id, entries=removed)
+
+    async def followed(self, follower_id: str, target_type: str, target_id: str) -> None:
+        """Backfill the newest posts of a newly followed person or topic."""
+        if target_type == "person":
+            big = await big_sources(self._sources, self._threshold, people=[target_id])
+            source: dict[str, Any] = {"author_id": target_id}
+        else:
+            big = await big_sources(self._sources, self._threshold, topics=[target_id])
+            source = {"topics": target_id}
+        if big.any:
+            return  # merged on read
+        await self._backfill(follower_id, source)
+
+    async def unfollowed(self, follower_id: str, target_type: str, target_id: str) -> None:
+        """Drop that source's entries, except those still reaching the person another way."""
+        field = "author_id" if target_type == "person" else "topics"
+        entries = await self._timelines.of_user(follower_id, {field: target_id})
+        follows = await self._sources.follows_of(follower_id)
+        gone = [e["_id"] for e in entries if not still_reachable(e, follows)]
+        await self._timelines.remove_ids(gone)
+
+    async def joined(self, user_id: str, group_id: str) -> None:
+        big = await big_sources(self._sources, self._threshold, groups=[group_id])
+        if not big.any:
+            await self._backfill(user_id, {"group_id": group_id})
+
+    async def left(self, user_id: str, group_id: str, visibility: str) -> None:
+        """Leaving a private group removes all its entries; a public one keeps followed ones."""
+        if visibility != "public":
+            await self._timelines.remove_group(group_id, user_id)
+            return
+        entries = await self._timelines.of_user(user_id, {"group_id": group_id})
+        follows = await self._sources.follows_of(user_id)
+        await self._timelines.remove_ids(
+            e["_id"] for e in entries if not still_reachable(e, follows)
+        )
+
+    async def group_visibility_changed(self, group_id: str, visibility: str) -> None:
+        await self._timelines.set_group_visibility(group_id, visibility)
+
+    async def group_deleted(self, group_id: str) -> None:
+        await self._timelines.remove_group(group_id)
+
+    async def _backfill(self, user_id: str, source: dict[str, Any]) -> None:
+        readable = await self._access.readable_filter(Principal(user_id=user_id))
+        posts = await self._sources.posts(source, readable, limit=BACKFILL, after=None)
+        await self._timelines.add([timeline_entry(user_id, p) for p in posts])
+        await self._timelines.trim(user_id, self._cap)
