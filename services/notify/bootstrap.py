@@ -21,7 +21,8 @@ from shared.settings import CanteenSettings, dev_secret
 NAME = "notify"
 TOPIC = "canteen.notify"
 IDEMPOTENCY = "idempotency"
-FEATURES = (preferences, inbox, stream, email, push)
+# email before inbox: /notifications/unsubscribe must win over /notifications/{id}.
+FEATURES = (preferences, email, inbox, stream, push)
 
 
 def build(settings: CanteenSettings, bus_metrics: BusMetrics) -> ServiceParts:
@@ -29,12 +30,16 @@ def build(settings: CanteenSettings, bus_metrics: BusMetrics) -> ServiceParts:
     idempotency = store.collection(IDEMPOTENCY)
     secret = settings.cursor_secret
     vapid = settings.vapid_private_key
+    smtp_password = settings.smtp_password
     ctx = NotifyContext(
         store=store,
         options=NotifyOptions(
             aggregation_window_seconds=settings.notify_aggregation_window_seconds,
             smtp_host=settings.smtp_host,
             smtp_port=settings.smtp_port,
+            smtp_username=settings.smtp_username,
+            smtp_password=smtp_password.get_secret_value() if smtp_password else None,
+            smtp_starttls=settings.smtp_starttls,
             smtp_from=settings.mail_from,
             public_base_url=settings.public_base_url,
             vapid_private_key=vapid.get_secret_value() if vapid else None,

@@ -19,9 +19,12 @@ class NotifyOptions:
     aggregation_window_seconds: int = 3600
     smtp_host: str = "127.0.0.1"
     smtp_port: int = 1025
+    smtp_username: str | None = None
+    smtp_password: str | None = field(default=None, repr=False)
+    smtp_starttls: bool = False
     smtp_from: str = "Canteen <canteen@localhost>"
     public_base_url: str = "http://127.0.0.1:8080"
-    vapid_private_key: str | None = None
+    vapid_private_key: str | None = field(default=None, repr=False)
     vapid_subject: str = "mailto:admin@localhost"
     digest_hour: int = 8
 

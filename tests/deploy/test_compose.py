@@ -114,7 +114,13 @@ def test_docker_compose_refuses_to_start_without_a_required_variable(variable: s
 
 
 def test_the_stack_has_the_engines_the_services_and_the_gateway() -> None:
-    assert set(_services()) == {*ENGINES, *APP_SERVICES, "gateway"}
+    assert set(_services()) == {*ENGINES, *APP_SERVICES, "gateway", "mailpit"}
+
+
+def test_mailpit_publishes_its_web_ui_on_loopback_only() -> None:
+    ports = _services()["mailpit"]["ports"]
+    assert ports == ["127.0.0.1:${CANTEEN_MAILPIT_UI_PORT:-8025}:8025"]
+    assert _services()["notify"]["depends_on"]["mailpit"]["condition"] == "service_healthy"
 
 
 @pytest.mark.parametrize("name", [*ENGINES, *APP_SERVICES])
@@ -145,7 +151,9 @@ def test_every_built_service_uses_the_one_dockerfile_and_image() -> None:
 def test_each_app_service_serves_itself_and_waits_for_healthy_engines(name: str) -> None:
     service = _services()[name]
     assert service["command"] == ["canteen", "serve", name, "--host", "0.0.0.0", "--port", "8000"]
-    assert service["depends_on"] == {e: {"condition": "service_healthy"} for e in ENGINES}
+    healthy = {"condition": "service_healthy"}
+    assert {e: service["depends_on"][e] for e in ENGINES} == {e: healthy for e in ENGINES}
+    assert set(service["depends_on"]) <= {*ENGINES, "mailpit"}
     assert "/readyz" in " ".join(service["healthcheck"]["test"])
     assert service["restart"] == "unless-stopped"
 
