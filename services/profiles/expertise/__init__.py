@@ -1,9 +1,57 @@
-"""Expertise inferred from activity events, with evidence; experts, who-to-ask, suggestions."""
+"""Expertise inferred from activity events, with evidence; experts, who-to-ask, suggestions.
+
+Read top-down: `domain.py` (weights, decay, contributions), `repository.py` (sources and
+expertise documents, versioned projections), `scorer.py`, `handlers.py` (the
+`profiles.expertise` consumer), `local.py` (local copies of questions, memberships,
+follows), `service.py` (reads), `routes.py`.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import UTC, datetime
+
 from services.profiles.context import Feature, ProfilesContext
+from services.profiles.expertise.handlers import build_dispatcher
+from services.profiles.expertise.local import LocalCopies
+from services.profiles.expertise.repository import EXPERTISE, ExpertiseRepository
+from services.profiles.expertise.routes import build_router
+from services.profiles.expertise.scorer import Scorer
+from services.profiles.expertise.service import ExpertiseService
+from shared.events.schemas import activity, profiles
+from shared.service import Subscription
+
+GROUP = "profiles.expertise"
+Clock = Callable[[], datetime]
 
 
-def install(ctx: ProfilesContext) -> Feature:
-    return Feature()
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def scorer_for(ctx: ProfilesContext, clock: Clock = utc_now) -> Scorer:
+    """The scorer on the profiles store (the skills feature applies endorsements with it)."""
+    return Scorer(repository_for(ctx, clock))
+
+
+def repository_for(ctx: ProfilesContext, clock: Clock = utc_now) -> ExpertiseRepository:
+    return ExpertiseRepository(
+        ctx.store,
+        half_life_days=ctx.options.expertise_half_life_days,
+        clock=clock,
+        on_events=lambda: ctx.notify_outbox(),
+    )
+
+
+def install(ctx: ProfilesContext, *, clock: Clock = utc_now) -> Feature:
+    repo = repository_for(ctx, clock)
+    local = LocalCopies(ctx.store)
+    dispatcher = build_dispatcher(Scorer(repo), local)
+    return Feature(
+        routers=[build_router(ExpertiseService(repo, local, ctx.store, clock=clock))],
+        outbox_collections=[EXPERTISE],
+        setup=[repo.prepare, local.prepare],
+        subscriptions=[
+            Subscription(group=GROUP, topics=[activity.TOPIC, profiles.TOPIC], handler=dispatcher)
+        ],
+    )

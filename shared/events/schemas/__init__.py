@@ -4,6 +4,6 @@ One module per producing service. Each model is a published contract: change it 
 adding optional fields, or publish a new `.v<N+1>` type beside it.
 """
 
-from shared.events.schemas import activity, profiles
+from shared.events.schemas import activity, profiles, profiles_expertise
 
-__all__ = ["activity", "profiles"]
+__all__ = ["activity", "profiles", "profiles_expertise"]

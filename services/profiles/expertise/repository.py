@@ -1,0 +1,181 @@
+"""Expertise documents and the sources they are derived from, through the DocumentStore.
+
+A source document (`expertise_sources`) holds the current state of one post, answer or
+endorsement as far as scoring cares, updated by set-like operations that are idempotent
+(`$set`, `$addToSet`, `$pull`) and versioned (`v`). Projecting it into the expertise
+documents is a compare-and-swap on each document's own version (`v`), carrying the
+`expertise.changed` event in the same write: one atomic single-document write each, so a
+crash between two writes leaves nothing half-applied that the redelivered event does not
+redo exactly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+import structlog
+
+from services.profiles.expertise import domain
+from shared.events.envelope import new_event
+from shared.events.schemas.profiles_expertise import ExpertiseChanged
+from shared.outbox import insert_with_events, update_with_events
+from shared.store.errors import DuplicateKeyError
+from shared.store.port import DocumentStore
+
+log = structlog.get_logger()
+
+EXPERTISE = "expertise"
+SOURCES = "expertise_sources"
+PEOPLE = "people"
+MAX_ATTEMPTS = 100
+
+
+class ExpertiseRepository:
+    def __init__(
+        self,
+        store: DocumentStore,
+        *,
+        half_life_days: float,
+        clock: Callable[[], datetime],
+        on_events: Callable[[], None] = lambda: None,
+    ) -> None:
+        self._expertise = store.collection(EXPERTISE)
+        self._sources = store.collection(SOURCES)
+        self._people = store.collection(PEOPLE)
+        self.half_life_days = half_life_days
+        self.clock = clock
+        self._on_events = on_events
+
+    async def prepare(self) -> None:
+        await self._expertise.create_index([("topic", 1), ("score_ref", -1), ("_id", 1)])
+        await self._expertise.create_index([("person_id", 1), ("score_ref", -1)])
+
+    async def update_source(self, source_id: str, update: dict[str, Any]) -> dict[str, Any]:
+        """Apply a set-like update to a source (created if new); its new state."""
+        update = {**update, "$inc": {"v": 1}}
+        update.setdefault("$setOnInsert", {})["ref_id"] = source_id.split(":", 1)[1]
+        doc = await self._sources.find_one_and_update({"_id": source_id}, update, upsert=True)
+        assert doc is not None
+        return doc
+
+    async def project(
+        self,
+        person_id: str,
+        topics: list[str],
+        source_id: str,
+        contribution: Callable[[str], domain.Contribution | None],
+        version: int,
+    ) -> None:
+        """Put the source's contribution (per topic, None: nothing) into each expertise doc."""
+        key = domain.source_key(source_id)
+        for topic in topics:
+            await self._project_one(person_id, topic, key, contribution(topic), version)
+
+    async def _project_one(
+        self,
+        person_id: str,
+        topic: str,
+        key: str,
+        contribution: domain.Contribution | None,
+        version: int,
+    ) -> None:
+        doc_id = f"{person_id}:{topic}"
+        for _ in range(MAX_ATTEMPTS):
+            doc = await self._expertise.find_one({"_id": doc_id})
+            if doc is None and contribution is None:
+                return
+            projected = domain.project(doc, key, contribution, version)
+            if projected is None:
+                return
+            hidden = bool(doc["hidden"]) if doc else await self._hidden(person_id, topic)
+            fields: dict[str, Any] = {
+                "score_ref": projected.score_ref,
+                "contrib": projected.contrib,
+                "evidence": projected.evidence,
+                "hidden": hidden,
+                "updated_at": self.clock(),
+            }
+            events = []
+            if projected.publish:
+                fields["published_ref"] = projected.score_ref
+                events.append(self._changed(person_id, topic, projected.score_ref, hidden))
+            if doc is None:
+                try:
+                    await self._expertise.insert_one(
+                        insert_with_events(
+                            {"_id": doc_id, "person_id": person_id, "topic": topic, "v": 1}
+                            | {"published_ref": None}
+                            | fields,
+                            events,
+                        )
+                    )
+                    self._notify(events)
+                    return
+                except DuplicateKeyError:
+                    continue
+            result = await self._expertise.update_one(
+                {"_id": doc_id, "v": doc["v"]},
+                update_with_events({"$set": fields, "$inc": {"v": 1}}, events),
+            )
+            if result.matched_count:
+                self._notify(events)
+                return
+        raise RuntimeError(f"expertise {doc_id} kept changing; giving up (will be retried)")
+
+    async def set_hidden(self, person_id: str, topic: str, hidden: bool) -> None:
+        """Mark a topic hidden (or shown) and tell search, in one write."""
+        doc_id = f"{person_id}:{topic}"
+        for _ in range(MAX_ATTEMPTS):
+            doc = await self._expertise.find_one({"_id": doc_id})
+            if doc is None or bool(doc.get("hidden")) == hidden:
+                return
+            event = self._changed(person_id, topic, doc["score_ref"], hidden)
+            update = {"$set": {"hidden": hidden, "published_ref": doc["score_ref"]}}
+            result = await self._expertise.update_one(
+                {"_id": doc_id, "v": doc["v"]},
+                update_with_events({**update, "$inc": {"v": 1}}, [event]),
+            )
+            if result.matched_count:
+                self._notify([event])
+                return
+
+    def _notify(self, events: list[Any]) -> None:
+        if events:
+            self._on_events()
+
+    async def _hidden(self, person_id: str, topic: str) -> bool:
+        person = await self._people.find_one({"_id": person_id})
+        return bool(person and topic in person.get("hidden_topics", []))
+
+    def _changed(self, person_id: str, topic: str, score_ref: float, hidden: bool) -> Any:
+        now = self.clock()
+        return new_event(
+            ExpertiseChanged(
+                id=f"{person_id}:{topic}",
+                person_id=person_id,
+                topic_id=topic,
+                score=max(0.0, domain.score_now(score_ref, now, self.half_life_days)),
+                score_ref=max(0.0, score_ref),
+                hidden=hidden,
+                at=now,
+            )
+        )
+
+    async def of_person(self, person_id: str, limit: int) -> list[dict[str, Any]]:
+        return await self._expertise.find(
+            {"person_id": person_id, "score_ref": {"$gt": 0}},
+            sort=[("score_ref", -1), ("_id", 1)],
+            limit=limit,
+            projection=["_id", "person_id", "topic", "score_ref", "evidence", "hidden"],
+        )
+
+    async def top(self, topic: str, *, limit: int, skip: int = 0) -> list[dict[str, Any]]:
+        return await self._expertise.find(
+            {"topic": topic, "score_ref": {"$gt": 0}},
+            sort=[("score_ref", -1), ("_id", 1)],
+            limit=limit,
+            skip=skip,
+            projection=["_id", "person_id", "topic", "score_ref", "evidence", "hidden"],
+        )
