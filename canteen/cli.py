@@ -158,3 +158,36 @@ def admin_replay(
 
     asyncio.run(reset())
     console.print(f"group {group} will resume {topic} at offset {offset}")
+
+
+@admin.command("reindex")
+def admin_reindex(
+    index: Annotated[str, typer.Argument(help="posts | resources | people | groups")],
+) -> None:
+    """Rebuild a search index from the event history, then swap its alias (no downtime)."""
+    import asyncio
+
+    from rich.progress import BarColumn, Progress, TextColumn
+
+    from services.search.reindex import ReindexProgress, reindex
+
+    settings = _settings()
+    with Progress(
+        TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.fields[detail]}")
+    ) as bar:
+        task = bar.add_task(f"reindex {index}", total=None, detail="starting")
+
+        def show(p: ReindexProgress) -> None:
+            bar.update(
+                task,
+                total=p.total or None,
+                completed=p.copied,
+                detail=f"{p.phase}: {p.replayed} events replayed, {p.copied} documents copied",
+            )
+
+        try:
+            final = asyncio.run(reindex(settings, index, progress=show))
+        except ValueError as exc:
+            console.print(f"[red]{exc}[/red]")
+            raise typer.Exit(2) from None
+    console.print(f"{index}: alias now points at {final.physical} ({final.copied} documents)")

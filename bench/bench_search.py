@@ -1,0 +1,181 @@
+"""Search service: event-to-searchable latency and search latency through the HTTP API.
+
+    python bench/bench_search.py [--external] [-n 50] [--corpus 2000] [--queries 200]
+
+Runs the search service alone in-process (routes, consumer, index relay): embedded always
+(SQLite bus, store and index); with --external on Kafka + FerretDB + OpenSearch (default
+1 s refresh) at the CANTEEN_TEST_* addresses. Event-to-searchable: publish a post on the bus
+and poll the search API until it is found. Prints a markdown table; asserts nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import random
+import sys
+import tempfile
+import time
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+import structlog
+from asgi_lifespan import LifespanManager
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from canteen.allinone import create_single
+from shared.backends import make_bus
+from shared.events.envelope import new_event
+from shared.events.schemas.activity import posts as p
+from shared.settings import CanteenSettings
+
+WORDS = [
+    "kafka",
+    "postgres",
+    "python",
+    "react",
+    "search",
+    "index",
+    "latency",
+    "cache",
+    "deploy",
+    "budget",
+    "alert",
+]
+
+
+def settings(external: bool, data_dir: Path) -> CanteenSettings:
+    common = {
+        "env": "dev",
+        "data_dir": data_dir,
+        "dev_signing_secret": "b" * 40,
+        "cursor_secret": "c" * 40,
+        "outbox_poll_seconds": 0.05,
+    }
+    if not external:
+        return CanteenSettings(backend="embedded", **common)  # type: ignore[arg-type]
+    return CanteenSettings(  # type: ignore[arg-type]
+        backend="external",
+        kafka_bootstrap_servers=os.environ["CANTEEN_TEST_KAFKA_BOOTSTRAP_SERVERS"],
+        mongodb_uri=os.environ["CANTEEN_TEST_MONGODB_URI"],
+        mongodb_database_prefix=f"bench{uuid.uuid4().hex[:8]}",
+        opensearch_url=os.environ["CANTEEN_TEST_OPENSEARCH_URL"],
+        **common,
+    )
+
+
+def post(pid: str, text: str, rng: random.Random) -> p.PostCreated:
+    return p.PostCreated(
+        id=pid,
+        kind="note",
+        author_id="bench",
+        audience="org",
+        text=text,
+        title=" ".join(rng.sample(WORDS, 3)),
+        topics=[rng.choice(WORDS)],
+        created_at=datetime.now(UTC),
+    )
+
+
+def p95(samples: list[float]) -> float:
+    ordered = sorted(samples)
+    return ordered[max(0, int(len(ordered) * 0.95) - 1)]
+
+
+async def run(name: str, cfg: CanteenSettings, n: int, corpus: int, queries: int) -> str:
+    cfg.data_dir.mkdir(parents=True, exist_ok=True)
+    rng = random.Random(1)
+    bus = make_bus(cfg, "bench-search", topics=["canteen.activity"])
+    await bus.start()
+    app = create_single(cfg, "search")
+    async with LifespanManager(app, startup_timeout=120, shutdown_timeout=60) as manager:
+        transport = httpx.ASGITransport(app=manager.app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://bench") as http:
+            token = (await http.post("/api/v1/dev/token", json={"sub": "bench"})).json()
+            auth = {"Authorization": f"Bearer {token['access_token']}"}
+            events = [
+                new_event(post(f"c{i}", " ".join(rng.choices(WORDS, k=30)), rng))
+                for i in range(corpus)
+            ]
+            for start in range(0, len(events), 500):
+                await bus.publish_batch(
+                    [("canteen.activity", e) for e in events[start : start + 500]]
+                )
+            while True:  # the corpus (and the consumer's group join) first
+                body = (
+                    await http.get("/api/v1/search", params={"q": "", "limit": 1}, headers=auth)
+                ).json()
+                if body.get("total", 0) >= corpus:
+                    break
+                await asyncio.sleep(0.2)
+            latencies = []
+            for i in range(n):
+                word = f"zq{uuid.uuid4().hex[:10]}"
+                started = time.perf_counter()
+                await bus.publish(
+                    new_event(post(f"l{i}", f"fresh {word}", rng)), topic="canteen.activity"
+                )
+                while True:
+                    found = await http.get("/api/v1/search", params={"q": word}, headers=auth)
+                    if found.json()["total"] >= 1:
+                        break
+                    await asyncio.sleep(0.01)
+                latencies.append(time.perf_counter() - started)
+            search_times = []
+            for _ in range(queries):
+                q = " ".join(rng.sample(WORDS, rng.randint(1, 3)))
+                started = time.perf_counter()
+                r = await http.get("/api/v1/search", params={"q": q, "limit": 20}, headers=auth)
+                search_times.append(time.perf_counter() - started)
+                assert r.status_code == 200
+    await bus.close()
+    return (
+        f"| {name} | {corpus} | {p95(latencies) * 1000:,.0f} ms | "
+        f"{sorted(latencies)[len(latencies) // 2] * 1000:,.0f} ms | "
+        f"{p95(search_times) * 1000:,.1f} ms |"
+    )
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--external", action="store_true")
+    parser.add_argument("-n", type=int, default=50)
+    parser.add_argument("--corpus", type=int, default=2000)
+    parser.add_argument("--queries", type=int, default=200)
+    args = parser.parse_args()
+    logging.disable(logging.CRITICAL)
+    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.CRITICAL))
+    rows = [
+        "| backend | corpus | event→searchable p95 | p50 | search p95 (HTTP) |",
+        "|---|---|---|---|---|",
+    ]
+    with tempfile.TemporaryDirectory() as tmp:
+        rows.append(
+            await run(
+                "embedded (SQLite)",
+                settings(False, Path(tmp) / "e"),
+                args.n,
+                args.corpus,
+                args.queries,
+            )
+        )
+        if args.external:
+            rows.append(
+                await run(
+                    "Kafka + FerretDB + OpenSearch",
+                    settings(True, Path(tmp) / "x"),
+                    args.n,
+                    args.corpus,
+                    args.queries,
+                )
+            )
+    print("\n".join(rows))
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

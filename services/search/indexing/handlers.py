@@ -1,0 +1,292 @@
+"""Events the search service folds into its projections (consumer group `search`).
+
+Handlers only write projections (idempotent, ordered by stamps, see domain/folds.py); the
+index relay turns dirty projections into index writes. So a handler succeeds even while
+the search backend is down, and indexing converges when it comes back.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import partial
+from typing import Any
+
+import structlog
+
+from services.search.domain import folds
+from services.search.indexing.repository import (
+    GROUP_FOLDS,
+    MEMBERSHIPS,
+    PEOPLE,
+    POST_FOLDS,
+    REACTIONS,
+    VOTES,
+    Fold,
+    Projections,
+)
+from shared.events import registry
+from shared.events.dispatch import EventDispatcher
+from shared.events.envelope import Event
+from shared.events.schemas import profiles as pr
+from shared.events.schemas import profiles_expertise as pe
+from shared.events.schemas.activity import discussion as d
+from shared.events.schemas.activity import posts as p
+from shared.events.schemas.activity import social as s
+
+log = structlog.get_logger()
+
+
+def build_dispatcher(proj: Projections, wake: Callable[[], None]) -> EventDispatcher:
+    dispatcher = EventDispatcher(registry)
+    on = dispatcher.on
+
+    async def fold(name: str, doc_id: str, event: Event, fn: Fold) -> bool:
+        changed = await proj.apply(name, doc_id, fn, event_time=event.time)
+        if changed:
+            wake()
+            log.debug("search.projection.changed", collection=name, id=doc_id, type=event.type)
+        return changed
+
+    def stamp(event: Event) -> str:
+        return folds.stamp_of(event.time, event.id)
+
+    @on(p.PostCreated)
+    async def post_created(event: Event, data: p.PostCreated) -> None:
+        await fold(
+            POST_FOLDS,
+            data.id,
+            event,
+            partial(
+                folds.apply_post,
+                post_id=data.id,
+                fields=_post_fields(data, data.created_at),
+                stamp=stamp(event),
+            ),
+        )
+
+    @on(p.PostUpdated)
+    async def post_updated(event: Event, data: p.PostUpdated) -> None:
+        await fold(
+            POST_FOLDS,
+            data.id,
+            event,
+            partial(
+                folds.apply_post,
+                post_id=data.id,
+                fields={**_post_fields(data, None), "edited_at": data.edited_at},
+                stamp=stamp(event),
+            ),
+        )
+
+    @on(p.PostDeleted)
+    async def post_deleted(event: Event, data: p.PostDeleted) -> None:
+        await fold(POST_FOLDS, data.id, event, partial(folds.apply_post_deleted, post_id=data.id))
+
+    @on(d.AnswerCreated)
+    async def answer_created(event: Event, data: d.AnswerCreated) -> None:
+        fn = partial(
+            folds.apply_answer,
+            question_id=data.question_id,
+            answer_id=data.id,
+            author_id=data.author_id,
+            text=data.text,
+            stamp=stamp(event),
+        )
+        await fold(POST_FOLDS, data.question_id, event, fn)
+
+    @on(d.AnswerUpdated)
+    async def answer_updated(event: Event, data: d.AnswerUpdated) -> None:
+        fn = partial(
+            folds.apply_answer,
+            question_id=data.question_id,
+            answer_id=data.id,
+            author_id=data.author_id,
+            text=data.text,
+            stamp=stamp(event),
+        )
+        await fold(POST_FOLDS, data.question_id, event, fn)
+
+    @on(d.AnswerDeleted)
+    async def answer_deleted(event: Event, data: d.AnswerDeleted) -> None:
+        fn = partial(folds.apply_answer_deleted, question_id=data.question_id, answer_id=data.id)
+        await fold(POST_FOLDS, data.question_id, event, fn)
+
+    @on(d.AnswerAccepted)
+    async def answer_accepted(event: Event, data: d.AnswerAccepted) -> None:
+        fn = partial(
+            folds.apply_accepted,
+            question_id=data.question_id,
+            answer_id=data.answer_id,
+            accepted=data.accepted,
+            stamp=stamp(event),
+        )
+        await fold(POST_FOLDS, data.question_id, event, fn)
+
+    @on(d.VoteSet)
+    async def vote_set(event: Event, data: d.VoteSet) -> None:
+        vote_id = f"{data.answer_id}:{data.voter_id}"
+        record = {"answer_id": data.answer_id, "question_id": data.question_id, "value": data.value}
+        await proj.apply(VOTES, vote_id, partial(_latest, record=record, stamp=stamp(event)))
+        votes = proj[VOTES]
+        score = await votes.count({"answer_id": data.answer_id, "value": 1}) - await votes.count(
+            {"answer_id": data.answer_id, "value": -1}
+        )
+        fn = partial(
+            folds.set_answer_score,
+            question_id=data.question_id,
+            answer_id=data.answer_id,
+            score=score,
+        )
+        await fold(POST_FOLDS, data.question_id, event, fn)
+
+    async def reaction(event: Event, data: d.ReactionSet | d.ReactionRemoved, active: bool) -> None:
+        record = {"post_id": data.post_id, "active": active}
+        await proj.apply(REACTIONS, data.id, partial(_latest, record=record, stamp=stamp(event)))
+        count = await proj[REACTIONS].count({"post_id": data.post_id, "active": True})
+        await fold(
+            POST_FOLDS,
+            data.post_id,
+            event,
+            partial(folds.set_reactions, post_id=data.post_id, count=count),
+        )
+
+    @on(d.ReactionSet)
+    async def reaction_set(event: Event, data: d.ReactionSet) -> None:
+        await reaction(event, data, True)
+
+    @on(d.ReactionRemoved)
+    async def reaction_removed(event: Event, data: d.ReactionRemoved) -> None:
+        await reaction(event, data, False)
+
+    async def group_changed(
+        event: Event, data: s.GroupCreated | s.GroupUpdated, created_at: Any
+    ) -> None:
+        fields = {
+            "updated_at": event.time,
+            "slug": data.slug,
+            "name": data.name,
+            "description": data.description,
+            "visibility": data.visibility,
+            "join_policy": data.join_policy,
+            "owner_id": data.owner_id,
+            "created_at": created_at,
+        }
+        if await fold(
+            GROUP_FOLDS,
+            data.id,
+            event,
+            partial(folds.apply_group, group_id=data.id, fields=fields, stamp=stamp(event)),
+        ):
+            # The group's posts take their audience from the group's current visibility.
+            await proj.touch(POST_FOLDS, {"post.group_id": data.id})
+
+    @on(s.GroupCreated)
+    async def group_created(event: Event, data: s.GroupCreated) -> None:
+        await group_changed(event, data, data.created_at)
+        # The creator is the first owner; no MembershipChanged says so.
+        fn = partial(
+            folds.apply_membership,
+            group_id=data.id,
+            user_id=data.owner_id,
+            active=True,
+            stamp=stamp(event),
+        )
+        await proj.apply(MEMBERSHIPS, f"{data.id}:{data.owner_id}", fn)
+
+    @on(s.GroupUpdated)
+    async def group_updated(event: Event, data: s.GroupUpdated) -> None:
+        await group_changed(event, data, None)
+
+    @on(s.GroupDeleted)
+    async def group_deleted(event: Event, data: s.GroupDeleted) -> None:
+        if await fold(
+            GROUP_FOLDS, data.id, event, partial(folds.apply_group_deleted, group_id=data.id)
+        ):
+            await proj.touch(POST_FOLDS, {"post.group_id": data.id})
+
+    @on(s.MembershipChanged)
+    async def membership_changed(event: Event, data: s.MembershipChanged) -> None:
+        fn = partial(
+            folds.apply_membership,
+            group_id=data.group_id,
+            user_id=data.user_id,
+            active=data.state == "active",
+            stamp=stamp(event),
+        )
+        await proj.apply(MEMBERSHIPS, f"{data.group_id}:{data.user_id}", fn)
+
+    async def person_changed(event: Event, data: pr.PersonSnapshot) -> None:
+        fields = {
+            "handle": data.handle.lower(),
+            "display_name": data.display_name,
+            "title": data.title,
+            "department": data.department,
+            "avatar_url": data.avatar_url,
+            "active": data.active,
+            "created_at": event.time,
+        }
+        if await fold(
+            PEOPLE,
+            data.id,
+            event,
+            partial(folds.apply_person, person_id=data.id, fields=fields, stamp=stamp(event)),
+        ):
+            # Posts show their author's name and department.
+            await proj.touch(POST_FOLDS, {"post.author_id": data.id})
+
+    @on(pr.PersonCreated)
+    async def person_created(event: Event, data: pr.PersonCreated) -> None:
+        await person_changed(event, data)
+
+    @on(pr.PersonUpdated)
+    async def person_updated(event: Event, data: pr.PersonUpdated) -> None:
+        await person_changed(event, data)
+
+    @on(pr.PersonDeactivated)
+    async def person_deactivated(event: Event, data: pr.PersonDeactivated) -> None:
+        fn = partial(folds.apply_person_active, person_id=data.id, active=False, stamp=stamp(event))
+        await fold(PEOPLE, data.id, event, fn)
+
+    @on(pr.PersonReactivated)
+    async def person_reactivated(event: Event, data: pr.PersonReactivated) -> None:
+        await person_changed(event, data)
+
+    @on(pe.ExpertiseChanged)
+    async def expertise_changed(event: Event, data: pe.ExpertiseChanged) -> None:
+        # score_ref ranks like today's score forever (docs/profiles.md), so it never goes stale.
+        fn = partial(
+            folds.apply_expertise,
+            person_id=data.person_id,
+            topic=data.topic_id,
+            score=data.score_ref,
+            hidden=data.hidden,
+            stamp=stamp(event),
+        )
+        await fold(PEOPLE, data.person_id, event, fn)
+
+    return dispatcher
+
+
+def _latest(
+    state: dict[str, Any] | None, *, record: dict[str, Any], stamp: str
+) -> dict[str, Any] | None:
+    """Last writer wins by stamp (votes, reactions)."""
+    if state is not None and state.get("stamp", "") >= stamp:
+        return None
+    return {**record, "stamp": stamp}
+
+
+def _post_fields(data: p.PostCreated | p.PostUpdated, created_at: Any) -> dict[str, Any]:
+    return {
+        "kind": data.kind,
+        "author_id": data.author_id,
+        "audience": data.audience,
+        "group_id": data.group_id,
+        "group_visibility": data.group_visibility,
+        "title": data.title,
+        "text": data.text,
+        "url": data.url,
+        "resource_type": data.resource_type,
+        "topics": list(data.topics),
+        "created_at": created_at,
+    }
