@@ -13,12 +13,15 @@ import pytest
 from canteen.allinone import create_all_in_one
 from shared.settings import CanteenSettings
 from tests.conftest import serve
+from tests.search.conftest import drop_indexes
 
 
 @pytest.fixture
 async def client(settings: CanteenSettings) -> AsyncIterator[httpx.AsyncClient]:
     async for http in serve(create_all_in_one(settings)):
         yield http
+    if settings.backend == "external":  # the shared OpenSearch cluster has a shard limit
+        await drop_indexes(settings)
 
 
 async def token_for(client: httpx.AsyncClient, sub: str, roles: list[str] | None = None) -> str:
