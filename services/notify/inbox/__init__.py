@@ -3,7 +3,39 @@
 from __future__ import annotations
 
 from services.notify.context import Feature, NotifyContext
+from services.notify.inbox.handlers import build_dispatcher
+from services.notify.inbox.projection import Audiences
+from services.notify.inbox.repository import NOTIFICATIONS, InboxRepository
+from services.notify.inbox.routes import build_router
+from services.notify.inbox.service import Inbox
+from services.notify.preferences.repository import PreferenceRepository
+from shared.events.schemas.activity import TOPIC as ACTIVITY_TOPIC
+from shared.events.schemas.profiles import TOPIC as PROFILES_TOPIC
+from shared.service import Subscription
+
+GROUP = "notify.inbox"
+
+
+def build_inbox(ctx: NotifyContext) -> tuple[Inbox, Audiences]:
+    audiences = Audiences(ctx.store)
+    inbox = Inbox(
+        InboxRepository(ctx.store),
+        audiences,
+        PreferenceRepository(ctx.store),
+        window_seconds=ctx.options.aggregation_window_seconds,
+        on_events=lambda: ctx.notify_outbox(),
+    )
+    return inbox, audiences
 
 
 def install(ctx: NotifyContext) -> Feature:
-    return Feature()
+    inbox, audiences = build_inbox(ctx)
+    dispatcher = build_dispatcher(inbox, audiences)
+    return Feature(
+        routers=[build_router(inbox, ctx.route_class)],
+        outbox_collections=[NOTIFICATIONS],
+        setup=[inbox.repo.prepare, audiences.prepare],
+        subscriptions=[
+            Subscription(group=GROUP, topics=[ACTIVITY_TOPIC, PROFILES_TOPIC], handler=dispatcher)
+        ],
+    )

@@ -4,6 +4,8 @@ One module per producing service. Each model is a published contract: change it 
 adding optional fields, or publish a new `.v<N+1>` type beside it.
 """
 
-from shared.events.schemas import activity, profiles, profiles_expertise
+from shared.events.schemas import activity, profiles
+from shared.events.schemas import notify as notify
+from shared.events.schemas import profiles_expertise as profiles_expertise
 
-__all__ = ["activity", "profiles", "profiles_expertise"]
+__all__ = ["activity", "profiles"]

@@ -1,0 +1,259 @@
+"""Notify: event -> SSE delivery latency, notification-producing events/s, unread-count cost.
+
+    python bench/bench_notify.py [--kafka B --mongodb URI] [-n 3000] [--latency 200]
+                                 [--reads 2000]
+
+(a) events/s: the notify service (its `notify.inbox` consumer, outbox relay and all) runs in
+    this process; N comment.created events to N distinct post authors are published first,
+    then the time from the service's start to the Nth notification written is measured.
+    SQLite always; with --kafka/--mongodb also Kafka + FerretDB (or MongoDB).
+(b) event -> SSE: the notify app on uvicorn (loopback), 20 SSE clients; each event is a
+    follow of one client's user, published one at a time; latency = publish to the SSE
+    frame arriving at the client. p50/p95 per backend.
+(c) unread count: GET /api/v1/notifications/unread-count through the whole app (ASGI, auth
+    included) and the repository read alone, p50/p95.
+Prints markdown tables; asserts nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import os
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import structlog
+import uvicorn
+from asgi_lifespan import LifespanManager
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from canteen.allinone import create_single
+from services.notify.inbox.repository import InboxRepository
+from shared.backends import make_bus, make_store
+from shared.events.envelope import new_event
+from shared.events.schemas.activity import TOPIC as ACTIVITY_TOPIC
+from shared.events.schemas.activity.discussion import CommentCreated
+from shared.events.schemas.activity.social import FollowCreated
+from shared.settings import CanteenSettings
+
+SECRET = "bench-secret-" + "z" * 32
+CLIENTS = 20
+
+
+def settings_for(args: argparse.Namespace, backend: str, data_dir: Path) -> CanteenSettings:
+    common: dict[str, Any] = {
+        "env": "dev",
+        "data_dir": data_dir,
+        "dev_signing_secret": SECRET,
+        "cursor_secret": SECRET,
+        "outbox_poll_seconds": 0.05,
+        "bus_namespace": f"b{uuid.uuid4().hex[:8]}",
+    }
+    if backend == "embedded":
+        return CanteenSettings(backend="embedded", **common)
+    return CanteenSettings(
+        backend="external",
+        kafka_bootstrap_servers=args.kafka,
+        mongodb_uri=args.mongodb,
+        mongodb_database_prefix=f"bench{uuid.uuid4().hex[:8]}",
+        **common,
+    )
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def comment_for(i: int, run: str) -> CommentCreated:
+    return CommentCreated(
+        id=f"c-{run}-{i}",
+        post_id=f"p-{run}-{i}",
+        post_author_id=f"u-{run}-{i}",
+        author_id=f"a-{run}-{i % 97}",
+        text="Nice post",
+        audience="org",
+        created_at=datetime.now(UTC),
+    )
+
+
+async def bench_throughput(settings: CanteenSettings, n: int) -> tuple[float, float]:
+    """Events/s from the consumer's start to the Nth counted notification (and CPU s)."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    run = uuid.uuid4().hex[:6]
+    bus = make_bus(settings, "bench-publisher", topics=[ACTIVITY_TOPIC])
+    await bus.start()
+    batch = [(ACTIVITY_TOPIC, new_event(comment_for(i, run))) for i in range(n)]
+    for i in range(0, n, 1000):
+        await bus.publish_batch(batch[i : i + 1000])
+    await bus.close()
+    store = make_store(settings, "notify")
+    notifications = store.collection("notifications")
+    cpu, started = time.process_time(), time.perf_counter()
+    async with LifespanManager(create_single(settings, "notify"), startup_timeout=120):
+        while await notifications.count({}) < n:  # noqa: ASYNC110 - polls the store
+            await asyncio.sleep(0.05)
+        elapsed = time.perf_counter() - started
+        used = time.process_time() - cpu
+    await store.close()
+    return n / elapsed, n / used
+
+
+@contextlib.asynccontextmanager
+async def served(settings: CanteenSettings) -> AsyncIterator[str]:
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    app = create_single(settings, "notify")
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=0, log_config=None, lifespan="on")
+    )
+    task = asyncio.create_task(server.serve())
+    while not server.started:  # noqa: ASYNC110 - uvicorn exposes a flag only
+        await asyncio.sleep(0.02)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        await task
+
+
+async def bench_latency(settings: CanteenSettings, n: int) -> list[float]:
+    """Publish `n` follows, one at a time, to 20 connected users; ms to each SSE frame."""
+    run = uuid.uuid4().hex[:6]
+    users = [f"s-{run}-{i}" for i in range(CLIENTS)]
+    arrived: dict[str, float] = {}
+    async with served(settings) as base, httpx.AsyncClient(base_url=base, timeout=None) as http:
+        tokens = {}
+        for user in users:
+            r = await http.post("/api/v1/dev/token", json={"sub": user, "roles": []})
+            tokens[user] = r.json()["access_token"]
+        ready = asyncio.Event()
+        opened = 0
+
+        async def listen(user: str) -> None:
+            nonlocal opened
+            headers = {"Authorization": f"Bearer {tokens[user]}"}
+            async with http.stream("GET", "/api/v1/notifications/stream", headers=headers) as r:
+                async for line in r.aiter_lines():
+                    if line.startswith("event: unread") and not ready.is_set():
+                        opened += 1
+                        if opened == CLIENTS:
+                            ready.set()
+                    if line.startswith("data: ") and '"follower"' in line:
+                        follower = line.split('"actor_id":"', 1)[1].split('"', 1)[0]
+                        arrived[follower] = time.perf_counter()
+
+        listeners = [asyncio.create_task(listen(u)) for u in users]
+        await asyncio.wait_for(ready.wait(), 60)
+        bus = make_bus(settings, "bench-publisher", topics=[ACTIVITY_TOPIC])
+        await bus.start()
+        sent: dict[str, float] = {}
+        for i in range(n):
+            follower = f"f-{run}-{i}"
+            payload = FollowCreated(
+                id=f"{follower}:person:{users[i % CLIENTS]}",
+                follower_id=follower,
+                target_type="person",
+                target_id=users[i % CLIENTS],
+                created_at=datetime.now(UTC),
+            )
+            sent[follower] = time.perf_counter()
+            await bus.publish(new_event(payload), topic=ACTIVITY_TOPIC)
+            await asyncio.sleep(0.02)
+        deadline = time.monotonic() + 60
+        while len(arrived) < n and time.monotonic() < deadline:  # noqa: ASYNC110
+            await asyncio.sleep(0.05)
+        await bus.close()
+        for task in listeners:
+            task.cancel()
+        await asyncio.gather(*listeners, return_exceptions=True)
+    return [(arrived[k] - sent[k]) * 1000 for k in sent if k in arrived]
+
+
+async def bench_unread(settings: CanteenSettings, reads: int) -> tuple[list[float], list[float]]:
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    app = create_single(settings, "notify")
+    async with LifespanManager(app, startup_timeout=120) as manager:
+        transport = httpx.ASGITransport(app=manager.app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://bench") as http:
+            r = await http.post("/api/v1/dev/token", json={"sub": "reader", "roles": []})
+            headers = {"Authorization": f"Bearer {r.json()['access_token']}"}
+            via_http = []
+            for _ in range(reads):
+                t = time.perf_counter()
+                await http.get("/api/v1/notifications/unread-count", headers=headers)
+                via_http.append((time.perf_counter() - t) * 1000)
+    store = make_store(settings, "notify")
+    repo = InboxRepository(store)
+    direct = []
+    for _ in range(reads):
+        t = time.perf_counter()
+        await repo.counter("reader")
+        direct.append((time.perf_counter() - t) * 1000)
+    await store.close()
+    return via_http, direct
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--kafka", default=os.environ.get("CANTEEN_TEST_KAFKA_BOOTSTRAP_SERVERS"))
+    parser.add_argument("--mongodb", default=os.environ.get("CANTEEN_TEST_MONGODB_URI"))
+    parser.add_argument("-n", type=int, default=3000, help="events for the throughput run")
+    parser.add_argument("--latency", type=int, default=200, help="events for the SSE run")
+    parser.add_argument("--reads", type=int, default=2000)
+    parser.add_argument("--only", choices=["embedded", "external"], default=None)
+    args = parser.parse_args()
+    logging.disable(logging.WARNING)
+    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.ERROR))
+    backends = [("embedded", "SQLite")]
+    if args.kafka and args.mongodb:
+        backends.append(("external", "Kafka + FerretDB"))
+    backends = [b for b in backends if args.only in (None, b[0])]
+    with tempfile.TemporaryDirectory() as tmp:
+        rows_t, rows_l, rows_u = [], [], []
+        for backend, label in backends:
+            s = settings_for(args, backend, Path(tmp) / f"{backend}-t")
+            wall, cpu = await bench_throughput(s, args.n)
+            rows_t.append(f"| {label} | {args.n} | {wall:,.0f} | {cpu:,.0f} |")
+            lat = await bench_latency(
+                settings_for(args, backend, Path(tmp) / f"{backend}-l"), args.latency
+            )
+            rows_l.append(
+                f"| {label} | {len(lat)}/{args.latency} | {statistics.median(lat):.1f} | "
+                f"{pct(lat, 0.95):.1f} | {max(lat):.1f} |"
+            )
+            via, direct = await bench_unread(
+                settings_for(args, backend, Path(tmp) / f"{backend}-u"), args.reads
+            )
+            rows_u.append(
+                f"| {label} | {statistics.median(via):.2f} | {pct(via, 0.95):.2f} | "
+                f"{statistics.median(direct):.2f} | {pct(direct, 0.95):.2f} |"
+            )
+    print("### (a) Notification-producing events per second (one process)\n")
+    print("| backend | events | events/s (wall) | events per CPU-second |")
+    print("|---|---:|---:|---:|")
+    print("\n".join(rows_t))
+    print("\n### (b) Event published -> SSE frame at the client (ms)\n")
+    print("| backend | delivered | p50 | p95 | max |")
+    print("|---|---:|---:|---:|---:|")
+    print("\n".join(rows_l))
+    print("\n### (c) Unread count (ms)\n")
+    print("| backend | HTTP p50 | HTTP p95 | store read p50 | store read p95 |")
+    print("|---|---:|---:|---:|---:|")
+    print("\n".join(rows_u))
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

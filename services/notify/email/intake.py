@@ -1,0 +1,102 @@
+"""Immediate email: find new notifications, ask `decide`, queue the ones that go out now.
+
+The notification's `channels.email` field is the email feature's bookmark: absent,
+`pending` or `now` (the inbox's decision at creation) means not handled yet; this job
+decides again with the preferences of the moment and moves it (compare-and-set, so replicas never
+both take one) to `queued` (in `email_outbox`, possibly waiting for quiet hours to end),
+`digest` (left for the next digest), `off`, or `no_address`. The mail is queued before
+the bookmark moves: a crash in between re-queues under the same id, which is a no-op.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+from typing import Any
+
+import structlog
+
+from services.notify.email.compose import Composer, message_id
+from services.notify.email.outbox import EmailOutbox
+from services.notify.preferences.domain import decide
+from services.notify.preferences.repository import PreferenceRepository
+from shared.store.port import DocumentStore
+
+log = structlog.get_logger()
+NOTIFICATIONS = "notifications"
+UNSEEN = [None, "pending", "now"]
+BATCH = 100
+IDLE_SECONDS = 0.25
+
+
+class ImmediateIntake:
+    def __init__(
+        self,
+        store: DocumentStore,
+        outbox: EmailOutbox,
+        prefs: PreferenceRepository,
+        composer: Composer,
+    ) -> None:
+        self._notifications = store.collection(NOTIFICATIONS)
+        self._outbox = outbox
+        self._prefs = prefs
+        self._composer = composer
+
+    async def prepare(self) -> None:
+        await self._notifications.create_index([("channels.email", 1), ("created_at", 1)])
+
+    async def run(self) -> None:
+        while True:
+            try:
+                handled = await self.scan()
+            except Exception:
+                log.exception("notify.email.intake_failed")
+                handled = 0
+            if handled < BATCH:
+                await asyncio.sleep(IDLE_SECONDS)
+
+    async def scan(self, now: datetime | None = None) -> int:
+        """Route one batch of new notifications; return how many were looked at."""
+        docs = await self._notifications.find(
+            {"channels.email": {"$in": UNSEEN}}, sort=[("created_at", 1), ("_id", 1)], limit=BATCH
+        )
+        for doc in docs:
+            await self.route(doc, now or datetime.now(UTC))
+        return len(docs)
+
+    async def route(self, notification: dict[str, Any], now: datetime) -> str:
+        user_id = notification["recipient_id"]
+        prefs = await self._prefs.get(user_id)
+        delivery = decide(prefs, await self._prefs.org(), notification, now)
+        state: str = delivery.email
+        address = (prefs or {}).get("email_address")
+        if state == "now":
+            if not address:
+                state = "no_address"
+            else:
+                mail_id = f"n:{notification['_id']}"
+                message = self._composer.immediate(
+                    notification, to=address, message_id=message_id(mail_id)
+                )
+                await self._outbox.enqueue(
+                    mail_id,
+                    kind="immediate",
+                    user_id=user_id,
+                    about=notification["_id"],
+                    to=address,
+                    message=message.as_string(),
+                    not_before=delivery.email_at or now,
+                    now=now,
+                )
+                state = "queued"
+        await self._notifications.update_one(
+            {"_id": notification["_id"], "channels.email": {"$in": UNSEEN}},
+            {"$set": {"channels.email": state}},
+        )
+        log.info(
+            "notify.email.routed",
+            notification_id=notification["_id"],
+            state=state,
+            deferred=delivery.email_at is not None,
+        )
+        return state

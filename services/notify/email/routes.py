@@ -1,0 +1,46 @@
+"""Unsubscribe routes: reached from a mail client without login, authorised by the token.
+
+`GET` shows a confirmation page and changes nothing (link scanners prefetch GETs); `POST`
+is RFC 8058's one-click request (`List-Unsubscribe=One-Click`) and applies it.
+"""
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+from fastapi.responses import HTMLResponse
+
+from services.notify.email.compose import UNSUBSCRIBE_PATH, Composer
+from services.notify.email.unsubscribe import BadLink, Unsubscriber, describe
+from shared.http import BadRequest, problem_type
+
+Token = Annotated[str, Query(min_length=10, max_length=2000)]
+
+
+def build_router(unsubscriber: Unsubscriber, composer: Composer) -> APIRouter:
+    router = APIRouter(tags=["email"])
+
+    def bad_link(exc: BadLink) -> BadRequest:
+        return BadRequest(
+            "this unsubscribe link is not valid", type=problem_type("invalid-unsubscribe-link")
+        )
+
+    @router.get(UNSUBSCRIBE_PATH, response_class=HTMLResponse)
+    async def confirm(token: Token) -> HTMLResponse:
+        """A confirmation page for an unsubscribe link (changes nothing)."""
+        try:
+            _, kind = unsubscriber.read(token)
+        except BadLink as exc:
+            raise bad_link(exc) from exc
+        page = composer.page(what=describe(kind), action=f"?token={token}", done=False)
+        return HTMLResponse(page)
+
+    @router.post(UNSUBSCRIBE_PATH, response_class=HTMLResponse)
+    async def unsubscribe(token: Token) -> HTMLResponse:
+        """One-click unsubscribe (RFC 8058): turn this kind of email off."""
+        try:
+            kind = await unsubscriber.apply(token)
+        except BadLink as exc:
+            raise bad_link(exc) from exc
+        return HTMLResponse(composer.page(what=describe(kind), action="", done=True))
+
+    return router

@@ -1,0 +1,126 @@
+"""Events the inbox consumes (group `notify.inbox`): activity and profiles.
+
+Every handler is idempotent: notification ids derive from event id and recipient, and the
+projections are plain sets keyed by id.
+"""
+
+from __future__ import annotations
+
+import structlog
+
+from services.notify.inbox import rules
+from services.notify.inbox.projection import Audiences
+from services.notify.inbox.service import Inbox
+from shared.events.dispatch import EventDispatcher
+from shared.events.envelope import Event
+from shared.events.registry import registry
+from shared.events.schemas.activity.discussion import (
+    AnswerAccepted,
+    AnswerCreated,
+    AnswerDeleted,
+    AnswerUpdated,
+    CommentCreated,
+    CommentDeleted,
+    ReactionSet,
+)
+from shared.events.schemas.activity.posts import PostCreated, PostDeleted, PostPinned, PostUpdated
+from shared.events.schemas.activity.social import (
+    FollowCreated,
+    GroupCreated,
+    GroupDeleted,
+    MembershipChanged,
+)
+from shared.events.schemas.profiles_expertise import ExpertiseChanged
+
+log = structlog.get_logger()
+
+
+def build_dispatcher(inbox: Inbox, audiences: Audiences) -> EventDispatcher:
+    d = EventDispatcher(registry)
+
+    @d.on(PostCreated)
+    async def post_created(event: Event, data: PostCreated) -> None:
+        """Mentions; a question asks its topics' top experts for help."""
+        experts = await audiences.top_experts(data.topics) if data.kind == "question" else []
+        await inbox.notify(event, rules.for_post(data, experts))
+
+    @d.on(PostUpdated)
+    async def post_updated(event: Event, data: PostUpdated) -> None:
+        """People newly mentioned by an edit."""
+        await inbox.notify(event, rules.for_post(data, []))
+
+    @d.on(PostDeleted)
+    async def post_deleted(event: Event, data: PostDeleted) -> None:
+        """Hide everything about the post, and never notify about it again."""
+        await audiences.delete_post(data.id)
+        hidden = await inbox.repo.hide_about("post_id", data.id)
+        log.info("notify.post.deleted_hidden", post_id=data.id, hidden=hidden)
+
+    @d.on(PostPinned)
+    async def post_pinned(event: Event, data: PostPinned) -> None:
+        """An announcement: critical, to every member of the group."""
+        members = await audiences.members(data.group_id) if data.group_id else []
+        await inbox.notify(event, rules.for_pin(data, members))
+
+    @d.on(AnswerCreated)
+    async def answer_created(event: Event, data: AnswerCreated) -> None:
+        """The asker hears of the answer; the mentioned hear of their mention."""
+        await inbox.notify(event, rules.for_answer(data))
+
+    @d.on(AnswerUpdated)
+    async def answer_updated(event: Event, data: AnswerUpdated) -> None:
+        """People newly mentioned by an edited answer."""
+        await inbox.notify(event, rules.for_answer(data))
+
+    @d.on(AnswerAccepted)
+    async def answer_accepted(event: Event, data: AnswerAccepted) -> None:
+        """The answer's author hears it was accepted."""
+        await inbox.notify(event, rules.for_accepted(data))
+
+    @d.on(AnswerDeleted)
+    async def answer_deleted(event: Event, data: AnswerDeleted) -> None:
+        """Hide notifications about a deleted answer."""
+        await inbox.repo.hide_about("item_id", data.id)
+
+    @d.on(CommentCreated)
+    async def comment_created(event: Event, data: CommentCreated) -> None:
+        """The post's author, the parent comment's author, and the mentioned."""
+        await inbox.notify(event, rules.for_comment(data))
+
+    @d.on(CommentDeleted)
+    async def comment_deleted(event: Event, data: CommentDeleted) -> None:
+        """Hide notifications about a deleted comment."""
+        await inbox.repo.hide_about("item_id", data.id)
+
+    @d.on(ReactionSet)
+    async def reaction_set(event: Event, data: ReactionSet) -> None:
+        """The author of a post or answer hears of a new reaction (aggregated)."""
+        await inbox.notify(event, rules.for_reaction(data))
+
+    @d.on(FollowCreated)
+    async def follow_created(event: Event, data: FollowCreated) -> None:
+        """A person hears of a new follower (aggregated)."""
+        await inbox.notify(event, rules.for_follow(data))
+
+    @d.on(GroupCreated)
+    async def group_created(event: Event, data: GroupCreated) -> None:
+        """The creator is the group's first member (no MembershipChanged for it)."""
+        await audiences.set_owner(data.id, data.owner_id)
+
+    @d.on(GroupDeleted)
+    async def group_deleted(event: Event, data: GroupDeleted) -> None:
+        """A deleted group has no members: nothing in it is notified any more."""
+        await audiences.delete_group(data.id)
+
+    @d.on(MembershipChanged)
+    async def membership_changed(event: Event, data: MembershipChanged) -> None:
+        """Keep the membership projection; invitations, join requests, approvals."""
+        await audiences.set_membership(data.group_id, data.user_id, data.state, data.role)
+        await inbox.notify(event, rules.for_membership(data))
+
+    @d.on(ExpertiseChanged)
+    async def expertise_changed(event: Event, data: ExpertiseChanged) -> None:
+        """Keep who the top experts of each topic are."""
+        await audiences.set_expertise(data.person_id, data.topic_id, data.score_ref, data.hidden)
+
+    return d

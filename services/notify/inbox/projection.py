@@ -1,0 +1,111 @@
+"""Local projections the inbox decides with, so it never calls another service back.
+
+`audiences`: group memberships (`m:<group>:<user>`), deleted groups (`g:<group>`), deleted
+posts (`p:<post>`), and experts per topic (`e:<topic>:<person>`), from activity and
+profiles events. Writes are plain sets keyed by id: replaying an event gives the same state,
+and per-key bus order (memberships are keyed by group) keeps the latest state last.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from shared.store.port import DocumentStore
+
+AUDIENCES = "audiences"
+TOP_EXPERTS = 3
+
+
+class Audiences:
+    def __init__(self, store: DocumentStore) -> None:
+        self._docs = store.collection(AUDIENCES)
+
+    async def prepare(self) -> None:
+        await self._docs.create_index([("kind", 1), ("group_id", 1), ("state", 1)])
+        await self._docs.create_index([("kind", 1), ("topic", 1), ("score_ref", -1)])
+
+    async def set_membership(
+        self, group_id: str, user_id: str, state: str, role: str | None
+    ) -> None:
+        await self._docs.update_one(
+            {"_id": f"m:{group_id}:{user_id}"},
+            {
+                "$set": {
+                    "kind": "m",
+                    "group_id": group_id,
+                    "user_id": user_id,
+                    "state": state,
+                    "role": role,
+                }
+            },
+            upsert=True,
+        )
+
+    async def set_owner(self, group_id: str, owner_id: str) -> None:
+        await self.set_membership(group_id, owner_id, "active", "owner")
+
+    async def delete_group(self, group_id: str) -> None:
+        await self._docs.update_one(
+            {"_id": f"g:{group_id}"}, {"$set": {"kind": "g", "deleted": True}}, upsert=True
+        )
+
+    async def delete_post(self, post_id: str) -> None:
+        await self._docs.update_one(
+            {"_id": f"p:{post_id}"}, {"$set": {"kind": "p", "deleted": True}}, upsert=True
+        )
+
+    async def post_deleted(self, post_id: str | None) -> bool:
+        if not post_id:
+            return False
+        return await self._docs.find_one({"_id": f"p:{post_id}"}) is not None
+
+    async def members_among(self, group_id: str, user_ids: list[str]) -> set[str]:
+        """Which of `user_ids` are active members of a live group."""
+        if not user_ids or await self._docs.find_one({"_id": f"g:{group_id}"}) is not None:
+            return set()
+        docs = await self._docs.find(
+            {
+                "_id": {"$in": [f"m:{group_id}:{u}" for u in sorted(set(user_ids))]},
+                "state": "active",
+            },
+            projection=["user_id"],
+        )
+        return {d["user_id"] for d in docs}
+
+    async def members(self, group_id: str) -> list[str]:
+        if await self._docs.find_one({"_id": f"g:{group_id}"}) is not None:
+            return []
+        docs = await self._docs.find(
+            {"kind": "m", "group_id": group_id, "state": "active"}, projection=["user_id"]
+        )
+        return sorted(d["user_id"] for d in docs)
+
+    async def set_expertise(
+        self, person_id: str, topic: str, score_ref: float, hidden: bool
+    ) -> None:
+        await self._docs.update_one(
+            {"_id": f"e:{topic}:{person_id}"},
+            {
+                "$set": {
+                    "kind": "e",
+                    "topic": topic,
+                    "person_id": person_id,
+                    "score_ref": 0.0 if hidden else score_ref,
+                    "hidden": hidden,
+                }
+            },
+            upsert=True,
+        )
+
+    async def top_experts(self, topics: list[str], limit: int = TOP_EXPERTS) -> list[str]:
+        """The top `limit` visible experts of each topic (in topic order, without repeats)."""
+        out: dict[str, None] = {}
+        for topic in topics:
+            docs: list[dict[str, Any]] = await self._docs.find(
+                {"kind": "e", "topic": topic, "hidden": False},
+                sort=[("score_ref", -1), ("_id", 1)],
+                limit=limit,
+                projection=["person_id"],
+            )
+            out.update((d["person_id"], None) for d in docs)
+        return list(out)

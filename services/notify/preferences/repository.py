@@ -1,0 +1,49 @@
+"""Preferences persistence: one document per user, one for the org's defaults."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from shared.store.port import DocumentStore
+
+PREFERENCES = "preferences"
+ORG_PREFERENCES = "org_preferences"
+ORG_ID = "org"
+# Org defaults change rarely and are read for every notification: cache them briefly.
+ORG_CACHE_SECONDS = 5.0
+
+
+class PreferenceRepository:
+    def __init__(self, store: DocumentStore) -> None:
+        self._prefs = store.collection(PREFERENCES)
+        self._org = store.collection(ORG_PREFERENCES)
+        self._org_cache: tuple[float, dict[str, Any] | None] | None = None
+
+    async def get(self, user_id: str) -> dict[str, Any] | None:
+        return await self._prefs.find_one({"_id": user_id})
+
+    async def many(self, user_ids: list[str]) -> dict[str, dict[str, Any]]:
+        if not user_ids:
+            return {}
+        docs = await self._prefs.find({"_id": {"$in": sorted(set(user_ids))}})
+        return {d["_id"]: d for d in docs}
+
+    async def put(self, user_id: str, doc: dict[str, Any]) -> dict[str, Any]:
+        fields = {k: v for k, v in doc.items() if k != "_id"}
+        await self._prefs.update_one({"_id": user_id}, {"$set": fields}, upsert=True)
+        return {"_id": user_id, **fields}
+
+    async def org(self) -> dict[str, Any] | None:
+        cached = self._org_cache
+        if cached is not None and time.monotonic() - cached[0] < ORG_CACHE_SECONDS:
+            return cached[1]
+        doc = await self._org.find_one({"_id": ORG_ID})
+        self._org_cache = (time.monotonic(), doc)
+        return doc
+
+    async def put_org(self, doc: dict[str, Any]) -> dict[str, Any]:
+        fields = {k: v for k, v in doc.items() if k != "_id"}
+        await self._org.update_one({"_id": ORG_ID}, {"$set": fields}, upsert=True)
+        self._org_cache = None
+        return {"_id": ORG_ID, **fields}

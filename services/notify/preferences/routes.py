@@ -1,0 +1,130 @@
+"""Preferences' HTTP routes: a person's choices, and the org defaults admins set.
+
+No `from __future__ import annotations`: FastAPI resolves the models at definition time.
+"""
+
+from typing import Annotated, Any, Literal
+from zoneinfo import available_timezones
+
+from fastapi import APIRouter
+from fastapi.routing import APIRoute
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator
+
+from services.notify.preferences.domain import CHANNELS, DEFAULT_CHANNELS, TYPES, pref_key
+from services.notify.preferences.repository import PreferenceRepository
+from shared.http import AdminDep, PrincipalDep
+
+Id = Annotated[str, Field(min_length=1, max_length=200)]
+HHMM = Annotated[str, Field(pattern=r"^([01]\d|2[0-3]):[0-5]\d$")]
+MAX_MUTES = 500
+
+
+class ChannelSwitches(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    in_app: bool | None = None
+    email: bool | None = None
+    push: bool | None = None
+
+
+class QuietHours(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    start: HHMM
+    end: HHMM
+
+
+def _known_types(value: dict[str, ChannelSwitches]) -> dict[str, ChannelSwitches]:
+    unknown = sorted(set(value) - set(TYPES))
+    if unknown:
+        raise ValueError(f"unknown notification types: {', '.join(unknown)}")
+    return value
+
+
+class OrgPreferencesIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    channels: dict[str, ChannelSwitches] = Field(default_factory=dict, max_length=len(TYPES))
+    digest: Literal["off", "daily", "weekly"] | None = None
+
+    _types = field_validator("channels")(_known_types)
+
+
+class PreferencesIn(OrgPreferencesIn):
+    muted_groups: list[Id] = Field(default_factory=list, max_length=MAX_MUTES)
+    muted_posts: list[Id] = Field(default_factory=list, max_length=MAX_MUTES)
+    quiet_hours: QuietHours | None = None
+    time_zone: str = Field("UTC", max_length=64, description="IANA time zone")
+    email_address: EmailStr | None = None
+
+    @field_validator("time_zone")
+    @classmethod
+    def _iana(cls, value: str) -> str:
+        if value != "UTC" and value not in _zones():
+            raise ValueError("unknown IANA time zone")
+        return value
+
+
+_ZONES: set[str] = set()
+
+
+def _zones() -> set[str]:
+    if not _ZONES:
+        _ZONES.update(available_timezones())
+    return _ZONES
+
+
+def _to_store(body: OrgPreferencesIn) -> dict[str, Any]:
+    doc = body.model_dump(mode="json", exclude={"channels"})
+    doc["channels"] = {
+        pref_key(t): {c: v for c, v in switches.model_dump().items() if v is not None}
+        for t, switches in body.channels.items()
+    }
+    return doc
+
+
+def _to_api(doc: dict[str, Any] | None, *, org: bool) -> dict[str, Any]:
+    doc = dict(doc or {})
+    stored = doc.get("channels") or {}
+    out: dict[str, Any] = {
+        "channels": {t: dict(stored[pref_key(t)]) for t in TYPES if stored.get(pref_key(t))},
+        "digest": doc.get("digest"),
+    }
+    if not org:
+        out.update(
+            muted_groups=doc.get("muted_groups", []),
+            muted_posts=doc.get("muted_posts", []),
+            quiet_hours=doc.get("quiet_hours"),
+            time_zone=doc.get("time_zone", "UTC"),
+            email_address=doc.get("email_address"),
+        )
+    return out
+
+
+def build_router(repo: PreferenceRepository, route_class: type[APIRoute]) -> APIRouter:
+    router = APIRouter(prefix="/api/v1", tags=["notification-preferences"], route_class=route_class)
+
+    @router.get("/notification-preferences")
+    async def get_preferences(principal: PrincipalDep) -> dict[str, Any]:
+        """Your notification preferences, with the org defaults and built-in defaults."""
+        mine = _to_api(await repo.get(principal.user_id), org=False)
+        mine["org_defaults"] = _to_api(await repo.org(), org=True)
+        mine["defaults"] = {"channels": DEFAULT_CHANNELS, "channel_names": list(CHANNELS)}
+        return mine
+
+    @router.put("/notification-preferences")
+    async def put_preferences(body: PreferencesIn, principal: PrincipalDep) -> dict[str, Any]:
+        """Replace your notification preferences (unset channels follow the org defaults)."""
+        return _to_api(await repo.put(principal.user_id, _to_store(body)), org=False)
+
+    @router.get("/notification-preferences/org")
+    async def get_org_preferences(principal: PrincipalDep) -> dict[str, Any]:
+        """The organisation's default notification preferences."""
+        return _to_api(await repo.org(), org=True)
+
+    @router.put("/notification-preferences/org")
+    async def put_org_preferences(body: OrgPreferencesIn, admin: AdminDep) -> dict[str, Any]:
+        """Replace the organisation's defaults (admins); people's own choices override them."""
+        return _to_api(await repo.put_org(_to_store(body)), org=True)
+
+    return router

@@ -1,0 +1,146 @@
+"""Push delivery: new notifications -> `decide` -> `push_queue` -> each of the person's devices.
+
+Like email, `channels.push` on the notification is this feature's bookmark (absent,
+`pending`, `now` or `later` = not handled; then `queued`, `off`). Quiet hours (`later`)
+hold the push until they end. A device answered 404/410 is deleted; 429/5xx/network
+errors retry with backoff, only for the devices not reached yet.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+import structlog
+
+from services.notify.email.content import safe_text
+from services.notify.preferences.domain import decide
+from services.notify.preferences.repository import PreferenceRepository
+from services.notify.push.provider import Outcome, PushProvider
+from services.notify.push.repository import DeviceRepository, PushQueue
+from shared.store.port import DocumentStore
+
+log = structlog.get_logger()
+NOTIFICATIONS = "notifications"
+UNSEEN = [None, "pending", "now", "later"]
+BATCH = 100
+IDLE_SECONDS = 0.25
+TTL_SECONDS = 24 * 3600
+
+
+def payload(notification: dict[str, Any], base_url: str) -> bytes:
+    """What the service worker shows: safe text only (nothing private on a lock screen)."""
+    text = safe_text(notification, base_url)
+    body = {
+        "id": notification["_id"],
+        "type": notification.get("type"),
+        "title": text.title,
+        "body": text.body,
+        "url": text.link,
+        "tag": notification.get("group_id"),
+    }
+    return json.dumps(body, separators=(",", ":")).encode()
+
+
+class PushDelivery:
+    def __init__(
+        self,
+        store: DocumentStore,
+        devices: DeviceRepository,
+        queue: PushQueue,
+        prefs: PreferenceRepository,
+        provider: PushProvider,
+        *,
+        base_url: str,
+    ) -> None:
+        self._notifications = store.collection(NOTIFICATIONS)
+        self._devices = devices
+        self._queue = queue
+        self._prefs = prefs
+        self._provider = provider
+        self._base = base_url
+
+    async def prepare(self) -> None:
+        await self._notifications.create_index([("channels.push", 1), ("created_at", 1)])
+
+    async def run(self) -> None:
+        try:
+            while True:
+                try:
+                    busy = await self.intake() == BATCH
+                    while await self.deliver_due():
+                        busy = True
+                except Exception:
+                    log.exception("notify.push.worker_failed")
+                    busy = False
+                if not busy:
+                    await asyncio.sleep(IDLE_SECONDS)
+        finally:
+            await self._provider.close()
+
+    async def intake(self, now: datetime | None = None) -> int:
+        docs = await self._notifications.find(
+            {"channels.push": {"$in": UNSEEN}}, sort=[("created_at", 1), ("_id", 1)], limit=BATCH
+        )
+        for doc in docs:
+            await self._route(doc, now or datetime.now(UTC))
+        return len(docs)
+
+    async def _route(self, notification: dict[str, Any], now: datetime) -> None:
+        user_id = notification["recipient_id"]
+        delivery = decide(
+            await self._prefs.get(user_id), await self._prefs.org(), notification, now
+        )
+        state = "off"
+        if delivery.push != "off":
+            await self._queue.enqueue(
+                {
+                    "_id": notification["_id"],
+                    "user_id": user_id,
+                    "payload": payload(notification, self._base).decode(),
+                    "state": "pending",
+                    "attempts": 0,
+                    "next_attempt_at": delivery.push_at or now,
+                    "lease_until": None,
+                    "delivered": [],
+                    "created_at": now,
+                }
+            )
+            state = "queued"
+        await self._notifications.update_one(
+            {"_id": notification["_id"], "channels.push": {"$in": UNSEEN}},
+            {"$set": {"channels.push": state}},
+        )
+        log.info("notify.push.routed", notification_id=notification["_id"], state=state)
+
+    async def deliver_due(self, now: datetime | None = None) -> bool:
+        item = await self._queue.claim(now or datetime.now(UTC))
+        if item is None:
+            return False
+        delivered = list(item.get("delivered") or [])
+        retry = False
+        for device in await self._devices.mine(item["user_id"]):
+            if device["_id"] in delivered:
+                continue
+            result = await self._provider.send(device, item["payload"].encode(), ttl=TTL_SECONDS)
+            if result.outcome is Outcome.DELIVERED:
+                delivered.append(device["_id"])
+                await self._devices.succeeded(device["_id"], datetime.now(UTC))
+            elif result.outcome is Outcome.GONE:
+                await self._devices.prune(device["_id"])
+                log.info("notify.push.device_pruned", device_id=device["_id"], status=result.status)
+            else:
+                retry = True
+                log.warning("notify.push.retry", device_id=device["_id"], status=result.status)
+        state = await self._queue.finish(
+            item, delivered=delivered, retry=retry, now=datetime.now(UTC)
+        )
+        log.info(
+            "notify.push.delivered",
+            notification_id=item["_id"],
+            devices=len(delivered),
+            state=state,
+        )
+        return True

@@ -1,0 +1,116 @@
+"""Each replica's broker: tails the shared `notifications` collection for its own clients.
+
+All replicas share the store, so every replica sees every notification without any extra
+bus traffic; it polls only for users connected to it (one `$in` query per tick) and also
+reads their unread counters, so a read on another device or replica updates the badge.
+The tick re-reads a short overlap window (clock skew between writers, writes stamped
+before they land) and each subscriber drops sequence numbers it already sent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import structlog
+
+from services.notify.inbox.repository import InboxRepository
+
+log = structlog.get_logger()
+QUEUE_MAX = 1000
+SENT_CAP = 4096
+
+
+@dataclass(eq=False)
+class Subscriber:
+    user_id: str
+    floor: int
+    queue: asyncio.Queue[tuple[str, Any]] = field(default_factory=lambda: asyncio.Queue(QUEUE_MAX))
+    sent: set[int] = field(default_factory=set)
+    unread: int | None = None
+    overflowed: bool = False
+
+    def offer(self, doc: dict[str, Any]) -> None:
+        seq = int(doc["seq"])
+        if seq <= self.floor or seq in self.sent:
+            return
+        self.sent.add(seq)
+        if len(self.sent) > SENT_CAP:
+            keep = sorted(self.sent)[SENT_CAP // 2 :]
+            self.floor = max(self.floor, min(keep) - 1)
+            self.sent = set(keep)
+        self._put(("notification", doc))
+
+    def offer_unread(self, unread: int) -> None:
+        if unread != self.unread:
+            self.unread = unread
+            self._put(("unread", unread))
+
+    def _put(self, item: tuple[str, Any]) -> None:
+        try:
+            self.queue.put_nowait(item)
+        except asyncio.QueueFull:
+            # A client this far behind reconnects and resumes from its Last-Event-ID.
+            self.overflowed = True
+
+
+class Broker:
+    def __init__(
+        self, repo: InboxRepository, *, poll_seconds: float, overlap_seconds: float = 5.0
+    ) -> None:
+        self._repo = repo
+        self._poll = poll_seconds
+        self._overlap = timedelta(seconds=overlap_seconds)
+        self._subs: dict[str, set[Subscriber]] = {}
+        self._wake = asyncio.Event()
+        self._since: datetime | None = None
+
+    def subscribe(self, sub: Subscriber) -> None:
+        self._subs.setdefault(sub.user_id, set()).add(sub)
+        self._wake.set()
+
+    def unsubscribe(self, sub: Subscriber) -> None:
+        subs = self._subs.get(sub.user_id)
+        if subs is not None:
+            subs.discard(sub)
+            if not subs:
+                del self._subs[sub.user_id]
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    @property
+    def connections(self) -> int:
+        return sum(len(s) for s in self._subs.values())
+
+    async def run(self) -> None:
+        """Tick until cancelled; a failing tick is logged and retried on the next one."""
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=self._poll)
+            self._wake.clear()
+            try:
+                await self.tick()
+            except Exception:
+                log.warning("notify.stream.tick_failed", exc_info=True)
+                await asyncio.sleep(self._poll)
+
+    async def tick(self) -> None:
+        users = sorted(self._subs)
+        if not users:
+            self._since = None
+            return
+        started = datetime.now(UTC)
+        since = (self._since or started) - self._overlap
+        docs = await self._repo.recent_for(users, since)
+        counts = await self._repo.counters_of(users)
+        self._since = started
+        for doc in docs:
+            for sub in list(self._subs.get(doc["recipient_id"], ())):
+                sub.offer(doc)
+        for user in users:
+            for sub in list(self._subs.get(user, ())):
+                sub.offer_unread(counts.get(user, 0))

@@ -1,0 +1,159 @@
+"""Email through a real SMTP server (aiosmtpd): immediate mail, retries, quiet hours,
+private content, idempotency; the MIME that arrives is parsed and checked."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import httpx
+
+from services.notify.email.outbox import EMAIL_OUTBOX
+from shared.store.port import DocumentStore
+from tests.notify import test_email_support as support
+from tests.notify.test_email_support import Sink, bodies, notification
+from tests.support import eventually
+
+mail_client = support.mail_client
+mail_settings = support.mail_settings
+smtp = support.smtp
+store = support.store
+
+ANA = {"_id": "ana", "email_address": "ana@example.org", "time_zone": "UTC"}
+
+
+async def arrived(sink: Sink, message_id: str, n: int = 1) -> list:
+    async def probe() -> list:
+        return sink.with_id(message_id)
+
+    return await eventually(probe, until=lambda found: len(found) >= n)
+
+
+async def test_immediate_email_has_both_parts_and_one_click_unsubscribe(
+    mail_client: httpx.AsyncClient, store: DocumentStore, smtp: tuple[Sink, int]
+) -> None:
+    sink, _ = smtp
+    await store.collection("preferences").insert_one(dict(ANA))
+    await store.collection("notifications").insert_one(notification("n1", "ana"))
+
+    [msg] = await arrived(sink, "<n-n1@canteen.local>")
+
+    assert msg["To"] == "ana@example.org"
+    assert msg["Subject"] == "You were mentioned"
+    assert msg["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    link = msg["List-Unsubscribe"].strip("<>")
+    assert link.startswith("http://127.0.0.1:8080/api/v1/notifications/unsubscribe?token=")
+    plain, html = bodies(msg)
+    assert "bo mentioned you: hello" in plain and "bo mentioned you: hello" in html
+    assert "http://127.0.0.1:8080/posts/p-n1" in plain
+    outbox = await store.collection(EMAIL_OUTBOX).find_one({"_id": "n:n1"})
+    assert outbox is not None and outbox["state"] == "sent" and outbox["attempts"] == 1
+    doc = await store.collection("notifications").find_one({"_id": "n1"})
+    assert doc is not None and doc["channels"]["email"] == "queued"
+
+
+async def test_html_part_escapes_user_text(
+    mail_client: httpx.AsyncClient, store: DocumentStore, smtp: tuple[Sink, int]
+) -> None:
+    sink, _ = smtp
+    await store.collection("preferences").insert_one(dict(ANA))
+    evil = notification("n2", "ana", summary="bo: <script>alert(1)</script>")
+    await store.collection("notifications").insert_one(evil)
+
+    [msg] = await arrived(sink, "<n-n2@canteen.local>")
+
+    plain, html = bodies(msg)
+    assert "<script>" not in html and "&lt;script&gt;" in html
+    assert "<script>alert(1)</script>" in plain
+
+
+async def test_private_content_never_in_the_mail(
+    mail_client: httpx.AsyncClient, store: DocumentStore, smtp: tuple[Sink, int]
+) -> None:
+    sink, _ = smtp
+    await store.collection("preferences").insert_one(dict(ANA))
+    await store.collection("notifications").insert_one(notification("n3", "ana", private=True))
+
+    [msg] = await arrived(sink, "<n-n3@canteen.local>")
+
+    plain, html = bodies(msg)
+    assert msg["Subject"] == "New mention in a private group"
+    for text in (plain, html, msg["Subject"]):
+        assert "Lyon" not in text and "Budget" not in text
+    assert "New mention in a private group" in plain
+
+
+async def test_refused_send_is_retried_not_lost(
+    mail_client: httpx.AsyncClient, store: DocumentStore, smtp: tuple[Sink, int]
+) -> None:
+    sink, _ = smtp
+    sink.refuse = 1
+    await store.collection("preferences").insert_one(dict(ANA))
+    await store.collection("notifications").insert_one(notification("n4", "ana"))
+
+    await arrived(sink, "<n-n4@canteen.local>")
+
+    assert sink.refused == 1
+    outbox = await store.collection(EMAIL_OUTBOX).find_one({"_id": "n:n4"})
+    assert outbox is not None and outbox["state"] == "sent" and outbox["attempts"] == 2
+    assert "451" in outbox["last_error"]
+
+
+async def test_a_notification_is_emailed_once_even_when_routed_again(
+    mail_client: httpx.AsyncClient, store: DocumentStore, smtp: tuple[Sink, int]
+) -> None:
+    sink, _ = smtp
+    await store.collection("preferences").insert_one(dict(ANA))
+    notifications = store.collection("notifications")
+    await notifications.insert_one(notification("n5", "ana"))
+    await arrived(sink, "<n-n5@canteen.local>")
+
+    # As if the job crashed after queuing the mail but before moving its bookmark.
+    await notifications.update_one({"_id": "n5"}, {"$set": {"channels.email": "now"}})
+
+    async def bookmark() -> str:
+        doc = await notifications.find_one({"_id": "n5"})
+        return str(doc["channels"]["email"]) if doc else ""
+
+    await eventually(bookmark, until=lambda state: state == "queued")
+    await notifications.insert_one(notification("n5b", "ana"))
+    await arrived(sink, "<n-n5b@canteen.local>")  # the worker moved on past n5
+    assert len(sink.with_id("<n-n5@canteen.local>")) == 1
+
+
+async def test_quiet_hours_hold_immediate_email_until_they_end(
+    mail_client: httpx.AsyncClient, store: DocumentStore, smtp: tuple[Sink, int]
+) -> None:
+    sink, _ = smtp
+    now = datetime.now(UTC)
+    start, end = now - timedelta(hours=1), now + timedelta(hours=2)
+    quiet = {"start": start.strftime("%H:%M"), "end": end.strftime("%H:%M")}
+    await store.collection("preferences").insert_one({**ANA, "quiet_hours": quiet})
+    await store.collection("notifications").insert_one(notification("n6", "ana"))
+
+    async def queued() -> dict | None:
+        return await store.collection(EMAIL_OUTBOX).find_one({"_id": "n:n6"})
+
+    mail = await eventually(queued)
+    assert mail["state"] == "pending"
+    assert mail["next_attempt_at"] > now + timedelta(hours=1, minutes=58)
+    assert sink.with_id("<n-n6@canteen.local>") == []
+
+
+async def test_email_off_or_no_address_sends_nothing(
+    mail_client: httpx.AsyncClient, store: DocumentStore, smtp: tuple[Sink, int]
+) -> None:
+    sink, _ = smtp
+    prefs = store.collection("preferences")
+    await prefs.insert_one({**ANA, "channels": {"mention": {"email": False}}, "digest": "off"})
+    await prefs.insert_one({"_id": "cy", "time_zone": "UTC"})
+    notifications = store.collection("notifications")
+    await notifications.insert_one(notification("n7", "ana"))
+    await notifications.insert_one(notification("n8", "cy"))
+
+    async def states() -> list[str]:
+        docs = await notifications.find({"_id": {"$in": ["n7", "n8"]}}, sort=[("_id", 1)])
+        return [d["channels"]["email"] for d in docs]
+
+    assert await eventually(states, until=lambda s: "pending" not in s) == ["off", "no_address"]
+    assert await store.collection(EMAIL_OUTBOX).count({}) == 0
+    assert sink.messages == []

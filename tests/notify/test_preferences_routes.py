@@ -1,0 +1,112 @@
+"""Preferences over HTTP: read, replace, org defaults (admins), 422 on bad values, and their
+effect on notifications (mutes, in-app off, critical bypass)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import pytest
+
+from shared.bus.port import EventBus
+from tests.conftest import Login
+from tests.notify.test_inbox_support import (
+    bus,
+    follow,
+    inbox,
+    join,
+    pinned,
+    post,
+    publish,
+    uid,
+    wait_inbox,
+)
+
+__all__ = ["bus"]
+PREFS = "/api/v1/notification-preferences"
+PROBLEM = "application/problem+json"
+
+
+async def test_preferences_round_trip_with_org_defaults(
+    client: httpx.AsyncClient, login: Login
+) -> None:
+    ana = await login(uid("ana"))
+    fresh = (await client.get(PREFS, headers=ana)).json()
+    assert fresh["channels"] == {} and fresh["time_zone"] == "UTC"
+    assert fresh["defaults"]["channels"]["mention"] == {"in_app": True, "email": True, "push": True}
+    body = {
+        "channels": {"reaction": {"push": True}, "answer.created": {"email": False}},
+        "muted_groups": ["g1"],
+        "muted_posts": ["p1"],
+        "digest": "weekly",
+        "quiet_hours": {"start": "22:30", "end": "06:45"},
+        "time_zone": "Europe/Paris",
+        "email_address": "ana@example.com",
+    }
+    put = await client.put(PREFS, headers=ana, json=body)
+    assert put.status_code == 200, put.text
+    got = (await client.get(PREFS, headers=ana)).json()
+    assert {k: got[k] for k in body} == body
+
+    admin = await login(uid("root"), roles=["admin"])
+    org = {"channels": {"follower": {"email": True}}, "digest": "daily"}
+    assert (await client.put(f"{PREFS}/org", headers=ana, json=org)).status_code == 403
+    assert (await client.put(f"{PREFS}/org", headers=admin, json=org)).status_code == 200
+    assert (await client.get(f"{PREFS}/org", headers=ana)).json() == org
+    assert (await client.get(PREFS, headers=ana)).json()["org_defaults"] == org
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"channels": {"nonsense": {"email": True}}},
+        {"channels": {"mention": {"sms": True}}},
+        {"channels": {"mention": {"email": "yes please"}}},
+        {"digest": "hourly"},
+        {"quiet_hours": {"start": "25:00", "end": "07:00"}},
+        {"quiet_hours": {"start": "22:00"}},
+        {"time_zone": "Mars/Olympus"},
+        {"email_address": "not-an-email"},
+        {"muted_groups": ["x" * 500]},
+        {"surprise": 1},
+    ],
+)
+async def test_invalid_preferences_are_422_and_change_nothing(
+    client: httpx.AsyncClient, login: Login, bad: dict[str, Any]
+) -> None:
+    ana = await login(uid("ana"))
+    response = await client.put(PREFS, headers=ana, json=bad)
+    assert response.status_code == 422, response.text
+    assert response.headers["content-type"].startswith(PROBLEM)
+    assert (await client.get(PREFS, headers=ana)).json()["channels"] == {}
+    admin = await login(uid("root"), roles=["admin"])
+    if "channels" in bad or "digest" in bad:
+        org = await client.put(f"{PREFS}/org", headers=admin, json=bad)
+        assert org.status_code == 422
+
+
+async def test_mutes_and_switches_apply_but_critical_bypasses_them(
+    client: httpx.AsyncClient, login: Login, bus: EventBus
+) -> None:
+    owner, mem = uid("own"), uid("mem")
+    group = uid("g")
+    headers = await login(mem)
+    await join(bus, client, login, group, owner, mem)
+    prefs = {
+        "muted_groups": [group],
+        "channels": {
+            "follower": {"in_app": False, "email": False, "push": False},
+            "announcement": {"in_app": False},
+        },
+    }
+    assert (await client.put(PREFS, headers=headers, json=prefs)).status_code == 200
+    loud = post(owner, mentions=[mem], group=group, visibility="private")
+    await publish(bus, loud, follow(owner, mem), pinned(loud.id, owner, owner, group))
+    groups = await wait_inbox(client, headers, 2)
+    # the mention in a muted group and the switched-off follower are not in the inbox
+    await publish(bus, follow(uid("late"), mem))
+    assert sorted(g["type"] for g in await inbox(client, headers)) == [
+        "announcement",
+        "group.approved",
+    ]
+    assert any(g["critical"] for g in groups)

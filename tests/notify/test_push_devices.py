@@ -1,0 +1,243 @@
+"""Web Push through a local push service that decrypts what arrives (RFC 8291, http_ece)
+and checks the VAPID JWT (RFC 8292); device registration, listing, revocation, pruning."""
+
+from __future__ import annotations
+
+import base64
+import os
+import socket
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import http_ece
+import httpx
+import jwt
+import orjson
+import pytest
+from aiohttp import web
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from pydantic import SecretStr
+
+from canteen.allinone import create_single
+from shared.backends import make_store
+from shared.settings import CanteenSettings
+from shared.store.port import DocumentStore
+from tests.conftest import Login, login_with, serve
+from tests.notify.test_email_support import notification
+from tests.support import eventually
+
+
+def b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def raw_public(key: ec.EllipticCurvePrivateKey) -> bytes:
+    return key.public_key().public_bytes(
+        serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint
+    )
+
+
+@dataclass
+class Browser:
+    """A subscription as a browser makes one: a P-256 key pair and a 16-byte auth secret."""
+
+    endpoint: str
+    key: ec.EllipticCurvePrivateKey = field(
+        default_factory=lambda: ec.generate_private_key(ec.SECP256R1())
+    )
+    auth: bytes = field(default_factory=lambda: os.urandom(16))
+
+    def subscription(self) -> dict[str, Any]:
+        keys = {"p256dh": b64(raw_public(self.key)), "auth": b64(self.auth)}
+        return {"endpoint": self.endpoint, "keys": keys}
+
+
+@dataclass
+class PushService:
+    origin: str
+    answers: dict[str, int] = field(default_factory=dict)  # path token -> status
+    received: list[tuple[str, dict[str, str], bytes]] = field(default_factory=list)
+
+    async def handle(self, request: web.Request) -> web.Response:
+        token = request.match_info["token"]
+        headers = {k.lower(): v for k, v in request.headers.items()}
+        self.received.append((token, headers, await request.read()))
+        return web.Response(status=self.answers.get(token, 201))
+
+
+@pytest.fixture
+async def push_service() -> AsyncIterator[PushService]:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    service = PushService(origin=f"http://127.0.0.1:{port}")
+    app = web.Application()
+    app.router.add_post("/push/{token}", service.handle)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    yield service
+    await runner.cleanup()
+
+
+VAPID = ec.generate_private_key(ec.SECP256R1())
+
+
+@pytest.fixture
+def push_settings(settings: CanteenSettings) -> CanteenSettings:
+    scalar = VAPID.private_numbers().private_value.to_bytes(32, "big")
+    return settings.model_copy(
+        update={
+            "vapid_private_key": SecretStr(b64(scalar)),
+            "vapid_subject": "mailto:ops@example.org",
+        }
+    )
+
+
+@pytest.fixture
+async def push_client(push_settings: CanteenSettings) -> AsyncIterator[httpx.AsyncClient]:
+    async for http in serve(create_single(push_settings, "notify")):
+        yield http
+
+
+@pytest.fixture
+async def store(
+    push_settings: CanteenSettings, push_client: httpx.AsyncClient
+) -> AsyncIterator[DocumentStore]:
+    handle = make_store(push_settings, "notify")
+    yield handle
+    await handle.close()
+
+
+@pytest.fixture
+def login(push_client: httpx.AsyncClient) -> Login:
+    return login_with(push_client)
+
+
+def check_vapid(headers: dict[str, str], origin: str) -> None:
+    scheme, _, params = headers["authorization"].partition(" ")
+    assert scheme == "vapid"
+    parts = dict(p.split("=", 1) for p in params.split(","))
+    assert unb64(parts["k"]) == raw_public(VAPID)
+    claims = jwt.decode(parts["t"], VAPID.public_key(), algorithms=["ES256"], audience=origin)
+    assert claims["sub"] == "mailto:ops@example.org"
+    assert claims["exp"] > datetime.now(UTC).timestamp()
+
+
+def decrypt(browser: Browser, body: bytes) -> dict[str, Any]:
+    plain = http_ece.decrypt(
+        body, private_key=browser.key, auth_secret=browser.auth, version="aes128gcm"
+    )
+    result: dict[str, Any] = orjson.loads(plain)
+    return result
+
+
+async def test_push_is_encrypted_signed_and_carries_no_private_content(
+    push_client: httpx.AsyncClient, store: DocumentStore, push_service: PushService, login: Login
+) -> None:
+    ana = await login("ana")
+    browser = Browser(f"{push_service.origin}/push/ana-phone")
+    created = await push_client.post("/api/v1/devices", json=browser.subscription(), headers=ana)
+    assert created.status_code == 201, created.text
+
+    await store.collection("notifications").insert_one(notification("p1", "ana", private=True))
+
+    async def arrived() -> list:
+        return push_service.received
+
+    [(token, headers, body)] = await eventually(arrived)
+    assert token == "ana-phone"
+    assert headers["content-encoding"] == "aes128gcm" and int(headers["ttl"]) > 0
+    check_vapid(headers, push_service.origin)
+    message = decrypt(browser, body)
+    assert message["title"] == message["body"] == "New mention in a private group"
+    assert "Lyon" not in str(message) and "Budget" not in str(message)
+
+    async def device() -> list:
+        return (await push_client.get("/api/v1/devices", headers=ana)).json()
+
+    [listed] = await eventually(device, until=lambda d: d and d[0]["last_success_at"])
+    assert listed["id"] == created.json()["id"]
+
+
+async def test_gone_subscription_is_pruned(
+    push_client: httpx.AsyncClient, store: DocumentStore, push_service: PushService, login: Login
+) -> None:
+    ana = await login("ana")
+    push_service.answers["old"] = 410
+    old = Browser(f"{push_service.origin}/push/old")
+    new = Browser(f"{push_service.origin}/push/new")
+    for browser in (old, new):
+        r = await push_client.post("/api/v1/devices", json=browser.subscription(), headers=ana)
+        assert r.status_code == 201
+
+    await store.collection("notifications").insert_one(notification("p2", "ana"))
+
+    async def devices() -> list[str]:
+        return [
+            d["endpoint"] for d in (await push_client.get("/api/v1/devices", headers=ana)).json()
+        ]
+
+    assert await eventually(devices, until=lambda e: len(e) == 1) == [new.endpoint]
+    [(_, _, body)] = [r for r in push_service.received if r[0] == "new"]
+    assert decrypt(new, body)["body"] == "bo mentioned you: hello"
+
+
+async def test_devices_are_private_to_their_owner(
+    push_client: httpx.AsyncClient, push_service: PushService, login: Login
+) -> None:
+    ana, bo = await login("ana"), await login("bo")
+    browser = Browser(f"{push_service.origin}/push/x")
+    device = (
+        await push_client.post("/api/v1/devices", json=browser.subscription(), headers=ana)
+    ).json()
+
+    assert (await push_client.get("/api/v1/devices", headers=bo)).json() == []
+    gone = await push_client.delete(f"/api/v1/devices/{device['id']}", headers=bo)
+    assert gone.status_code == 404
+    assert gone.headers["content-type"].startswith("application/problem+json")
+    assert (await push_client.delete("/api/v1/devices/nope", headers=ana)).status_code == 404
+    assert (
+        await push_client.delete(f"/api/v1/devices/{device['id']}", headers=ana)
+    ).status_code == 204
+    assert (await push_client.get("/api/v1/devices", headers=ana)).json() == []
+    assert (await push_client.get("/api/v1/devices")).status_code == 401
+
+
+async def test_vapid_public_key_is_the_application_server_key(
+    push_client: httpx.AsyncClient, login: Login
+) -> None:
+    response = await push_client.get("/api/v1/devices/vapid-public-key", headers=await login("ana"))
+    assert response.status_code == 200
+    assert unb64(response.json()["public_key"]) == raw_public(VAPID)
+
+
+async def test_invalid_subscriptions_are_422_and_nothing_is_stored(
+    push_client: httpx.AsyncClient, push_service: PushService, login: Login
+) -> None:
+    ana = await login("ana")
+    good = Browser(f"{push_service.origin}/push/ok").subscription()
+    bad_point = b64(b"\x04" + b"\x01" * 64)
+    cases = [
+        {**good, "endpoint": "http://push.example.com/x"},  # plain http off loopback
+        {**good, "endpoint": "ftp://push.example.com/x"},
+        {**good, "endpoint": "not a url at all"},
+        {**good, "keys": {**good["keys"], "p256dh": bad_point}},
+        {**good, "keys": {**good["keys"], "p256dh": "!" * 87}},
+        {**good, "keys": {**good["keys"], "auth": b64(b"short-secret")}},
+        {**good, "keys": {"p256dh": good["keys"]["p256dh"]}},
+        {**good, "surprise": True},
+        {"endpoint": good["endpoint"]},
+    ]
+    for body in cases:
+        response = await push_client.post("/api/v1/devices", json=body, headers=ana)
+        assert response.status_code == 422, (body, response.text)
+        assert response.headers["content-type"].startswith("application/problem+json")
+    assert (await push_client.get("/api/v1/devices", headers=ana)).json() == []
