@@ -100,9 +100,15 @@ async def test_edit_rights_and_visibility_reaches_every_item_of_the_group(
             f"/api/v1/groups/{gid}", json={"visibility": "public"}, headers=ana
         )
         assert back.status_code == 200
+        # The feeds consumer also applies each visibility change to timelines, in event
+        # order: it may replay "private" once more before "public" — wait for convergence.
         for name in ITEMS:
-            doc = await store.collection(name).find_one({"_id": f"{name}-{gid}"})
-            assert doc is not None and doc["group_visibility"] == "public", name
+
+            async def visibility(name: str = name) -> str | None:
+                doc = await store.collection(name).find_one({"_id": f"{name}-{gid}"})
+                return doc["group_visibility"] if doc else None
+
+            await eventually(visibility, until=lambda v: v == "public")
 
 
 async def test_delete_hides_the_group_and_its_items(
