@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Any, get_args
 
 from services.activity.discussion.text import Body, render
+from services.activity.rules import NotPermitted, placement
 from shared.events.envelope import Event, new_event
 from shared.events.schemas.activity.discussion import (
     CommentCreated,
@@ -25,22 +26,6 @@ TargetType = ReactionTarget
 
 class DiscussionRuleViolation(ValueError):
     """A request that breaks a rule of comments or reactions (422)."""
-
-
-class Invisible(LookupError):
-    """Unknown, deleted, or not visible to the caller: all answer 404."""
-
-
-class NotPermitted(PermissionError):
-    """The caller may see the item but not change it (403)."""
-
-
-def placement(doc: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "audience": doc.get("audience", "org"),
-        "group_id": doc.get("group_id"),
-        "group_visibility": doc.get("group_visibility"),
-    }
 
 
 def comment_body(text: str) -> Body:

@@ -16,11 +16,10 @@ from pydantic import BaseModel, ConfigDict, Field
 from services.activity.discussion.domain import (
     MAX_COMMENT_CHARS,
     DiscussionRuleViolation,
-    Invisible,
-    NotPermitted,
     TargetType,
 )
 from services.activity.discussion.service import ChangedMeanwhile, DiscussionService
+from services.activity.rules import Invisible, NotPermitted
 from shared.events.schemas.activity.discussion import ReactionKind
 from shared.http import Conflict, Forbidden, NotFound, Page, PageDep, PrincipalDep, Unprocessable
 

@@ -11,8 +11,9 @@ import structlog
 from services.activity.access import Access
 from services.activity.directory import Directory
 from services.activity.discussion import domain
-from services.activity.discussion.domain import Invisible, TargetType
+from services.activity.discussion.domain import TargetType
 from services.activity.discussion.repository import DiscussionRepository
+from services.activity.rules import Invisible, placement
 from shared.http.auth.principal import Principal
 
 log = structlog.get_logger()
@@ -127,7 +128,7 @@ class DiscussionService:
                 "target_id": target_id,
                 "user_id": user,
                 "kind": kind,
-                **domain.placement(target),
+                **placement(target),
                 "created_at": now,
                 "updated_at": now,
             }

@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from services.activity.discussion.text import Body, render
+from services.activity.rules import Invisible, NotPermitted, placement
 from shared.events.envelope import Event, new_event
 from shared.events.schemas.activity.discussion import (
     AnswerAccepted,
@@ -22,23 +23,6 @@ MAX_ANSWERS_LISTED = 200
 
 class QuestionRuleViolation(ValueError):
     """A request that breaks a rule of questions and answers (422)."""
-
-
-class Invisible(LookupError):
-    """Unknown, deleted, or not visible to the caller: all answer 404."""
-
-
-class NotPermitted(PermissionError):
-    """The caller may see the item but not change it (403)."""
-
-
-def placement(doc: dict[str, Any]) -> dict[str, Any]:
-    """The audience an item copies from the question or post it belongs to."""
-    return {
-        "audience": doc.get("audience", "org"),
-        "group_id": doc.get("group_id"),
-        "group_visibility": doc.get("group_visibility"),
-    }
 
 
 def answer_body(text: str) -> Body:

@@ -15,11 +15,10 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from services.activity.questions.domain import (
     MAX_ANSWER_CHARS,
-    Invisible,
-    NotPermitted,
     QuestionRuleViolation,
 )
 from services.activity.questions.service import ChangedMeanwhile, QuestionService
+from services.activity.rules import Invisible, NotPermitted
 from shared.http import (
     Conflict,
     Forbidden,

@@ -11,8 +11,8 @@ import structlog
 from services.activity.access import Access
 from services.activity.directory import Directory
 from services.activity.questions import domain
-from services.activity.questions.domain import Invisible
 from services.activity.questions.repository import QuestionRepository, vote_id
+from services.activity.rules import Invisible, placement
 from services.activity.topics import normalize_topic
 from shared.http.auth.principal import Principal
 
@@ -147,7 +147,7 @@ class QuestionService:
                 "answer_id": answer_id,
                 "voter_id": user,
                 "value": value,
-                **domain.placement(answer),
+                **placement(answer),
                 "created_at": now,
                 "updated_at": now,
             }
