@@ -15,7 +15,7 @@ from typing import Any
 
 import structlog
 
-from shared.bus.port import Consumer, EventBus, Handler, RetryPolicy
+from shared.bus.port import BatchHandler, Consumer, EventBus, Handler, RetryPolicy
 from shared.events.registry import EventRegistry
 from shared.outbox.relay import OutboxRelay
 from shared.store.port import DocumentStore
@@ -34,6 +34,8 @@ class Subscription:
     group: str
     topics: Sequence[str]
     handler: Handler
+    # Optional fast path over many events at once; `handler` stays the per-event fallback.
+    batch_handler: BatchHandler | None = None
 
 
 @dataclass
@@ -74,7 +76,11 @@ class ServiceRuntime:
             self._tasks.append(asyncio.create_task(job(), name=f"{self.name}.background"))
         for sub in self.subscriptions:
             consumer = self.bus.consumer(
-                group=sub.group, topics=sub.topics, handler=sub.handler, retry=self.retry
+                group=sub.group,
+                topics=sub.topics,
+                handler=sub.handler,
+                retry=self.retry,
+                batch_handler=sub.batch_handler,
             )
             self._consumers.append(consumer)
             self._tasks.append(asyncio.create_task(consumer.run(), name=f"{sub.group}.consumer"))

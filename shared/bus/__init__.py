@@ -2,10 +2,19 @@
 
 from shared.bus.kafka import KafkaEventBus
 from shared.bus.metrics import BusMetrics
-from shared.bus.port import Consumer, EventBus, Handler, PoisonEvent, RetryPolicy, dlq_topic
+from shared.bus.port import (
+    BatchHandler,
+    Consumer,
+    EventBus,
+    Handler,
+    PoisonEvent,
+    RetryPolicy,
+    dlq_topic,
+)
 from shared.bus.sqlite import SqliteEventBus
 
 __all__ = [
+    "BatchHandler",
     "BusMetrics",
     "Consumer",
     "EventBus",

@@ -21,7 +21,7 @@ from aiokafka.helpers import create_ssl_context
 
 from shared.bus.delivery import Delivery, Record
 from shared.bus.metrics import BusMetrics
-from shared.bus.port import Consumer, EventBus, Handler, RetryPolicy, dlq_topic
+from shared.bus.port import BatchHandler, Consumer, EventBus, Handler, RetryPolicy, dlq_topic
 from shared.events.codec import Message, encode
 from shared.events.envelope import Event
 
@@ -171,8 +171,16 @@ class KafkaEventBus(EventBus):
         topics: Sequence[str],
         handler: Handler,
         retry: RetryPolicy = RetryPolicy(),
+        batch_handler: BatchHandler | None = None,
     ) -> KafkaConsumer:
-        return KafkaConsumer(self, group=group, topics=topics, handler=handler, retry=retry)
+        return KafkaConsumer(
+            self,
+            group=group,
+            topics=topics,
+            handler=handler,
+            retry=retry,
+            batch_handler=batch_handler,
+        )
 
     async def reset_offsets(
         self, *, group: str, topic: str, offset: int = 0, partition: int | None = None
@@ -225,6 +233,7 @@ class KafkaConsumer(Consumer):
         topics: Sequence[str],
         handler: Handler,
         retry: RetryPolicy,
+        batch_handler: BatchHandler | None = None,
         max_records: int = 1000,
     ) -> None:
         self.bus = bus
@@ -236,6 +245,7 @@ class KafkaConsumer(Consumer):
             group=group,
             handler=handler,
             retry=retry,
+            batch_handler=batch_handler,
             publish_raw=bus.publish_raw,
             metrics=bus.metrics,
         )

@@ -36,6 +36,12 @@ class BusMetrics:
             ["group", "topic"],
             registry=registry,
         )
+        self.batch_fallbacks = Counter(
+            "canteen_bus_batch_fallbacks_total",
+            "Batches that failed and were delivered again event by event.",
+            ["group", "topic"],
+            registry=registry,
+        )
         self.dead_letters = Counter(
             "canteen_bus_dead_letters_total",
             "Events sent to the dead-letter topic.",

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from shared.bus.metrics import BusMetrics
-from shared.bus.port import Consumer, EventBus, Handler, RetryPolicy
+from shared.bus.port import BatchHandler, Consumer, EventBus, Handler, RetryPolicy
 from shared.events.codec import Message
 from shared.events.envelope import Event
 
@@ -51,12 +51,14 @@ class NamespacedEventBus(EventBus):
         topics: Sequence[str],
         handler: Handler,
         retry: RetryPolicy = RetryPolicy(),
+        batch_handler: BatchHandler | None = None,
     ) -> Consumer:
         return self.inner.consumer(
             group=self._name(group),
             topics=[self._name(t) for t in topics],
             handler=handler,
             retry=retry,
+            batch_handler=batch_handler,
         )
 
     async def reset_offsets(

@@ -17,6 +17,8 @@ from shared.events.codec import Message
 from shared.events.envelope import Event
 
 Handler = Callable[[Event], Awaitable[None]]
+# Consecutive events of one partition, in offset order: one round trip for many events.
+BatchHandler = Callable[[Sequence[Event]], Awaitable[None]]
 
 DLQ_SUFFIX = ".dlq"
 
@@ -95,7 +97,12 @@ class EventBus(ABC):
         topics: Sequence[str],
         handler: Handler,
         retry: RetryPolicy = RetryPolicy(),
-    ) -> Consumer: ...
+        batch_handler: BatchHandler | None = None,
+    ) -> Consumer:
+        """A group member. With `batch_handler`, fetched records go to it in batches of
+        consecutive events of one partition; when a batch raises, its events are delivered
+        one by one to `handler` with the usual retries and dead-lettering. So a batch
+        handler must leave exactly the state `handler` would, and be safe to repeat."""
 
     @abstractmethod
     async def reset_offsets(

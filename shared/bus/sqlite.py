@@ -19,7 +19,7 @@ import structlog
 
 from shared.bus.delivery import Delivery, Record
 from shared.bus.metrics import BusMetrics
-from shared.bus.port import Consumer, EventBus, Handler, RetryPolicy
+from shared.bus.port import BatchHandler, Consumer, EventBus, Handler, RetryPolicy
 from shared.bus.sqlite_log import SqliteLog, TopicPartition
 from shared.events.codec import Message, encode
 from shared.events.envelope import Event
@@ -118,8 +118,16 @@ class SqliteEventBus(EventBus):
         topics: Sequence[str],
         handler: Handler,
         retry: RetryPolicy = RetryPolicy(),
+        batch_handler: BatchHandler | None = None,
     ) -> SqliteConsumer:
-        return SqliteConsumer(self, group=group, topics=topics, handler=handler, retry=retry)
+        return SqliteConsumer(
+            self,
+            group=group,
+            topics=topics,
+            handler=handler,
+            retry=retry,
+            batch_handler=batch_handler,
+        )
 
     async def reset_offsets(
         self, *, group: str, topic: str, offset: int = 0, partition: int | None = None
@@ -146,6 +154,7 @@ class SqliteConsumer(Consumer):
         topics: Sequence[str],
         handler: Handler,
         retry: RetryPolicy,
+        batch_handler: BatchHandler | None = None,
     ) -> None:
         self.bus = bus
         self.group = group
@@ -155,6 +164,7 @@ class SqliteConsumer(Consumer):
             group=group,
             handler=handler,
             retry=retry,
+            batch_handler=batch_handler,
             publish_raw=bus.publish_raw,
             metrics=bus.metrics,
         )

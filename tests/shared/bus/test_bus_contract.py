@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import random
 import signal
 import sys
 from collections import Counter, defaultdict
+from collections.abc import Sequence
 from pathlib import Path
 
 import structlog
@@ -140,6 +142,100 @@ async def test_malformed_messages_and_poison_events_are_dead_lettered_at_once(
     assert poisoned.headers["dlq_attempts"] == b"1"
     assert poisoned.headers["dlq_error"] == b"PoisonEvent: can never succeed"
     assert attempts["poison"] == 1
+
+
+# -- batch handlers ------------------------------------------------------------------------
+
+
+async def test_a_batch_handler_gets_many_events_per_call_in_key_order(
+    bus: EventBus, topic: str, group: str
+) -> None:
+    calls: list[int] = []
+    received: dict[str, list[int]] = defaultdict(list)
+
+    async def batch(events: Sequence[Event]) -> None:
+        calls.append(len(events))
+        for event in events:
+            received[event.data["key"]].append(event.data["n"])
+
+    async def single(event: Event) -> None:
+        raise AssertionError("a batch that succeeds needs no per-event delivery")
+
+    events = [make_event(f"post-{i % 10}", i // 10) for i in range(1000)]
+    await bus.publish_batch([(topic, e) for e in events])
+    consumer = bus.consumer(group=group, topics=[topic], handler=single, batch_handler=batch)
+    async with running(consumer):
+        await eventually(lambda: sum(calls) >= 1000)
+    assert sum(calls) == 1000
+    assert max(calls) > 1  # batched, not one call per event
+    for key in (f"post-{i}" for i in range(10)):
+        assert received[key] == list(range(100)), key
+
+
+async def test_a_failing_batch_falls_back_to_single_events_with_retries_and_dead_letters(
+    bus: EventBus, bus_factory: BusFactory, topic: str, group: str
+) -> None:
+    batch_calls: list[list[int]] = []
+    attempts: Counter[int] = Counter()
+    applied: list[int] = []
+
+    async def batch(events: Sequence[Event]) -> None:
+        batch_calls.append([e.data["n"] for e in events])
+        if any(e.data["n"] == 3 for e in events):
+            raise RuntimeError("one bad apple")
+        applied.extend(e.data["n"] for e in events)
+
+    async def single(event: Event) -> None:
+        n = event.data["n"]
+        attempts[n] += 1
+        if n == 3:
+            raise RuntimeError("still bad")
+        applied.append(n)
+
+    await bus.publish_raw(topic, Message(headers={"ce_id": b"x"}, key=b"k", value=b"{not json"))
+    await bus.publish_batch([(topic, make_event("same-key", n)) for n in range(6)])
+    consumer = bus.consumer(
+        group=group, topics=[topic], handler=single, retry=FAST_RETRY, batch_handler=batch
+    )
+    async with running(consumer):
+        dead = await bus_factory.read_raw(f"{topic}.dlq", 2, within=20)
+        await eventually(lambda: sorted(set(applied)) == [0, 1, 2, 4, 5])
+    assert attempts[3] == FAST_RETRY.max_attempts
+    assert all(attempts[n] == 1 for n in (0, 1, 2, 4, 5))  # the fallback ran each once
+    assert applied[-5:] == [0, 1, 2, 4, 5]  # per-event fallback keeps the offset order
+    errors = sorted(m.headers["dlq_error"] for m in dead)
+    assert errors[0].startswith(b"MalformedMessage")
+    assert errors[1] == b"RuntimeError: still bad"
+    assert all(3 in call for call in batch_calls)  # the malformed one never reached a batch
+
+
+async def test_a_batch_is_redelivered_after_a_crash_and_committed_after_success(
+    bus: EventBus, topic: str, group: str
+) -> None:
+    seen: list[int] = []
+    crash = True
+
+    async def batch(events: Sequence[Event]) -> None:
+        if crash:
+            raise asyncio.CancelledError  # the process dies mid-batch: nothing committed
+        seen.extend(e.data["n"] for e in events)
+
+    async def single(event: Event) -> None:
+        seen.append(event.data["n"])
+
+    await bus.publish_batch([(topic, make_event("k", n)) for n in range(20)])
+    task = asyncio.create_task(
+        bus.consumer(group=group, topics=[topic], handler=single, batch_handler=batch).run()
+    )
+    with contextlib.suppress(asyncio.CancelledError):
+        await asyncio.wait_for(task, timeout=30)
+    assert seen == []
+    crash = False
+    async with running(
+        bus.consumer(group=group, topics=[topic], handler=single, batch_handler=batch)
+    ):
+        await eventually(lambda: len(seen) >= 20)
+    assert seen == list(range(20))
 
 
 # -- groups, replay, shutdown --------------------------------------------------------------

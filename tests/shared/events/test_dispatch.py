@@ -60,3 +60,63 @@ def test_one_handler_per_type(dispatcher) -> None:  # type: ignore[no-untyped-de
 
         @dispatch.on(Made)
         async def again(event: Event, data: Made) -> None: ...
+
+
+class Other(Made):
+    event_type: ClassVar[str] = "canteen.test.thing.other.v1"
+
+
+async def test_batches_keep_the_order_between_batched_and_single_events() -> None:
+    registry = EventRegistry()
+    for model in (Made, Broke, Other):
+        registry.register(model)
+    calls: list[tuple[str, list[str]]] = []
+    dispatch = EventDispatcher(registry)
+
+    @dispatch.on(Made)
+    async def made(event: Event, data: Made) -> None:
+        calls.append(("made", [data.id]))
+
+    @dispatch.on(Other)
+    async def other(event: Event, data: Other) -> None:
+        calls.append(("other", [data.id]))
+
+    @dispatch.on_batch(Made)
+    async def made_many(items: list[tuple[Event, EventData]]) -> None:
+        calls.append(("made-batch", [d.id for _, d in items]))  # type: ignore[attr-defined]
+
+    events = [
+        new_event(Made(id="1")),
+        new_event(Broke(id="2b")),  # no handler: skipped, and it does not split the run
+        new_event(Made(id="2")),
+        new_event(Other(id="3")),
+        new_event(Made(id="5")),
+        new_event(Made(id="6")),
+    ]
+    await dispatch.handle_batch(events)
+    assert calls == [
+        ("made-batch", ["1", "2"]),
+        ("other", ["3"]),
+        ("made-batch", ["5", "6"]),
+    ]
+
+
+async def test_a_batch_with_an_invalid_event_applies_nothing(dispatcher) -> None:  # type: ignore[no-untyped-def]
+    dispatch, seen = dispatcher
+    good = new_event(Made(id="a"))
+    bad = good.model_copy(update={"data": {"id": 5}})
+    with pytest.raises(InvalidEvent):
+        await dispatch.handle_batch([good, bad])
+    assert seen == []
+
+
+async def test_a_batched_type_needs_its_single_event_fallback() -> None:
+    registry = EventRegistry()
+    registry.register(Other)
+    dispatch = EventDispatcher(registry)
+
+    @dispatch.on_batch(Other)
+    async def many(items: list[tuple[Event, EventData]]) -> None: ...
+
+    with pytest.raises(RuntimeError, match="without per-event handlers"):
+        await dispatch.handle_batch([new_event(Other(id="x"))])
