@@ -27,6 +27,8 @@ from shared.outbox.records import OUTBOX_FIELD, PENDING_FIELD, VERSION_FIELD
 from shared.store.port import DocumentStore
 
 log = structlog.get_logger()
+# Documents cleared at once after a batch is published (bounded: one store, many writers).
+_CLEAR_CONCURRENCY = 16
 
 
 class RelayStep(enum.Enum):
@@ -108,24 +110,35 @@ class OutboxRelay:
             docs = await collection.find(
                 {PENDING_FIELD: True}, sort=[("_id", 1)], limit=self._batch_size
             )
-            for doc in docs:
-                total += await self._relay_document(name, doc)
+            if docs:
+                total += await self._relay_documents(name, docs)
         return total
 
-    async def _relay_document(self, collection_name: str, doc: dict[str, Any]) -> int:
-        collection = self._store.collection(collection_name)
-        doc_id = doc["_id"]
-        records: list[dict[str, Any]] = list(doc.get(OUTBOX_FIELD) or [])
-        self._step(RelayStep.FETCHED, doc_id)
-        if records:
-            events = [Event.from_record(r) for r in records]
+    async def _relay_documents(self, collection_name: str, docs: list[dict[str, Any]]) -> int:
+        # One publish for the whole batch (a broker round trip per document was the relay's
+        # cost under write load), in document order, so per-key order is kept; then clear.
+        events: list[Event] = []
+        for doc in docs:
+            self._step(RelayStep.FETCHED, doc["_id"])
+            events.extend(Event.from_record(r) for r in doc.get(OUTBOX_FIELD) or [])
+        if events:
             await self._bus.publish_batch(
                 [(self._registry.model_for(e.type).topic, e) for e in events]
             )
-            self._step(RelayStep.PUBLISHED, doc_id)
-            for e in events:
-                log.debug("outbox.event.relayed", event_id=e.id, event_type=e.type)
-        published = {r["id"] for r in records}
+        for doc in docs:
+            self._step(RelayStep.PUBLISHED, doc["_id"])
+        for e in events:
+            log.debug("outbox.event.relayed", event_id=e.id, event_type=e.type)
+        collection = self._store.collection(collection_name)
+        for start in range(0, len(docs), _CLEAR_CONCURRENCY):
+            await asyncio.gather(
+                *(self._clear(collection, d) for d in docs[start : start + _CLEAR_CONCURRENCY])
+            )
+        return len(events)
+
+    async def _clear(self, collection: Any, doc: dict[str, Any]) -> None:
+        doc_id = doc["_id"]
+        published = {r["id"] for r in doc.get(OUTBOX_FIELD) or []}
         # Compare-and-swap on the version: if a writer appended events while we published,
         # the swap misses; re-read and keep exactly the events we did not publish.
         while True:
@@ -140,7 +153,6 @@ class OutboxRelay:
                 break
             doc = fresh
         self._step(RelayStep.CLEARED, doc_id)
-        return len(records)
 
     @staticmethod
     def _remaining_update(doc: dict[str, Any], published: set[str]) -> dict[str, Any]:
