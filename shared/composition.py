@@ -16,6 +16,7 @@ from fastapi import APIRouter, FastAPI
 from shared.bus.metrics import BusMetrics
 from shared.http import AuthConfig, HttpConfig, ReadinessCheck, create_app
 from shared.http.metrics import new_registry
+from shared.http.openapi import install_problem_docs
 from shared.service import ServiceRuntime
 from shared.settings import CanteenSettings, dev_secret
 
@@ -91,7 +92,7 @@ def compose_app(
             ReadinessCheck(f"{r.name}.bus", r.check_bus),
         )
     ]
-    return create_app(
+    app = create_app(
         http_config(settings, name),
         title=title,
         version=VERSION,
@@ -100,3 +101,5 @@ def compose_app(
         readiness=readiness,
         metrics_registry=registry,
     )
+    install_problem_docs(app)
+    return app

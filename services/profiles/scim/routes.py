@@ -201,7 +201,12 @@ def build_scim_router(users: ScimUsers, credentials: Credentials) -> APIRouter:
 
     known = list(router.routes)
 
-    @router.api_route("/{rest:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
+    # A fallback that only shapes errors: not an operation clients should see in OpenAPI.
+    @router.api_route(
+        "/{rest:path}",
+        methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+        include_in_schema=False,
+    )
     async def elsewhere(request: Request, caller: Caller) -> Response:
         """Unknown SCIM paths (404) and methods (405), as SCIM errors."""
         for route in known:
