@@ -21,7 +21,7 @@ PROBLEM = "application/problem+json"
 
 
 def dev_settings(tmp_path: Path) -> CanteenSettings:
-    return CanteenSettings(env="dev", backend="embedded", data_dir=tmp_path / "var")  # type: ignore[arg-type]
+    return CanteenSettings(env="dev", backend="embedded", data_dir=tmp_path / "var")
 
 
 @pytest.mark.parametrize("service", [*SERVICES, "all-in-one"])
