@@ -10,7 +10,6 @@ import httpx
 import structlog
 from fastapi import APIRouter, FastAPI
 from prometheus_client import CollectorRegistry
-from starlette.middleware.gzip import GZipMiddleware
 
 from shared.http.auth.dev import DevTokenSigner, dev_token_router
 from shared.http.auth.jwks import JwksCache
@@ -19,12 +18,7 @@ from shared.http.config import HttpConfig
 from shared.http.errors import install_exception_handlers
 from shared.http.health import Readiness, ReadinessCheck, health_router
 from shared.http.metrics import HttpMetrics, metrics_router, new_registry
-from shared.http.middleware import (
-    BodyLimitMiddleware,
-    ProblemCORSMiddleware,
-    RequestContextMiddleware,
-    UnhandledErrorMiddleware,
-)
+from shared.http.middleware import KitMiddleware
 from shared.http.pagination import CursorCodec
 
 log = structlog.get_logger(__name__)
@@ -40,7 +34,10 @@ _CORS_HEADERS = (
     "Idempotency-Key",
     "If-None-Match",
 )
+_CORS_EXPOSE = ("X-Request-ID", "WWW-Authenticate", "Location", "ETag", "Idempotent-Replayed")
 _GZIP_MIN_BYTES = 1024
+# zlib's default: level 9 costs ~30% more CPU per page for a few percent smaller JSON.
+_GZIP_LEVEL = 6
 
 
 def combine_lifespans(*lifespans: Lifespan) -> Lifespan:
@@ -131,25 +128,18 @@ def create_app(
         app.include_router(dev_token_router(signer))
 
     install_exception_handlers(app)
-    # add_middleware prepends, so this list reads innermost first.
-    app.add_middleware(BodyLimitMiddleware, max_body_bytes=config.max_body_bytes)
-    app.add_middleware(UnhandledErrorMiddleware)
-    app.add_middleware(GZipMiddleware, minimum_size=_GZIP_MIN_BYTES)
+    # One pure-ASGI layer for the whole stack: see KitMiddleware for the order it keeps.
     app.add_middleware(
-        ProblemCORSMiddleware,
-        allow_origins=config.cors_origins,
-        allow_credentials=config.cors_allow_credentials,
-        allow_methods=_CORS_METHODS,
-        allow_headers=_CORS_HEADERS,
-        expose_headers=(
-            "X-Request-ID",
-            "WWW-Authenticate",
-            "Location",
-            "ETag",
-            "Idempotent-Replayed",
-        ),
-    )
-    app.add_middleware(
-        RequestContextMiddleware, service=config.service, metrics=HttpMetrics(registry)
+        KitMiddleware,
+        service=config.service,
+        metrics=HttpMetrics(registry),
+        max_body_bytes=config.max_body_bytes,
+        gzip_min_bytes=_GZIP_MIN_BYTES,
+        gzip_level=_GZIP_LEVEL,
+        cors_origins=config.cors_origins,
+        cors_allow_credentials=config.cors_allow_credentials,
+        cors_methods=_CORS_METHODS,
+        cors_headers=_CORS_HEADERS,
+        cors_expose_headers=_CORS_EXPOSE,
     )
     return app

@@ -1,17 +1,26 @@
-"""Pure ASGI middleware of the kit (no BaseHTTPMiddleware: it breaks contextvars)."""
+"""Pure ASGI middleware of the kit, as one layer (no BaseHTTPMiddleware: it breaks contextvars).
+
+`KitMiddleware` reads the request headers once and then takes the shortest path: CORS only
+when the request carries an `Origin`, gzip only when it accepts gzip, a counting `receive`
+only when the body is chunked. A plain request (no Origin, no gzip, no body) thus costs one
+header scan, one `send` wrapper and the access line; the headers those layers would have
+added to it (`Vary: Accept-Encoding, Origin`) are added by the wrapper.
+"""
 
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 
 import structlog
-from starlette.datastructures import Headers, MutableHeaders
+from prometheus_client.metrics import Counter, Histogram
+from starlette.datastructures import Headers
 from starlette.middleware.cors import CORSMiddleware
+from starlette.middleware.gzip import GZipMiddleware
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shared.http.context import (
-    REQUEST_ID_HEADER,
     REQUEST_ID_SCOPE_KEY,
     TRACE_ID_SCOPE_KEY,
     request_id_from,
@@ -26,6 +35,14 @@ log = structlog.get_logger(__name__)
 
 # Probes hit every few seconds; their access lines would drown the useful ones.
 _QUIET_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
+# The declared request body length (None: no Content-Length), read once by KitMiddleware.
+_BODY_LENGTH_KEY = "canteen.body_length"
+_CHUNKED_KEY = "canteen.body_chunked"
+# Methods whose requests carry no body unless they say so (Content-Length or chunked).
+_BODYLESS = frozenset({"GET", "HEAD", "OPTIONS", "DELETE"})
+_VARY_PLAIN = (b"Accept-Encoding", b"Origin")
+_VARY_GZIP = (b"Origin",)
+_VARY_CORS = (b"Accept-Encoding",)
 
 
 def route_template(scope: Scope) -> str:
@@ -33,30 +50,133 @@ def route_template(scope: Scope) -> str:
     return path if isinstance(path, str) else UNMATCHED_ROUTE
 
 
-class RequestContextMiddleware:
-    """Assigns ids, binds them to the log context, and records one access line + metric."""
+def _add_vary(headers: list[tuple[bytes, bytes]], tokens: Sequence[bytes]) -> None:
+    """Merge `tokens` into one Vary header (as Starlette's CORS and gzip layers do)."""
+    values: list[bytes] = []
+    kept = []
+    for name, value in headers:
+        if name.lower() == b"vary":
+            values.append(value)
+        else:
+            kept.append((name, value))
+    if values:
+        present = {v.strip().lower() for value in values for v in value.split(b",")}
+        missing = [t for t in tokens if t.lower() not in present]
+        headers[:] = kept
+        headers.append((b"vary", b", ".join([*values, *missing])))
+    else:
+        headers.append((b"vary", b", ".join(tokens)))
 
-    def __init__(self, app: ASGIApp, *, service: str, metrics: HttpMetrics) -> None:
+
+class _Metrics:
+    """Prometheus children cached per label set: `labels()` takes a lock and builds a key."""
+
+    def __init__(self, metrics: HttpMetrics) -> None:
+        self._metrics = metrics
+        self._children: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
+
+    def observe(self, method: str, route: str, status: int, seconds: float) -> None:
+        key = (method, route, status)
+        children = self._children.get(key)
+        if children is None:
+            children = (
+                self._metrics.requests.labels(method, route, str(status)),
+                self._metrics.duration.labels(method, route),
+            )
+            self._children[key] = children
+        children[0].inc()
+        children[1].observe(seconds)
+
+
+class KitMiddleware:
+    """Ids, log context, access line and metric; then CORS, gzip, error and body guards.
+
+    The order of the layers is the one the kit always had, outermost first: request
+    context, CORS, gzip, unhandled errors, body limit — so a 500 or 413 problem still gets
+    the CORS headers a browser needs to read it, and the request id.
+    """
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        service: str,
+        metrics: HttpMetrics,
+        max_body_bytes: int,
+        gzip_min_bytes: int,
+        gzip_level: int,
+        cors_origins: Sequence[str],
+        cors_allow_credentials: bool,
+        cors_methods: Sequence[str],
+        cors_headers: Sequence[str],
+        cors_expose_headers: Sequence[str],
+    ) -> None:
         self.app = app
         self.service = service
-        self.metrics = metrics
+        self._metrics = _Metrics(metrics)
+        guarded = _Guard(app, max_body_bytes)
+        zipped = GZipMiddleware(guarded, minimum_size=gzip_min_bytes, compresslevel=gzip_level)
+
+        def cors(inner: ASGIApp) -> ProblemCORSMiddleware:
+            return ProblemCORSMiddleware(
+                inner,
+                allow_origins=cors_origins,
+                allow_credentials=cors_allow_credentials,
+                allow_methods=cors_methods,
+                allow_headers=cors_headers,
+                expose_headers=cors_expose_headers,
+            )
+
+        # (has Origin, accepts gzip) -> the layers that request needs, and the Vary tokens
+        # of the layers it skips.
+        self._paths: dict[tuple[bool, bool], tuple[ASGIApp, tuple[bytes, ...]]] = {
+            (False, False): (guarded, _VARY_PLAIN),
+            (False, True): (zipped, _VARY_GZIP),
+            (True, False): (cors(guarded), _VARY_CORS),
+            (True, True): (cors(zipped), ()),
+        }
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        headers = Headers(scope=scope)
-        request_id = request_id_from(headers.get(REQUEST_ID_HEADER))
-        trace_id = trace_id_from(headers.get("traceparent"))
+        incoming_id = traceparent = None
+        has_origin = gzip = chunked = False
+        length: int | None = None
+        for name, value in scope["headers"]:
+            # ASGI servers give lower-case names; one pass, no Headers object.
+            if name == b"x-request-id":
+                incoming_id = value.decode("latin-1")
+            elif name == b"traceparent":
+                traceparent = value.decode("latin-1")
+            elif name == b"origin":
+                has_origin = True
+            elif name == b"accept-encoding":
+                gzip = gzip or b"gzip" in value
+            elif name == b"content-length":
+                length = int(value) if value.isdigit() else None
+            elif name == b"transfer-encoding":
+                chunked = True
+        request_id = request_id_from(incoming_id)
+        trace_id = trace_id_from(traceparent)
         scope[REQUEST_ID_SCOPE_KEY] = request_id
         scope[TRACE_ID_SCOPE_KEY] = trace_id
+        scope[_BODY_LENGTH_KEY] = length
+        scope[_CHUNKED_KEY] = chunked
+        inner, vary = self._paths[has_origin, gzip]
+        id_header = (b"x-request-id", request_id.encode("latin-1"))
         status = 500
 
         async def send_with_id(message: Message) -> None:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
-                MutableHeaders(scope=message)["X-Request-ID"] = request_id
+                headers = message.get("headers")
+                if not isinstance(headers, list):
+                    headers = message["headers"] = list(headers or ())
+                headers.append(id_header)
+                if vary:
+                    _add_vary(headers, vary)
             await send(message)
 
         structlog.contextvars.clear_contextvars()
@@ -65,49 +185,22 @@ class RequestContextMiddleware:
         )
         started = time.perf_counter()
         try:
-            await self.app(scope, receive, send_with_id)
+            await inner(scope, receive, send_with_id)
         finally:
             duration = time.perf_counter() - started
             route = route_template(scope)
-            self.metrics.observe(scope["method"], route, status, duration)
-            emit = log.debug if scope["path"] in _QUIET_PATHS else log.info
+            method, path = scope["method"], scope["path"]
+            self._metrics.observe(method, route, status, duration)
+            emit = log.debug if path in _QUIET_PATHS else log.info
             emit(
                 "http.request.completed",
-                method=scope["method"],
+                method=method,
                 route=route,
-                path=scope["path"],
+                path=path,
                 status=status,
                 duration_ms=round(duration * 1000, 2),
             )
             structlog.contextvars.clear_contextvars()
-
-
-class UnhandledErrorMiddleware:
-    """Turns a bug into a generic 500 problem inside the CORS layer, so browsers can read it."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        response_started = False
-
-        async def tracking_send(message: Message) -> None:
-            nonlocal response_started
-            response_started = response_started or message["type"] == "http.response.start"
-            await send(message)
-
-        try:
-            await self.app(scope, receive, tracking_send)
-        except Exception:
-            # The traceback goes to the server log only; the client gets the request id.
-            log.exception("http.request.failed", method=scope["method"], path=scope["path"])
-            if response_started:
-                raise
-            response = generic_server_error(request_id_of(scope), scope["path"])
-            await response(scope, receive, send)
 
 
 class BodyTooLarge(Problem):
@@ -120,34 +213,26 @@ class BodyTooLarge(Problem):
         )
 
 
-class BodyLimitMiddleware:
-    """Rejects bodies over the limit: by Content-Length up front, by counting when chunked."""
+class _Guard:
+    """Turns a bug into a generic 500 problem and an oversize body into 413.
 
-    def __init__(self, app: ASGIApp, *, max_body_bytes: int) -> None:
+    Inside the CORS layer, so browsers can read either. Bodies are refused by
+    Content-Length up front, and counted only when there is no Content-Length to trust
+    (a chunked body); a request with neither has no body (RFC 9112 §6.3).
+    """
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
         self.app = app
-        self.limit = max_body_bytes
+        self.limit = limit
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        declared = Headers(scope=scope).get("content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.limit:
+        declared = scope.get(_BODY_LENGTH_KEY)
+        if declared is not None and declared > self.limit:
             await self._reject(scope, receive, send)
             return
-        received = 0
+        if declared is None and (scope.get(_CHUNKED_KEY, True) or scope["method"] not in _BODYLESS):
+            receive = self._counting(receive)
         response_started = False
-
-        async def counting_receive() -> Message:
-            nonlocal received
-            message = await receive()
-            if message["type"] == "http.request":
-                received += len(message.get("body", b""))
-                if received > self.limit:
-                    # FastAPI re-raises HTTPException subclasses from body parsing, so
-                    # this reaches the Problem handler before the endpoint runs.
-                    raise BodyTooLarge(self.limit)
-            return message
 
         async def tracking_send(message: Message) -> None:
             nonlocal response_started
@@ -155,11 +240,35 @@ class BodyLimitMiddleware:
             await send(message)
 
         try:
-            await self.app(scope, counting_receive, tracking_send)
+            await self.app(scope, receive, tracking_send)
         except BodyTooLarge:
             if response_started:
                 raise
             await self._reject(scope, receive, send)
+        except Exception:
+            # The traceback goes to the server log only; the client gets the request id.
+            log.exception("http.request.failed", method=scope["method"], path=scope["path"])
+            if response_started:
+                raise
+            response = generic_server_error(request_id_of(scope), scope["path"])
+            await response(scope, receive, send)
+
+    def _counting(self, receive: Receive) -> Receive:
+        received = 0
+        limit = self.limit
+
+        async def counting_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > limit:
+                    # FastAPI re-raises HTTPException subclasses from body parsing, so
+                    # this reaches the Problem handler before the endpoint runs.
+                    raise BodyTooLarge(limit)
+            return message
+
+        return counting_receive
 
     async def _reject(self, scope: Scope, receive: Receive, send: Send) -> None:
         exc = BodyTooLarge(self.limit)
