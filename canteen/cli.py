@@ -1,4 +1,4 @@
-"""The `canteen` command line: run, serve, engines, asyncapi, admin."""
+"""The `canteen` command line: run, serve, engines, asyncapi; `admin` lives in canteen/admin/."""
 
 from __future__ import annotations
 
@@ -8,15 +8,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
+
+from canteen.admin import admin
+from canteen.admin.common import console, load_cli_settings
 
 if TYPE_CHECKING:
     from shared.settings import CanteenSettings
 
 app = typer.Typer(help="Canteen, the backend of a social intranet.", no_args_is_help=True)
-admin = typer.Typer(help="Administration commands.", no_args_is_help=True)
 app.add_typer(admin, name="admin")
-console = Console(stderr=True)
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 Host = Annotated[str | None, typer.Option(help="bind address (default CANTEEN_HOST)")]
@@ -24,20 +24,7 @@ Port = Annotated[int | None, typer.Option(help="port (default CANTEEN_PORT)")]
 
 
 def _settings() -> CanteenSettings:
-    from pydantic import ValidationError
-
-    from shared.logging import configure_logging
-    from shared.settings import load_settings
-
-    try:
-        settings = load_settings()
-    except ValidationError as exc:
-        for error in exc.errors():
-            field = ".".join(str(p) for p in error["loc"]) or "settings"
-            console.print(f"[red]invalid configuration[/red] {field}: {error['msg']}")
-        raise typer.Exit(2) from None
-    configure_logging(level=settings.log_level, json=settings.json_logs, service="canteen")
-    return settings
+    return load_cli_settings()
 
 
 def _serve(app_factory_name: str, host: str | None, port: int | None, service: str) -> None:
@@ -124,70 +111,3 @@ def asyncapi(
         return
     output.write_text(text)
     console.print(f"wrote {output}")
-
-
-@admin.command("config")
-def admin_config() -> None:
-    """Print the effective settings (secrets masked)."""
-    settings = _settings()
-    for name, value in settings.model_dump().items():
-        console.print(f"CANTEEN_{name.upper()}={value}")
-
-
-@admin.command("replay")
-def admin_replay(
-    group: Annotated[str, typer.Option(help="consumer group, e.g. search")],
-    topic: Annotated[str, typer.Option(help="topic, e.g. canteen.activity")],
-    offset: Annotated[int, typer.Option(help="offset to resume from")] = 0,
-    partition: Annotated[int | None, typer.Option(help="one partition (default: all)")] = None,
-) -> None:
-    """Make a stopped consumer group re-read a topic from OFFSET (rebuild a projection)."""
-    import asyncio
-
-    from shared.backends import make_bus
-
-    settings = _settings()
-
-    async def reset() -> None:
-        bus = make_bus(settings, "canteen-admin", topics=[])
-        await bus.start()
-        try:
-            await bus.reset_offsets(group=group, topic=topic, offset=offset, partition=partition)
-        finally:
-            await bus.close()
-
-    asyncio.run(reset())
-    console.print(f"group {group} will resume {topic} at offset {offset}")
-
-
-@admin.command("reindex")
-def admin_reindex(
-    index: Annotated[str, typer.Argument(help="posts | resources | people | groups")],
-) -> None:
-    """Rebuild a search index from the event history, then swap its alias (no downtime)."""
-    import asyncio
-
-    from rich.progress import BarColumn, Progress, TextColumn
-
-    from services.search.reindex import ReindexProgress, reindex
-
-    settings = _settings()
-    with Progress(
-        TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.fields[detail]}")
-    ) as bar:
-        task = bar.add_task(f"reindex {index}", total=None, detail="starting")
-
-        def show(p: ReindexProgress) -> None:
-            bar.update(
-                task,
-                total=p.total or None,
-                completed=p.copied,
-                detail=f"{p.phase}: {p.replayed} events replayed, {p.copied} documents copied",
-            )
-
-        try:
-            final = asyncio.run(reindex(settings, index, progress=show))
-        except ValueError as exc:
-            console.print(f"[red]{exc}[/red]")
-            raise typer.Exit(2) from None
-    console.print(f"{index}: alias now points at {final.physical} ({final.copied} documents)")
