@@ -21,7 +21,10 @@ Backend = Literal["embedded", "external"]
 class CanteenSettings(BaseSettings):
     """Every `CANTEEN_*` setting. The README's configuration table mirrors this class."""
 
-    model_config = SettingsConfigDict(env_prefix="CANTEEN_", extra="ignore", frozen=True)
+    # env_ignore_empty: `CANTEEN_X=` (as compose passes an unset `${CANTEEN_X:-}`) means default.
+    model_config = SettingsConfigDict(
+        env_prefix="CANTEEN_", extra="ignore", frozen=True, env_ignore_empty=True
+    )
 
     env: Environment = Field("dev", description="dev enables dev tokens and console logs")
     backend: Backend = Field(

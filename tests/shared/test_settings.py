@@ -54,3 +54,14 @@ def test_a_safe_production_configuration_is_accepted() -> None:
 def test_secrets_do_not_leak_through_repr() -> None:
     settings = CanteenSettings(**{**SAFE_PROD, "mongodb_uri": "mongodb://u:hunter2@db/"})  # type: ignore[arg-type]
     assert "hunter2" not in repr(settings) and "x" * 40 not in repr(settings)
+
+
+def test_an_empty_variable_means_the_default(monkeypatch: pytest.MonkeyPatch) -> None:
+    # docker compose passes an unset `${CANTEEN_X:-}` as an empty string.
+    monkeypatch.setenv("CANTEEN_SMTP_PORT", "")
+    monkeypatch.setenv("CANTEEN_VAPID_PRIVATE_KEY", "")
+    monkeypatch.setenv("CANTEEN_BUS_PARTITIONS", "")
+    settings = CanteenSettings()
+    assert settings.smtp_port == CanteenSettings.model_fields["smtp_port"].default
+    assert settings.vapid_private_key is None
+    assert settings.bus_partitions == CanteenSettings.model_fields["bus_partitions"].default
