@@ -88,6 +88,28 @@ class _Metrics:
         children[1].observe(seconds)
 
 
+# An API answers JSON only: nothing may sniff, frame, embed or cache it by default. Routes
+# that want caching (feeds with ETags) set their own Cache-Control, which is kept.
+_SECURITY_HEADERS: tuple[tuple[bytes, bytes], ...] = (
+    (b"x-content-type-options", b"nosniff"),
+    (b"x-frame-options", b"DENY"),
+    (b"referrer-policy", b"no-referrer"),
+    (b"cross-origin-resource-policy", b"same-site"),
+)
+_API_CSP = (b"content-security-policy", b"default-src 'none'; frame-ancestors 'none'")
+_NO_STORE = (b"cache-control", b"no-store")
+# The dev-mode API explorer loads its scripts and styles: a strict CSP would blank it.
+_EXPLORER_PATHS = ("/docs", "/redoc")
+
+
+def _secure(headers: list[tuple[bytes, bytes]], path: str) -> None:
+    if not any(name.lower() == b"cache-control" for name, _ in headers):
+        headers.append(_NO_STORE)
+    headers.extend(_SECURITY_HEADERS)
+    if not path.startswith(_EXPLORER_PATHS):
+        headers.append(_API_CSP)
+
+
 class KitMiddleware:
     """Ids, log context, access line and metric; then CORS, gzip, error and body guards.
 
@@ -175,6 +197,7 @@ class KitMiddleware:
                 if not isinstance(headers, list):
                     headers = message["headers"] = list(headers or ())
                 headers.append(id_header)
+                _secure(headers, scope["path"])
                 if vary:
                     _add_vary(headers, vary)
             await send(message)

@@ -20,7 +20,7 @@ import jwt
 import structlog
 from asgi_lifespan import LifespanManager
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter, FastAPI, Response
 from pydantic import BaseModel, Field
 
 from shared.http import (
@@ -233,6 +233,12 @@ def demo_router(demo: Demo) -> APIRouter:
     @router.get("/boom")
     async def boom() -> None:
         raise RuntimeError("db at mongodb://admin:hunter2@10.0.0.5 exploded")
+
+    @router.get("/cached")
+    async def cached() -> Response:
+        return Response(
+            b"{}", media_type="application/json", headers={"Cache-Control": "private, max-age=0"}
+        )
 
     @router.get("/big")
     async def big() -> dict[str, list[str]]:
