@@ -51,6 +51,7 @@ def http_config(settings: CanteenSettings, service: str) -> HttpConfig:
         cursor_secret=cursor_value,
         cors_origins=settings.cors_origins,
         max_body_bytes=settings.max_body_bytes,
+        rate_limit_multiplier=settings.rate_limit_multiplier,
     )
 
 

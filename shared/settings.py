@@ -89,6 +89,12 @@ class CanteenSettings(BaseSettings):
         default_factory=list, description="comma-separated browser origins allowed by CORS"
     )
     max_body_bytes: int = Field(1_048_576, ge=1024, description="request body limit (413 above)")
+    rate_limit_multiplier: float = Field(
+        1.0,
+        ge=0,
+        description="scales the per-person write rate limits (posts, answers, comments, "
+        "reactions, votes, follows, endorsements, groups); 0 turns them off",
+    )
 
     activity_fanout_threshold: int = Field(
         10_000,

@@ -20,6 +20,7 @@ from shared.http.health import Readiness, ReadinessCheck, health_router
 from shared.http.metrics import HttpMetrics, metrics_router, new_registry
 from shared.http.middleware import KitMiddleware
 from shared.http.pagination import CursorCodec
+from shared.http.ratelimit import RateLimiter
 
 log = structlog.get_logger(__name__)
 
@@ -116,6 +117,7 @@ def create_app(
     app.state.metrics_registry = registry
     app.state.readiness = Readiness(readiness, timeout_seconds=config.readiness_timeout_seconds)
     app.state.cursor_codec = CursorCodec(config.cursor_secret)
+    app.state.rate_limiter = RateLimiter(multiplier=config.rate_limit_multiplier)
 
     app.include_router(health_router)
     app.include_router(metrics_router)

@@ -47,6 +47,8 @@ class HttpConfig:
     # Clients authenticate with a bearer header, not cookies, so credentials stay off.
     cors_allow_credentials: bool = False
     max_body_bytes: int = MIB
+    # Scales every per-principal write limit (ratelimit.DEFAULT_LIMITS); 0 turns them off.
+    rate_limit_multiplier: float = 1.0
     readiness_timeout_seconds: float = 2.0
 
     def __post_init__(self) -> None:

@@ -22,6 +22,7 @@ from services.activity.discussion.service import ChangedMeanwhile, DiscussionSer
 from services.activity.rules import Invisible, NotPermitted
 from shared.events.schemas.activity.discussion import ReactionKind
 from shared.http import Conflict, Forbidden, NotFound, Page, PageDep, PrincipalDep, Unprocessable
+from shared.http.ratelimit import limited
 
 # URL segment -> target type
 _PLURALS: dict[str, TargetType] = {"posts": "post", "answers": "answer", "comments": "comment"}
@@ -96,7 +97,10 @@ def build_router(
     Targets = Literal["posts", "answers", "comments"]
 
     @router.post(
-        "/posts/{post_id}/comments", status_code=status.HTTP_201_CREATED, response_model=CommentOut
+        "/posts/{post_id}/comments",
+        status_code=status.HTTP_201_CREATED,
+        response_model=CommentOut,
+        **limited("comment"),
     )
     async def comment(
         post_id: str, body: CommentIn, principal: PrincipalDep, svc: Discussion
@@ -123,7 +127,9 @@ def build_router(
             await svc.delete_comment(principal, comment_id)
         return Response(status_code=status.HTTP_204_NO_CONTENT)
 
-    @router.put("/{targets}/{target_id}/reactions", response_model=ReactionOut)
+    @router.put(
+        "/{targets}/{target_id}/reactions", response_model=ReactionOut, **limited("reaction")
+    )
     async def react(
         targets: Targets, target_id: str, body: ReactionIn, principal: PrincipalDep, svc: Discussion
     ) -> ReactionOut:

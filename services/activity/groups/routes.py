@@ -13,6 +13,7 @@ from services.activity.groups.errors import problems
 from services.activity.groups.schemas import GroupId, GroupIn, GroupOut, GroupPatch, Slug
 from services.activity.groups.service import GroupService
 from shared.http import Page, PageDep, PrincipalDep
+from shared.http.ratelimit import limited
 
 
 def build_router(groups: GroupService, router: APIRouter) -> APIRouter:
@@ -21,7 +22,9 @@ def build_router(groups: GroupService, router: APIRouter) -> APIRouter:
 
     Groups = Annotated[GroupService, Depends(get_groups)]
 
-    @router.post("/groups", status_code=status.HTTP_201_CREATED, response_model=GroupOut)
+    @router.post(
+        "/groups", status_code=status.HTTP_201_CREATED, response_model=GroupOut, **limited("group")
+    )
     async def create(body: GroupIn, principal: PrincipalDep, svc: Groups) -> GroupOut:
         """Create a group; you become its owner (409 when the slug is taken)."""
         cmd = NewGroup(

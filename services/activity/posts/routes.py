@@ -44,6 +44,7 @@ from shared.http import (
     Unprocessable,
     problem_type,
 )
+from shared.http.ratelimit import limited
 
 Tag = Annotated[str, Field(min_length=1, max_length=MAX_TAG_CHARS)]
 
@@ -139,7 +140,9 @@ def build_router(posts: PostService, route_class: type[APIRoute] = APIRoute) -> 
     async def out(svc: PostService, doc: dict[str, Any]) -> PostOut:
         return PostOut.of(doc, await svc.people([doc["author_id"]]))
 
-    @router.post("/posts", status_code=status.HTTP_201_CREATED, response_model=PostOut)
+    @router.post(
+        "/posts", status_code=status.HTTP_201_CREATED, response_model=PostOut, **limited("post")
+    )
     async def create(
         body: PostIn, principal: PrincipalDep, svc: Posts, request: Request, response: Response
     ) -> PostOut:

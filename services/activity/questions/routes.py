@@ -28,6 +28,7 @@ from shared.http import (
     PrincipalDep,
     Unprocessable,
 )
+from shared.http.ratelimit import limited
 
 
 class AnswerIn(BaseModel):
@@ -135,6 +136,7 @@ def build_router(
     @router.post(
         "/questions/{question_id}/answers",
         status_code=status.HTTP_201_CREATED,
+        **limited("answer"),
         response_model=AnswerOut,
     )
     async def answer(
@@ -165,7 +167,7 @@ def build_router(
             await svc.delete(principal, answer_id)
         return Response(status_code=status.HTTP_204_NO_CONTENT)
 
-    @router.put("/answers/{answer_id}/vote", response_model=VoteOut)
+    @router.put("/answers/{answer_id}/vote", response_model=VoteOut, **limited("vote"))
     async def vote(
         answer_id: str, body: VoteIn, principal: PrincipalDep, svc: Questions
     ) -> VoteOut:

@@ -14,6 +14,7 @@ from pydantic import BaseModel
 from services.activity.social.domain import FollowRuleViolation, TargetType, topic_target
 from services.activity.social.service import FollowService
 from shared.http import Page, PageDep, PageParams, PrincipalDep, Unprocessable
+from shared.http.ratelimit import limited
 
 UserId = Annotated[str, Path(min_length=1, max_length=128)]
 RawTopic = Annotated[str, Path(min_length=1, max_length=100)]
@@ -62,7 +63,7 @@ def build_router(follows: FollowService) -> APIRouter:
         response.status_code = status.HTTP_201_CREATED if created else status.HTTP_200_OK
         return FollowOut.model_validate(doc)
 
-    @router.put("/people/{user_id}", response_model=FollowOut, status_code=201)
+    @router.put("/people/{user_id}", response_model=FollowOut, status_code=201, **limited("follow"))
     async def follow_person(
         user_id: UserId, principal: PrincipalDep, svc: Follows, response: Response
     ) -> FollowOut:
@@ -74,7 +75,7 @@ def build_router(follows: FollowService) -> APIRouter:
         """Stop following a person (204 even when you did not follow them)."""
         await svc.unfollow(principal.user_id, "person", user_id)
 
-    @router.put("/topics/{topic}", response_model=FollowOut, status_code=201)
+    @router.put("/topics/{topic}", response_model=FollowOut, status_code=201, **limited("follow"))
     async def follow_topic(
         topic: RawTopic, principal: PrincipalDep, svc: Follows, response: Response
     ) -> FollowOut:

@@ -28,6 +28,7 @@ from shared.http import (
     Unprocessable,
     problem_type,
 )
+from shared.http.ratelimit import limited
 
 Name = Annotated[str, Field(min_length=1, max_length=100)]
 
@@ -167,7 +168,11 @@ def build_router(skills: SkillService) -> APIRouter:
         with domain_errors():
             return {"person_id": who, "skills": await svc.of_person(principal, who)}
 
-    @router.put("/endorsements/{person_id}/{skill}", response_model=EndorsementOut)
+    @router.put(
+        "/endorsements/{person_id}/{skill}",
+        response_model=EndorsementOut,
+        **limited("endorsement"),
+    )
     async def endorse(person_id: str, skill: str, principal: PrincipalDep, svc: Skills) -> Any:
         """Endorse a person's skill (once per skill; never yourself)."""
         with domain_errors():
