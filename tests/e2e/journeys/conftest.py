@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import logging
 import os
 import re
 import signal
@@ -47,6 +48,7 @@ SERVICES = ("activity", "profiles", "search", "notify")
 START_DEADLINE_SECONDS = 120
 STOP_DEADLINE_SECONDS = 20
 LOG_TAIL_LINES = 80
+logging.getLogger("mail.log").setLevel(logging.WARNING)  # aiosmtpd's per-command chatter
 
 
 def gateway_routes() -> dict[str, str]:
