@@ -9,7 +9,7 @@ ENGINES_ENV := var/engines/engines.env
 PYTEST_ARGS ?=
 
 .PHONY: help install run test test-embedded test-engines lint format engines-up engines-down \
-        engines-status bench asyncapi asyncapi-validate clean
+        engines-status bench asyncapi asyncapi-validate clean demo
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -26,6 +26,9 @@ install: $(STAMP)  ## create .venv and install Canteen with its dev tools
 
 run: $(STAMP)  ## all four services in one process on the embedded backends, http://127.0.0.1:8080
 	$(BIN)/canteen run
+
+demo: $(STAMP)  ## fill the running `make run` stack with a demo company (idempotent; run it in a second terminal)
+	$(BIN)/canteen admin seed-demo --url http://$${CANTEEN_HOST:-127.0.0.1}:$${CANTEEN_PORT:-8080}
 
 lint: $(STAMP)  ## ruff, mypy, the architecture contracts, the AsyncAPI freshness check
 	$(BIN)/ruff check .

@@ -186,12 +186,23 @@ async def _memberships(
 
 
 async def _follows(api: Api, org: Org, report: SeedReport, show: Progress) -> None:
-    targets = [(who, "people", target) for who, ts in org.follows_people.items() for target in ts]
-    targets += [(who, "topics", topic) for who, ts in org.follows_topics.items() for topic in ts]
+    held: dict[str, set[tuple[str, str]]] = {}
+
+    async def look(person: Person) -> None:
+        listed = await api.pages("/api/v1/follows/me", as_user=person.id)
+        held[person.id] = {(f["target_type"], f["target_id"]) for f in listed}
+
+    await _each(org.people, "follows (looking up)", show, look)
+    targets = [(who, "person", t) for who, ts in org.follows_people.items() for t in ts]
+    targets += [(who, "topic", t) for who, ts in org.follows_topics.items() for t in ts]
 
     async def follow(item: tuple[str, str, str]) -> None:
         who, kind, target = item
-        response = await api.call("PUT", f"/api/v1/follows/{kind}/{target}", as_user=who)
+        if (kind, target) in held.get(who, set()):
+            report.add("follows", False)
+            return
+        path = "people" if kind == "person" else "topics"
+        response = await api.call("PUT", f"/api/v1/follows/{path}/{target}", as_user=who)
         report.add("follows", response.status_code == 201)
 
     await _each(targets, "follows", show, follow)

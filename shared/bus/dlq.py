@@ -33,6 +33,7 @@ if TYPE_CHECKING:
 log = structlog.get_logger(__name__)
 
 ADMIN_GROUP = "canteen.dlq-admin"
+PEEK_GROUP = "canteen.dlq-peek"  # never commits: its cursor is the oldest kept offset
 DLQ_HEADER_PREFIX = "dlq_"
 READ_BATCH = 500
 MAX_EMPTY_POLLS = 5
@@ -158,6 +159,18 @@ class DeadLetters:
         ends = {s.partition: s.head for s in states}
         rows = await self._reader.read(self._physical(dlq_topic(topic)), starts, ends, limit)
         return [DeadLetter(dlq_topic(topic), p, o, m) for p, o, m in rows]
+
+    async def peek(self, topic: str, *, limit: int = 100) -> list[tuple[int, int, Message]]:
+        """(partition, offset, message) of any topic from its oldest kept offset on.
+
+        For checking what a replay published; it moves no cursor.
+        """
+        physical = self._physical(topic)
+        states = await self._reader.states(physical, self._namespace + PEEK_GROUP)
+        ends = {s.partition: s.head for s in states}
+        return await self._reader.read(
+            physical, {s.partition: s.cursor for s in states}, ends, limit
+        )
 
     async def replay(self, letters: Sequence[DeadLetter]) -> int:
         """Republish each letter's original message to its original topic, in order.
