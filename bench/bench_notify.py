@@ -1,12 +1,14 @@
 """Notify: event -> SSE delivery latency, notification-producing events/s, unread-count cost.
 
     python bench/bench_notify.py [--kafka B --mongodb URI] [-n 3000] [--latency 200]
-                                 [--reads 2000]
+                                 [--reads 2000] [--warm] [--only embedded|external]
 
 (a) events/s: the notify service (its `notify.inbox` consumer, outbox relay and all) runs in
     this process; N comment.created events to N distinct post authors are published first,
     then the time from the service's start to the Nth notification written is measured.
-    SQLite always; with --kafka/--mongodb also Kafka + FerretDB (or MongoDB).
+    SQLite always; with --kafka/--mongodb also Kafka + FerretDB (or MongoDB). With --warm
+    every recipient already has an unread counter (steady state: one counter update per
+    recipient instead of one bulk insert of new counters).
 (b) event -> SSE: the notify app on uvicorn (loopback), 20 SSE clients; each event is a
     follow of one client's user, published one at a time; latency = publish to the SSE
     frame arriving at the client. p50/p95 per backend.
@@ -89,10 +91,20 @@ def comment_for(i: int, run: str) -> CommentCreated:
     )
 
 
-async def bench_throughput(settings: CanteenSettings, n: int) -> tuple[float, float]:
+async def bench_throughput(
+    settings: CanteenSettings, n: int, *, warm: bool = False
+) -> tuple[float, float]:
     """Events/s from the consumer's start to the Nth counted notification (and CPU s)."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     run = uuid.uuid4().hex[:6]
+    if warm:
+        store = make_store(settings, "notify")
+        counters = [
+            {"_id": comment_for(i, run).post_author_id, "seq": 1, "unread": 1, "unseen": 1}
+            for i in range(n)
+        ]
+        await store.collection("unread_counters").insert_many(counters)
+        await store.close()
     bus = make_bus(settings, "bench-publisher", topics=[ACTIVITY_TOPIC])
     await bus.start()
     batch = [(ACTIVITY_TOPIC, new_event(comment_for(i, run))) for i in range(n)]
@@ -214,6 +226,7 @@ async def main() -> None:
     parser.add_argument("--latency", type=int, default=200, help="events for the SSE run")
     parser.add_argument("--reads", type=int, default=2000)
     parser.add_argument("--only", choices=["embedded", "external"], default=None)
+    parser.add_argument("--warm", action="store_true", help="recipients have counters already")
     args = parser.parse_args()
     logging.disable(logging.WARNING)
     structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.ERROR))
@@ -225,8 +238,9 @@ async def main() -> None:
         rows_t, rows_l, rows_u = [], [], []
         for backend, label in backends:
             s = settings_for(args, backend, Path(tmp) / f"{backend}-t")
-            wall, cpu = await bench_throughput(s, args.n)
-            rows_t.append(f"| {label} | {args.n} | {wall:,.0f} | {cpu:,.0f} |")
+            wall, cpu = await bench_throughput(s, args.n, warm=args.warm)
+            warmth = " (warm counters)" if args.warm else ""
+            rows_t.append(f"| {label}{warmth} | {args.n} | {wall:,.0f} | {cpu:,.0f} |")
             lat = await bench_latency(
                 settings_for(args, backend, Path(tmp) / f"{backend}-l"), args.latency
             )

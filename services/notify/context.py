@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from fastapi import APIRouter
 from fastapi.routing import APIRoute
@@ -38,6 +39,9 @@ class NotifyContext:
     route_class: type[APIRoute] = APIRoute
     # Bound once the runtime exists; wakes the outbox relay after a write with events.
     notify_outbox: Callable[[], None] = lambda: None
+    # Bound by the stream feature; the inbox calls it with the notifications it just wrote
+    # (so this replica's own clients need not wait for a poll).
+    notifications_written: Callable[[list[dict[str, Any]]], None] = lambda docs: None
 
 
 @dataclass

@@ -18,6 +18,7 @@ import structlog
 
 from services.notify.email.compose import Composer, message_id
 from services.notify.email.outbox import EmailOutbox
+from services.notify.ids import by_ids
 from services.notify.preferences.domain import decide
 from services.notify.preferences.repository import PreferenceRepository
 from shared.store.port import DocumentStore
@@ -56,18 +57,49 @@ class ImmediateIntake:
                 await asyncio.sleep(IDLE_SECONDS)
 
     async def scan(self, now: datetime | None = None) -> int:
-        """Route one batch of new notifications; return how many were looked at."""
+        """Route one batch of new notifications; return how many were looked at.
+
+        One preferences read for the batch, and one bookmark write per resulting state (not
+        per notification): the notifications collection is the busiest one."""
         docs = await self._notifications.find(
             {"channels.email": {"$in": UNSEEN}}, sort=[("created_at", 1), ("_id", 1)], limit=BATCH
         )
+        if not docs:
+            return 0
+        prefs = await self._prefs.many([d["recipient_id"] for d in docs])
+        org = await self._prefs.org()
+        moved: dict[str, list[str]] = {}
         for doc in docs:
-            await self.route(doc, now or datetime.now(UTC))
+            state = await self._decide(doc, prefs.get(doc["recipient_id"]), org, now)
+            moved.setdefault(state, []).append(doc["_id"])
+        for state, ids in moved.items():
+            await self._notifications.update_many(
+                {**by_ids(ids), "channels.email": {"$in": UNSEEN}},
+                {"$set": {"channels.email": state}},
+            )
         return len(docs)
 
     async def route(self, notification: dict[str, Any], now: datetime) -> str:
+        """Route one notification (what `scan` does for each of a batch)."""
+        prefs = await self._prefs.get(notification["recipient_id"])
+        state = await self._decide(notification, prefs, await self._prefs.org(), now)
+        await self._notifications.update_one(
+            {"_id": notification["_id"], "channels.email": {"$in": UNSEEN}},
+            {"$set": {"channels.email": state}},
+        )
+        return state
+
+    async def _decide(
+        self,
+        notification: dict[str, Any],
+        prefs: dict[str, Any] | None,
+        org: dict[str, Any] | None,
+        now: datetime | None,
+    ) -> str:
+        """The email state of `notification`, queueing the mail when it goes out now."""
+        now = now or datetime.now(UTC)
         user_id = notification["recipient_id"]
-        prefs = await self._prefs.get(user_id)
-        delivery = decide(prefs, await self._prefs.org(), notification, now)
+        delivery = decide(prefs, org, notification, now)
         state: str = delivery.email
         address = (prefs or {}).get("email_address")
         if state == "now":
@@ -89,10 +121,6 @@ class ImmediateIntake:
                     now=now,
                 )
                 state = "queued"
-        await self._notifications.update_one(
-            {"_id": notification["_id"], "channels.email": {"$in": UNSEEN}},
-            {"$set": {"channels.email": state}},
-        )
         log.info(
             "notify.email.routed",
             notification_id=notification["_id"],

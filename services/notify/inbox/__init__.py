@@ -24,6 +24,7 @@ def build_inbox(ctx: NotifyContext) -> tuple[Inbox, Audiences]:
         PreferenceRepository(ctx.store),
         window_seconds=ctx.options.aggregation_window_seconds,
         on_events=lambda: ctx.notify_outbox(),
+        on_written=lambda docs: ctx.notifications_written(docs),
     )
     return inbox, audiences
 
@@ -36,6 +37,11 @@ def install(ctx: NotifyContext) -> Feature:
         outbox_collections=[NOTIFICATIONS],
         setup=[inbox.repo.prepare, audiences.prepare],
         subscriptions=[
-            Subscription(group=GROUP, topics=[ACTIVITY_TOPIC, PROFILES_TOPIC], handler=dispatcher)
+            Subscription(
+                group=GROUP,
+                topics=[ACTIVITY_TOPIC, PROFILES_TOPIC],
+                handler=dispatcher,
+                batch_handler=dispatcher.handle_batch,
+            )
         ],
     )

@@ -2,6 +2,12 @@
 
 Every handler is idempotent: notification ids derive from event id and recipient, and the
 projections are plain sets keyed by id.
+
+The events that only produce notifications also have a batch handler: the bus hands it runs
+of consecutive such events, whose candidates go to `Inbox.notify_all` together (a few bulk
+reads and writes instead of several round trips per notification). Events that change the
+projections (memberships, deletions, expertise) stay per event and split the runs, so each
+batch sees the projections exactly as the per-event path would.
 """
 
 from __future__ import annotations
@@ -9,10 +15,11 @@ from __future__ import annotations
 import structlog
 
 from services.notify.inbox import rules
+from services.notify.inbox.domain import Candidate
 from services.notify.inbox.projection import Audiences
 from services.notify.inbox.service import Inbox
 from shared.events.dispatch import EventDispatcher
-from shared.events.envelope import Event
+from shared.events.envelope import Event, EventData
 from shared.events.registry import registry
 from shared.events.schemas.activity.discussion import (
     AnswerAccepted,
@@ -33,21 +40,61 @@ from shared.events.schemas.activity.social import (
 from shared.events.schemas.profiles_expertise import ExpertiseChanged
 
 log = structlog.get_logger()
+# Notification-producing events whose candidates need no projection write first.
+BATCHED = (
+    PostCreated,
+    PostUpdated,
+    PostPinned,
+    AnswerCreated,
+    AnswerUpdated,
+    AnswerAccepted,
+    CommentCreated,
+    ReactionSet,
+    FollowCreated,
+)
+
+
+async def candidates_for(audiences: Audiences, data: EventData) -> list[Candidate]:
+    """Who may hear of one of the `BATCHED` events (before visibility and preferences)."""
+    if isinstance(data, PostCreated):
+        # A question asks its topics' top experts for help.
+        experts = await audiences.top_experts(data.topics) if data.kind == "question" else []
+        return rules.for_post(data, experts)
+    if isinstance(data, PostUpdated):
+        return rules.for_post(data, [])
+    if isinstance(data, PostPinned):
+        members = await audiences.members(data.group_id) if data.group_id else []
+        return rules.for_pin(data, members)
+    if isinstance(data, AnswerCreated | AnswerUpdated):
+        return rules.for_answer(data)
+    if isinstance(data, AnswerAccepted):
+        return rules.for_accepted(data)
+    if isinstance(data, CommentCreated):
+        return rules.for_comment(data)
+    if isinstance(data, ReactionSet):
+        return rules.for_reaction(data)
+    if isinstance(data, FollowCreated):
+        return rules.for_follow(data)
+    raise TypeError(f"not a batched event: {type(data).__name__}")
 
 
 def build_dispatcher(inbox: Inbox, audiences: Audiences) -> EventDispatcher:
     d = EventDispatcher(registry)
 
+    @d.on_batch(*BATCHED)
+    async def notify_batch(items: list[tuple[Event, EventData]]) -> None:
+        """Runs of notification-producing events: one `notify_all` for the run."""
+        await inbox.notify_all([(e, await candidates_for(audiences, data)) for e, data in items])
+
     @d.on(PostCreated)
     async def post_created(event: Event, data: PostCreated) -> None:
         """Mentions; a question asks its topics' top experts for help."""
-        experts = await audiences.top_experts(data.topics) if data.kind == "question" else []
-        await inbox.notify(event, rules.for_post(data, experts))
+        await inbox.notify(event, await candidates_for(audiences, data))
 
     @d.on(PostUpdated)
     async def post_updated(event: Event, data: PostUpdated) -> None:
         """People newly mentioned by an edit."""
-        await inbox.notify(event, rules.for_post(data, []))
+        await inbox.notify(event, await candidates_for(audiences, data))
 
     @d.on(PostDeleted)
     async def post_deleted(event: Event, data: PostDeleted) -> None:
@@ -59,8 +106,7 @@ def build_dispatcher(inbox: Inbox, audiences: Audiences) -> EventDispatcher:
     @d.on(PostPinned)
     async def post_pinned(event: Event, data: PostPinned) -> None:
         """An announcement: critical, to every member of the group."""
-        members = await audiences.members(data.group_id) if data.group_id else []
-        await inbox.notify(event, rules.for_pin(data, members))
+        await inbox.notify(event, await candidates_for(audiences, data))
 
     @d.on(AnswerCreated)
     async def answer_created(event: Event, data: AnswerCreated) -> None:

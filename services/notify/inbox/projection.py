@@ -10,10 +10,25 @@ from __future__ import annotations
 
 from typing import Any
 
+from services.notify.ids import by_ids
 from shared.store.port import DocumentStore
 
 AUDIENCES = "audiences"
 TOP_EXPERTS = 3
+
+
+def post_key(post_id: str) -> str:
+    """The id of a deleted post's tombstone."""
+    return f"p:{post_id}"
+
+
+def group_key_of(group_id: str) -> str:
+    """The id of a deleted group's tombstone."""
+    return f"g:{group_id}"
+
+
+def member_key(group_id: str, user_id: str) -> str:
+    return f"m:{group_id}:{user_id}"
 
 
 class Audiences:
@@ -28,7 +43,7 @@ class Audiences:
         self, group_id: str, user_id: str, state: str, role: str | None
     ) -> None:
         await self._docs.update_one(
-            {"_id": f"m:{group_id}:{user_id}"},
+            {"_id": member_key(group_id, user_id)},
             {
                 "$set": {
                     "kind": "m",
@@ -46,34 +61,30 @@ class Audiences:
 
     async def delete_group(self, group_id: str) -> None:
         await self._docs.update_one(
-            {"_id": f"g:{group_id}"}, {"$set": {"kind": "g", "deleted": True}}, upsert=True
+            {"_id": group_key_of(group_id)}, {"$set": {"kind": "g", "deleted": True}}, upsert=True
         )
 
     async def delete_post(self, post_id: str) -> None:
         await self._docs.update_one(
-            {"_id": f"p:{post_id}"}, {"$set": {"kind": "p", "deleted": True}}, upsert=True
+            {"_id": post_key(post_id)}, {"$set": {"kind": "p", "deleted": True}}, upsert=True
         )
 
-    async def post_deleted(self, post_id: str | None) -> bool:
-        if not post_id:
-            return False
-        return await self._docs.find_one({"_id": f"p:{post_id}"}) is not None
-
-    async def members_among(self, group_id: str, user_ids: list[str]) -> set[str]:
-        """Which of `user_ids` are active members of a live group."""
-        if not user_ids or await self._docs.find_one({"_id": f"g:{group_id}"}) is not None:
+    async def lookup(self, ids: set[str]) -> set[str]:
+        """Which of these ids hold: a post or group tombstone exists, a membership is active.
+        One `$in` query by `_id`, whatever mix of ids is asked."""
+        if not ids:
             return set()
-        docs = await self._docs.find(
-            {
-                "_id": {"$in": [f"m:{group_id}:{u}" for u in sorted(set(user_ids))]},
-                "state": "active",
-            },
-            projection=["user_id"],
-        )
-        return {d["user_id"] for d in docs}
+        docs = await self._docs.find(by_ids(ids), projection=["state"])
+        return {
+            d["_id"] for d in docs if not d["_id"].startswith("m:") or d.get("state") == "active"
+        }
+
+    async def deleted_posts(self, post_ids: set[str]) -> set[str]:
+        found = await self.lookup({post_key(p) for p in post_ids})
+        return {p for p in post_ids if post_key(p) in found}
 
     async def members(self, group_id: str) -> list[str]:
-        if await self._docs.find_one({"_id": f"g:{group_id}"}) is not None:
+        if await self._docs.find_one({"_id": group_key_of(group_id)}) is not None:
             return []
         docs = await self._docs.find(
             {"kind": "m", "group_id": group_id, "state": "active"}, projection=["user_id"]

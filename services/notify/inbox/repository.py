@@ -1,17 +1,32 @@
 """Notifications, aggregation groups and per-user counters through the DocumentStore port.
 
 Counters and groups are kept as notifications are created and read, never counted on read.
-Creating one is three single-document writes: the recipient's counter (counts it and hands
-out its `seq`), the notification, its group. Counter and group updates are idempotent on the
-notification id (`_applied`, capped), so a redelivered event finishes the job without double
-counting, whichever step a crash interrupted.
+Creating notifications takes three kinds of single-document writes, each done for a whole
+batch at once: the recipients' counters (count them and hand out their `seq`s), the
+notifications, their groups. Counter and group updates are idempotent on the notification
+id (`_applied`, capped), so a redelivered event finishes the job without double counting,
+whichever step a crash interrupted.
+
+Why the counter works this way (recipients are written from many partitions and processes
+at once; no multi-document transactions): one recipient's counter document is the only
+place that can say atomically "these notifications are counted". So each batch reserves a
+seq range per recipient with ONE write that increments `seq` by n (and `unread`/`unseen`
+by the visible ones) and pushes the n notification ids onto `_applied`, guarded by
+`_applied` holding none of them. The returned `seq` is the top of the range. If the guard
+misses, some were counted before (a redelivery, or a failed batch replayed event by event):
+each one is then claimed alone, and one found counted whose notification does not exist gets
+a fresh seq without being counted again (a gap in seq is harmless: it only orders). A
+recipient without a counter document gets it by one bulk insert for the whole batch.
+`APPLIED_CAP` is above the bus's batch size, so a batch never pushes its own ids out.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
+from services.notify.ids import by_ids
 from shared.events.envelope import Event
 from shared.outbox import insert_with_events
 from shared.outbox.records import strip_outbox
@@ -21,7 +36,7 @@ from shared.store.port import Collection, DocumentStore
 NOTIFICATIONS = "notifications"
 GROUPS = "notification_groups"
 COUNTERS = "unread_counters"
-APPLIED_CAP = 64
+APPLIED_CAP = 512
 GROUP_SORT = [("latest_at", -1), ("_id", -1)]
 VISIBLE = {"hidden": False, "in_app": True}
 
@@ -78,13 +93,6 @@ class InboxRepository:
         doc = await self.notifications.find_one({"_id": notification_id})
         return clean(doc) if doc else None
 
-    async def reserve_seq(self, user_id: str) -> int:
-        doc = await self.counters.find_one_and_update(
-            {"_id": user_id}, {"$inc": {"seq": 1}}, upsert=True, return_new=True
-        )
-        assert doc is not None
-        return int(doc["seq"])
-
     async def insert(self, doc: dict[str, Any], events: list[Event]) -> bool:
         try:
             await self.notifications.insert_one(insert_with_events(doc, events))
@@ -92,57 +100,178 @@ class InboxRepository:
         except DuplicateKeyError:
             return False
 
+    async def insert_all(self, docs: Sequence[dict[str, Any]]) -> list[str]:
+        """Insert notification documents (with their outbox events); the ids inserted.
+
+        One bulk insert; ids that exist already (a redelivery) make it fall back to one
+        insert each, which skips them."""
+        try:
+            await self.notifications.insert_many(list(docs))
+            return [d["_id"] for d in docs]
+        except DuplicateKeyError:
+            pass
+        inserted = []
+        for doc in docs:
+            try:
+                await self.notifications.insert_one(doc)
+                inserted.append(doc["_id"])
+            except DuplicateKeyError:
+                continue
+        return inserted
+
+    async def existing(self, ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+        if not ids:
+            return {}
+        docs = await self.notifications.find(by_ids(ids))
+        return {d["_id"]: clean(d) for d in docs}
+
     async def claim(self, user_id: str, nid: str, *, visible: bool) -> int | None:
         """Count notification `nid` in its recipient's counters and give it the next `seq`,
         in one write; None when `nid` was counted already (a redelivered event)."""
-        inc = {"seq": 1, "unread": 1, "unseen": 1} if visible else {"seq": 1}
-        update = {"$inc": inc, "$push": {"_applied": {"$each": [nid], "$slice": -APPLIED_CAP}}}
-        unapplied = {"_id": user_id, "_applied": {"$ne": nid}}
+        seqs = await self._claim_range(user_id, [(nid, visible)], upsert=True)
+        return seqs[0] if seqs else None
+
+    async def claim_all(self, wants: dict[str, list[tuple[str, bool]]]) -> dict[str, int]:
+        """Count each recipient's (notification id, visible) pairs and give each its `seq`.
+
+        Returns {notification id: seq} for the ones counted now; an id absent from the
+        answer was counted before (see the module docstring for why this is exact)."""
+        seqs: dict[str, int] = {}
+        if not wants:
+            return seqs
+        known = {d["_id"] for d in await self.counters.find(by_ids(wants), projection=["seq"])}
+        fresh = [u for u in wants if u not in known]
+        if fresh:
+            fresh = await self._insert_counters(fresh, wants)
+            for user in fresh:  # new counters: seqs 1..n
+                seqs.update((nid, i + 1) for i, (nid, _) in enumerate(wants[user]))
+            fresh = [u for u in wants if u not in known and u not in fresh]
+        for user in [*fresh, *(u for u in wants if u in known)]:
+            pairs = wants[user]
+            got = await self._claim_range(user, pairs, upsert=user in fresh)
+            if got is not None:
+                seqs.update((nid, s) for (nid, _), s in zip(pairs, got, strict=True))
+                continue
+            for nid, visible in pairs:  # some were counted before: one at a time
+                one = await self._claim_range(user, [(nid, visible)], upsert=False)
+                if one is not None:
+                    seqs[nid] = one[0]
+        return seqs
+
+    async def _insert_counters(
+        self, users: list[str], wants: dict[str, list[tuple[str, bool]]]
+    ) -> list[str]:
+        """Create the counters of recipients who have none; the ones created this way."""
+        docs = []
+        for user in users:
+            pairs = wants[user]
+            visible = sum(1 for _, v in pairs if v)
+            docs.append(
+                {
+                    "_id": user,
+                    "seq": len(pairs),
+                    "unread": visible,
+                    "unseen": visible,
+                    "_applied": [nid for nid, _ in pairs][-APPLIED_CAP:],
+                }
+            )
+        try:
+            await self.counters.insert_many(docs)
+            return users
+        except DuplicateKeyError:
+            pass
+        # Another writer created one meanwhile; the ones before it in the list may be ours.
+        # A counter that starts with exactly these ids was created for exactly them (by us
+        # or by an earlier delivery of the same events): they are counted with seqs 1..n.
+        # The others go through the guarded claim.
+        created = []
+        for doc in await self.counters.find(by_ids(users)):
+            nids = [nid for nid, _ in wants[doc["_id"]]]
+            if len(nids) <= APPLIED_CAP and list(doc.get("_applied", []))[: len(nids)] == nids:
+                created.append(doc["_id"])
+        return created
+
+    async def _claim_range(
+        self, user_id: str, pairs: list[tuple[str, bool]], *, upsert: bool
+    ) -> list[int] | None:
+        nids = [nid for nid, _ in pairs]
+        visible = sum(1 for _, v in pairs if v)
+        inc = (
+            {"seq": len(pairs), "unread": visible, "unseen": visible}
+            if visible
+            else {"seq": len(pairs)}
+        )
+        update = {"$inc": inc, "$push": {"_applied": {"$each": nids, "$slice": -APPLIED_CAP}}}
+        unapplied = {"_id": user_id, "_applied": {"$nin": nids}}
         try:
             doc = await self.counters.find_one_and_update(
-                unapplied, update, upsert=True, return_new=True
+                unapplied, update, upsert=upsert, return_new=True
             )
         except DuplicateKeyError:
             doc = await self.counters.find_one_and_update(unapplied, update, return_new=True)
-        return int(doc["seq"]) if doc else None
+        if doc is None:
+            return None
+        top = int(doc["seq"])
+        return list(range(top - len(pairs) + 1, top + 1))
+
+    async def reserve_seqs(self, user_id: str, n: int) -> list[int]:
+        doc = await self.counters.find_one_and_update(
+            {"_id": user_id}, {"$inc": {"seq": n}}, upsert=True, return_new=True
+        )
+        assert doc is not None
+        top = int(doc["seq"])
+        return list(range(top - n + 1, top + 1))
 
     async def group_in(self, n: dict[str, Any]) -> None:
         """Add a visible notification to its aggregation group (idempotent on its id)."""
-        actor = n.get("actor_id")
-        await apply_once(
-            self.groups,
-            n["group_id"],
-            n["_id"],
-            {
-                "$inc": {"count": 1, "unread": 1},
-                "$max": {"latest_at": n["created_at"], "latest_seq": n["seq"]},
-                **(
-                    {"$addToSet": {"actors": actor}, "$set": {"last_actor_id": actor}}
-                    if actor
-                    else {}
-                ),
-            },
-            on_insert={
-                "recipient_id": n["recipient_id"],
-                "type": n["type"],
-                "target": n["target"],
-                "group_key": n["group_key"],
-                "first_at": n["created_at"],
-                "critical": n["critical"],
-                "private": n["private"],
-                "post_id": n.get("post_id"),
-                "link": n["link"],
-            },
-        )
+        await self.group_all([n])
+
+    async def group_all(self, notifications: Sequence[dict[str, Any]]) -> None:
+        """Add visible notifications to their aggregation groups (idempotent on their ids):
+        new groups by one bulk insert, each existing group by one guarded update."""
+        by_group: dict[str, dict[str, dict[str, Any]]] = {}
+        for n in notifications:
+            by_group.setdefault(n["group_id"], {}).setdefault(n["_id"], n)
+        if not by_group:
+            return
+        known = {d["_id"] for d in await self.groups.find(by_ids(by_group), projection=["count"])}
+        fresh = [g for g in by_group if g not in known]
+        if fresh:
+            docs = [_new_group(g, list(by_group[g].values())) for g in fresh]
+            try:
+                await self.groups.insert_many(docs)
+                fresh = []
+            except DuplicateKeyError:
+                pass  # created meanwhile: the guarded updates below skip what is applied
+        for gid in [*fresh, *(g for g in by_group if g in known)]:
+            items = list(by_group[gid].values())
+            nids = [n["_id"] for n in items]
+            result = await self.groups.update_one(
+                {"_id": gid, "_applied": {"$nin": nids}}, _group_update(items)
+            )
+            if result.matched_count:
+                continue
+            for n in items:  # some applied before (or the group is new): one at a time
+                await apply_once(
+                    self.groups,
+                    gid,
+                    n["_id"],
+                    _group_update([n], push=False),
+                    on_insert=_group_seed(n),
+                )
 
     # reads -----------------------------------------------------------------------------
 
     async def counter(self, user_id: str) -> dict[str, Any]:
-        doc = await self.counters.find_one({"_id": user_id}) or {}
+        # Without `_applied`: the unread badge is read far more often than it changes.
+        found = await self.counters.find(
+            {"_id": user_id}, limit=1, projection=["unread", "unseen", "seq"]
+        )
+        doc = found[0] if found else {}
         return {k: max(0, int(doc.get(k, 0))) for k in ("unread", "unseen", "seq")}
 
     async def counters_of(self, user_ids: list[str]) -> dict[str, int]:
-        docs = await self.counters.find({"_id": {"$in": user_ids}}, projection=["unread"])
+        docs = await self.counters.find(by_ids(user_ids), projection=["unread"])
         return {d["_id"]: max(0, int(d.get("unread", 0))) for d in docs}
 
     async def group_page(
@@ -262,3 +391,55 @@ class InboxRepository:
                 {"_id": before["recipient_id"]}, {"$inc": {"unread": unread, "unseen": unseen}}
             )
         return hidden
+
+
+def _group_seed(n: dict[str, Any]) -> dict[str, Any]:
+    """What a group takes from its first notification."""
+    return {
+        "recipient_id": n["recipient_id"],
+        "type": n["type"],
+        "target": n["target"],
+        "group_key": n["group_key"],
+        "first_at": n["created_at"],
+        "critical": n["critical"],
+        "private": n["private"],
+        "post_id": n.get("post_id"),
+        "link": n["link"],
+    }
+
+
+def _group_update(items: list[dict[str, Any]], *, push: bool = True) -> dict[str, Any]:
+    """Adding `items` to a group: the same result as adding them one by one, in order."""
+    actors = [n["actor_id"] for n in items if n.get("actor_id")]
+    update: dict[str, Any] = {
+        "$inc": {"count": len(items), "unread": len(items)},
+        "$max": {
+            "latest_at": max(n["created_at"] for n in items),
+            "latest_seq": max(n["seq"] for n in items),
+        },
+    }
+    if actors:
+        update["$addToSet"] = {"actors": {"$each": list(dict.fromkeys(actors))}}
+        update["$set"] = {"last_actor_id": actors[-1]}
+    if push:
+        nids = [n["_id"] for n in items]
+        update["$push"] = {"_applied": {"$each": nids, "$slice": -APPLIED_CAP}}
+    return update
+
+
+def _new_group(group_id: str, items: list[dict[str, Any]]) -> dict[str, Any]:
+    """A group document as adding `items` one by one to nothing would leave it."""
+    actors = [n["actor_id"] for n in items if n.get("actor_id")]
+    doc = {
+        "_id": group_id,
+        **_group_seed(items[0]),
+        "count": len(items),
+        "unread": len(items),
+        "latest_at": max(n["created_at"] for n in items),
+        "latest_seq": max(n["seq"] for n in items),
+        "_applied": [n["_id"] for n in items][-APPLIED_CAP:],
+    }
+    if actors:
+        doc["actors"] = list(dict.fromkeys(actors))
+        doc["last_actor_id"] = actors[-1]
+    return doc

@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 import structlog
 
 from services.notify.inbox.domain import Candidate, build_notification
-from services.notify.inbox.projection import Audiences
+from services.notify.inbox.projection import Audiences, group_key_of, member_key, post_key
 from services.notify.inbox.repository import InboxRepository
 from services.notify.preferences.domain import decide
 from services.notify.preferences.repository import PreferenceRepository
 from shared.events.envelope import Event, new_event
 from shared.events.schemas.notify import NotificationCreated
+from shared.outbox import insert_with_events
 
 log = structlog.get_logger()
 
@@ -32,104 +33,112 @@ class Inbox:
         *,
         window_seconds: int,
         on_events: Callable[[], None],
-        on_created: Callable[[], None] = lambda: None,
+        on_written: Callable[[list[dict[str, Any]]], None] = lambda docs: None,
     ) -> None:
         self.repo = repo
         self._audiences = audiences
         self._prefs = prefs
         self._window = window_seconds
         self._on_events = on_events
-        self.on_created = on_created
+        self._on_written = on_written
 
     async def notify(self, event: Event, candidates: list[Candidate]) -> int:
         """Write one notification per allowed recipient of `event`; idempotent on event id."""
-        allowed = await self._allowed(candidates)
+        return await self.notify_all([(event, candidates)])
+
+    async def notify_all(self, items: Sequence[tuple[Event, list[Candidate]]]) -> int:
+        """`notify` for many events at once, in order, with the same resulting state.
+
+        Everything the decisions need is read up front (deleted posts and memberships,
+        preferences, counters and groups) with a few `$in` queries; the decisions are the
+        pure functions; the writes are a handful of bulk operations (see the repository for
+        why counting stays exact under redelivery). Safe to repeat after a partial failure.
+        """
+        per_event = [(event, _firsts(cands)) for event, cands in items]
+        per_event = [(event, cands) for event, cands in per_event if cands]
+        if not per_event:
+            return 0
+        facts = await self._audiences.lookup(_audience_ids(cands for _, cands in per_event))
+        allowed = [(e, c) for e, cands in per_event for c in _visible_to(cands, facts)]
         if not allowed:
             return 0
-        prefs = await self._prefs.many([c.recipient_id for c in allowed])
+        prefs = await self._prefs.many(sorted({c.recipient_id for _, c in allowed}))
         org = await self._prefs.org()
-        now = datetime.now(UTC)
-        written = 0
-        for c in allowed:
-            written += await self._one(event, c, prefs.get(c.recipient_id), org, now)
-        post_id = allowed[0].post_id
+        now, created = datetime.now(UTC), _now()
+        docs: dict[str, dict[str, Any]] = {}
+        for event, c in allowed:
+            doc = build_notification(
+                c,
+                event_id=event.id,
+                at=event.time.astimezone(UTC),
+                now=created,
+                window_seconds=self._window,
+            )
+            if doc["_id"] in docs:  # the same event twice in one batch
+                continue
+            delivery = decide(prefs.get(c.recipient_id), org, doc, now)
+            if not (delivery.in_app or delivery.email != "off" or delivery.push != "off"):
+                log.info("notify.notification.suppressed", type=c.type)
+                continue
+            doc["in_app"] = delivery.in_app
+            doc["channels"] = {
+                "email": delivery.email,
+                "push": delivery.push,
+                "email_at": delivery.email_at,
+                "push_at": delivery.push_at,
+            }
+            docs[doc["_id"]] = doc
+        written = await self._write(list(docs.values()))
         # A delete handled meanwhile (another partition) may have scanned before our insert:
         # it flags the post first, so checking again after writing closes the race.
-        if written and post_id and await self._audiences.post_deleted(post_id):
-            await self.repo.hide_about("post_id", post_id)
-        return written
+        posts = {d["post_id"] for d in written if d.get("post_id")}
+        if posts:
+            for post_id in sorted(await self._audiences.deleted_posts(posts)):
+                await self.repo.hide_about("post_id", post_id)
+        return len(written)
 
-    async def _allowed(self, candidates: list[Candidate]) -> list[Candidate]:
-        """Drop the actor, repeats (first reason wins), and people who cannot see it."""
-        firsts: dict[str, Candidate] = {}
-        for c in candidates:
-            if c.recipient_id and c.recipient_id != c.actor_id:
-                firsts.setdefault(c.recipient_id, c)
-        if not firsts:
+    async def _write(self, docs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Count, insert and group `docs`; the ones inserted now (not before)."""
+        if not docs:
             return []
-        sample = next(iter(firsts.values()))
-        if await self._audiences.post_deleted(sample.post_id):
-            return []
-        out = list(firsts.values())
-        gated = [c for c in out if c.needs_membership and c.placement.private]
-        if gated and sample.placement.group_id:
-            members = await self._audiences.members_among(
-                sample.placement.group_id, [c.recipient_id for c in gated]
+        wants: dict[str, list[tuple[str, bool]]] = {}
+        for doc in docs:
+            wants.setdefault(doc["recipient_id"], []).append((doc["_id"], doc["in_app"]))
+        seqs = await self.repo.claim_all(wants)
+        counted_before = [d for d in docs if d["_id"] not in seqs]
+        regroup: list[dict[str, Any]] = []
+        if counted_before:  # a redelivery, maybe after a crash mid-way
+            existing = await self.repo.existing([d["_id"] for d in counted_before])
+            regroup = [e for e in existing.values() if e.get("in_app", True)]
+            missing: dict[str, list[str]] = {}
+            for doc in counted_before:
+                if doc["_id"] not in existing:
+                    missing.setdefault(doc["recipient_id"], []).append(doc["_id"])
+            for user, nids in missing.items():
+                seqs.update(zip(nids, await self.repo.reserve_seqs(user, len(nids)), strict=True))
+        fresh = [d for d in docs if d["_id"] in seqs]
+        # Stamped just before the insert: replicas tail by `created_at` with a short overlap,
+        # so a stamp taken before slow counter writes could land behind their window.
+        stamp = _now()
+        for doc in fresh:
+            doc["seq"] = seqs[doc["_id"]]
+            doc["created_at"] = stamp
+        inserted = set(
+            await self.repo.insert_all([insert_with_events(d, [_created(d)]) for d in fresh])
+        )
+        await self.repo.group_all([*regroup, *(d for d in fresh if d["in_app"])])
+        written = [d for d in fresh if d["_id"] in inserted]
+        if written:
+            self._on_events()
+            self._on_written(written)
+        for doc in written:
+            log.info(
+                "notify.notification.created",
+                notification_id=doc["_id"],
+                type=doc["type"],
+                seq=doc["seq"],
             )
-            out = [
-                c
-                for c in out
-                if not (c.needs_membership and c.placement.private) or c.recipient_id in members
-            ]
-        return out
-
-    async def _one(
-        self,
-        event: Event,
-        c: Candidate,
-        prefs: dict[str, Any] | None,
-        org: dict[str, Any] | None,
-        now: datetime,
-    ) -> int:
-        doc = build_notification(
-            c,
-            event_id=event.id,
-            at=event.time.astimezone(UTC),
-            now=_now(),
-            window_seconds=self._window,
-        )
-        delivery = decide(prefs, org, doc, now)
-        if not (delivery.in_app or delivery.email != "off" or delivery.push != "off"):
-            log.info("notify.notification.suppressed", type=c.type)
-            return 0
-        visible = delivery.in_app
-        doc["in_app"] = visible
-        doc["channels"] = {
-            "email": delivery.email,
-            "push": delivery.push,
-            "email_at": delivery.email_at,
-            "push_at": delivery.push_at,
-        }
-        seq = await self.repo.claim(c.recipient_id, doc["_id"], visible=visible)
-        if seq is None:  # counted before: a redelivery, maybe after a crash mid-way
-            existing = await self.repo.get(doc["_id"])
-            if existing is not None:
-                if existing.get("in_app", True):
-                    await self.repo.group_in(existing)
-                return 0
-            seq = await self.repo.reserve_seq(c.recipient_id)
-        doc["seq"] = seq
-        inserted = await self.repo.insert(doc, [_created(doc)])
-        if visible:
-            await self.repo.group_in(doc)
-        if not inserted:
-            return 0
-        self._on_events()
-        self.on_created()
-        log.info(
-            "notify.notification.created", notification_id=doc["_id"], type=doc["type"], seq=seq
-        )
-        return 1
+        return written
 
     # inbox reads and read state ---------------------------------------------------------
 
@@ -166,6 +175,50 @@ class Inbox:
         ):
             raise NotificationNotFound(nid)
         return doc
+
+
+def _firsts(candidates: list[Candidate]) -> list[Candidate]:
+    """Drop the actor and repeats (first reason wins)."""
+    firsts: dict[str, Candidate] = {}
+    for c in candidates:
+        if c.recipient_id and c.recipient_id != c.actor_id:
+            firsts.setdefault(c.recipient_id, c)
+    return list(firsts.values())
+
+
+def _audience_ids(per_event: Iterable[list[Candidate]]) -> set[str]:
+    """The `audiences` ids that decide who may see these events' notifications."""
+    ids: set[str] = set()
+    for cands in per_event:
+        sample = cands[0]
+        if sample.post_id:
+            ids.add(post_key(sample.post_id))
+        group = sample.placement.group_id
+        gated = [c.recipient_id for c in cands if c.needs_membership and c.placement.private]
+        if gated and group:
+            ids.add(group_key_of(group))
+            ids.update(member_key(group, u) for u in gated)
+    return ids
+
+
+def _visible_to(cands: list[Candidate], facts: set[str]) -> list[Candidate]:
+    """Who of `cands` may hear of it: nobody about a deleted post; private content only
+    to active members of a live group (`facts`: the audiences ids that hold)."""
+    sample = cands[0]
+    if sample.post_id and post_key(sample.post_id) in facts:
+        return []
+    group = sample.placement.group_id
+
+    def member(c: Candidate) -> bool:
+        if not (c.needs_membership and c.placement.private):
+            return True
+        return bool(
+            group
+            and group_key_of(group) not in facts
+            and member_key(group, c.recipient_id) in facts
+        )
+
+    return [c for c in cands if member(c)]
 
 
 def _created(doc: dict[str, Any]) -> Event:

@@ -16,6 +16,7 @@ from typing import Any
 import structlog
 
 from services.notify.email.content import safe_text
+from services.notify.ids import by_ids
 from services.notify.preferences.domain import decide
 from services.notify.preferences.repository import PreferenceRepository
 from services.notify.push.provider import Outcome, PushProvider
@@ -81,18 +82,37 @@ class PushDelivery:
             await self._provider.close()
 
     async def intake(self, now: datetime | None = None) -> int:
+        """Route one batch of new notifications: one preferences read for the batch, one
+        bookmark write per resulting state (the notifications collection is the busiest)."""
         docs = await self._notifications.find(
             {"channels.push": {"$in": UNSEEN}}, sort=[("created_at", 1), ("_id", 1)], limit=BATCH
         )
+        if not docs:
+            return 0
+        prefs = await self._prefs.many([d["recipient_id"] for d in docs])
+        org = await self._prefs.org()
+        moved: dict[str, list[str]] = {}
         for doc in docs:
-            await self._route(doc, now or datetime.now(UTC))
+            state = await self._route(doc, prefs.get(doc["recipient_id"]), org, now)
+            moved.setdefault(state, []).append(doc["_id"])
+        for state, ids in moved.items():
+            await self._notifications.update_many(
+                {**by_ids(ids), "channels.push": {"$in": UNSEEN}},
+                {"$set": {"channels.push": state}},
+            )
         return len(docs)
 
-    async def _route(self, notification: dict[str, Any], now: datetime) -> None:
+    async def _route(
+        self,
+        notification: dict[str, Any],
+        prefs: dict[str, Any] | None,
+        org: dict[str, Any] | None,
+        now: datetime | None,
+    ) -> str:
+        """The push state of `notification`, queueing it when it goes out (now or later)."""
+        now = now or datetime.now(UTC)
         user_id = notification["recipient_id"]
-        delivery = decide(
-            await self._prefs.get(user_id), await self._prefs.org(), notification, now
-        )
+        delivery = decide(prefs, org, notification, now)
         state = "off"
         if delivery.push != "off":
             await self._queue.enqueue(
@@ -109,11 +129,8 @@ class PushDelivery:
                 }
             )
             state = "queued"
-        await self._notifications.update_one(
-            {"_id": notification["_id"], "channels.push": {"$in": UNSEEN}},
-            {"$set": {"channels.push": state}},
-        )
         log.info("notify.push.routed", notification_id=notification["_id"], state=state)
+        return state
 
     async def deliver_due(self, now: datetime | None = None) -> bool:
         item = await self._queue.claim(now or datetime.now(UTC))

@@ -1,7 +1,8 @@
 """Realtime: Server-Sent Events with Last-Event-ID resume, across replicas.
 
 Every replica tails the shared `notifications` collection for the users connected to it
-(`broker.Broker`), so a notification written by any replica reaches every client.
+(`broker.Broker`), so a notification written by any replica reaches every client; what
+this replica writes itself is handed to the broker at once (`ctx.notifications_written`).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ def install(ctx: NotifyContext) -> Feature:
     poll = float(getattr(options, "stream_poll_seconds", POLL_SECONDS))
     repo = InboxRepository(ctx.store)
     broker = Broker(repo, poll_seconds=poll)
+    ctx.notifications_written = broker.publish
     router = build_router(
         repo,
         broker,

@@ -5,6 +5,13 @@ bus traffic; it polls only for users connected to it (one `$in` query per tick) 
 reads their unread counters, so a read on another device or replica updates the badge.
 The tick re-reads a short overlap window (clock skew between writers, writes stamped
 before they land) and each subscriber drops sequence numbers it already sent.
+
+Notifications this replica writes itself do not wait for a tick: the inbox hands them to
+`publish` right after the insert, which offers them to the connected clients at once and
+refreshes only those clients' badges (one counter read by id). So polling is only for other
+replicas' writes and other devices' reads; it is adaptive: every `poll_seconds` while ticks
+find something new, backing off to `max_poll_seconds` when they do not (a tick is a query
+over the whole `notifications` collection on engines that cannot push the filter down).
 """
 
 from __future__ import annotations
@@ -33,16 +40,18 @@ class Subscriber:
     unread: int | None = None
     overflowed: bool = False
 
-    def offer(self, doc: dict[str, Any]) -> None:
+    def offer(self, doc: dict[str, Any]) -> bool:
+        """Queue `doc` unless sent before; whether it was new."""
         seq = int(doc["seq"])
         if seq <= self.floor or seq in self.sent:
-            return
+            return False
         self.sent.add(seq)
         if len(self.sent) > SENT_CAP:
             keep = sorted(self.sent)[SENT_CAP // 2 :]
             self.floor = max(self.floor, min(keep) - 1)
             self.sent = set(keep)
         self._put(("notification", doc))
+        return True
 
     def offer_unread(self, unread: int) -> None:
         if unread != self.unread:
@@ -59,13 +68,22 @@ class Subscriber:
 
 class Broker:
     def __init__(
-        self, repo: InboxRepository, *, poll_seconds: float, overlap_seconds: float = 5.0
+        self,
+        repo: InboxRepository,
+        *,
+        poll_seconds: float,
+        max_poll_seconds: float | None = None,
+        overlap_seconds: float = 5.0,
     ) -> None:
         self._repo = repo
         self._poll = poll_seconds
+        self._max_poll = max(poll_seconds, max_poll_seconds or poll_seconds * 5)
+        self._interval = poll_seconds
         self._overlap = timedelta(seconds=overlap_seconds)
         self._subs: dict[str, set[Subscriber]] = {}
         self._wake = asyncio.Event()
+        # Users whose badge a local write changed; their counters are read on the next turn.
+        self._dirty: set[str] = set()
         self._since: datetime | None = None
 
     def subscribe(self, sub: Subscriber) -> None:
@@ -80,7 +98,21 @@ class Broker:
                 del self._subs[sub.user_id]
 
     def wake(self) -> None:
+        """Tick now (a full tick: for changes this replica did not write itself)."""
+        self._interval = self._poll
         self._wake.set()
+
+    def publish(self, docs: list[dict[str, Any]]) -> None:
+        """Notifications this replica just wrote: to their connected recipients at once."""
+        for doc in docs:
+            subs = self._subs.get(doc["recipient_id"])
+            if not subs or doc.get("hidden") or not doc.get("in_app", True):
+                continue
+            for sub in list(subs):
+                sub.offer(doc)
+            self._dirty.add(doc["recipient_id"])
+        if self._dirty:
+            self._wake.set()
 
     @property
     def connections(self) -> int:
@@ -89,28 +121,52 @@ class Broker:
     async def run(self) -> None:
         """Tick until cancelled; a failing tick is logged and retried on the next one."""
         while True:
+            woken = False
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=self._poll)
+                await asyncio.wait_for(self._wake.wait(), timeout=self._interval)
+                woken = True
             self._wake.clear()
             try:
-                await self.tick()
+                if woken and self._dirty:
+                    await self.refresh_unread()
+                else:
+                    found = await self.tick()
+                    self._interval = (
+                        self._poll if found else min(self._max_poll, self._interval * 2)
+                    )
             except Exception:
                 log.warning("notify.stream.tick_failed", exc_info=True)
                 await asyncio.sleep(self._poll)
 
-    async def tick(self) -> None:
+    async def refresh_unread(self) -> None:
+        """Badges of the users a local write touched (their notifications went out already)."""
+        users = sorted(u for u in self._dirty if u in self._subs)
+        self._dirty.clear()
+        if not users:
+            return
+        counts = await self._repo.counters_of(users)
+        for user in users:
+            for sub in list(self._subs.get(user, ())):
+                sub.offer_unread(counts.get(user, 0))
+
+    async def tick(self) -> bool:
+        """Read connected users' recent notifications and badges; whether any was new."""
         users = sorted(self._subs)
+        self._dirty.clear()
         if not users:
             self._since = None
-            return
+            return False
         started = datetime.now(UTC)
         since = (self._since or started) - self._overlap
         docs = await self._repo.recent_for(users, since)
         counts = await self._repo.counters_of(users)
         self._since = started
+        found = False
         for doc in docs:
             for sub in list(self._subs.get(doc["recipient_id"], ())):
-                sub.offer(doc)
+                found = sub.offer(doc) or found
         for user in users:
             for sub in list(self._subs.get(user, ())):
+                found = sub.unread != counts.get(user, 0) or found
                 sub.offer_unread(counts.get(user, 0))
+        return found
