@@ -226,6 +226,10 @@ class KitMiddleware:
             structlog.contextvars.clear_contextvars()
 
 
+MAX_PATH_CHARS = 1024
+MAX_QUERY_BYTES = 8192
+
+
 class BodyTooLarge(Problem):
     def __init__(self, limit: int) -> None:
         super().__init__(
@@ -249,6 +253,20 @@ class _Guard:
         self.limit = limit
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if len(scope["path"]) > MAX_PATH_CHARS or len(scope.get("query_string", b"")) > (
+            MAX_QUERY_BYTES
+        ):
+            # Before routing: no id or filter is this long, and a huge one costs every layer.
+            too_long = problem_response(
+                414,
+                title="URI Too Long",
+                type=problem_type("uri-too-long"),
+                detail=f"paths are limited to {MAX_PATH_CHARS} characters and query "
+                f"strings to {MAX_QUERY_BYTES} bytes",
+                request_id=request_id_of(scope),
+            )
+            await too_long(scope, receive, send)
+            return
         declared = scope.get(_BODY_LENGTH_KEY)
         if declared is not None and declared > self.limit:
             await self._reject(scope, receive, send)

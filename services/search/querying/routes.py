@@ -40,6 +40,10 @@ class Synonyms(BaseModel):
     rules: list[Annotated[str, Field(min_length=1, max_length=500)]] = Field(max_length=2000)
 
 
+# A facet filter value (topic, author id, group id, department): bounded like any input.
+FacetValue = Annotated[str, Field(min_length=1, max_length=200)]
+
+
 def build_router(service: SearchService, discovery: DiscoveryService, synonyms: Any) -> APIRouter:
     router = APIRouter(prefix="/api/v1", tags=["search"])
 
@@ -49,10 +53,10 @@ def build_router(service: SearchService, discovery: DiscoveryService, synonyms: 
         request: Request,
         q: Annotated[str, Query(max_length=500)] = "",
         type: SearchType = "all",
-        topic: Annotated[list[str] | None, Query(max_length=10)] = None,
-        author: Annotated[list[str] | None, Query(max_length=10)] = None,
-        group: Annotated[list[str] | None, Query(max_length=10)] = None,
-        department: Annotated[list[str] | None, Query(max_length=10)] = None,
+        topic: Annotated[list[FacetValue] | None, Query(max_length=10)] = None,
+        author: Annotated[list[FacetValue] | None, Query(max_length=10)] = None,
+        group: Annotated[list[FacetValue] | None, Query(max_length=10)] = None,
+        department: Annotated[list[FacetValue] | None, Query(max_length=10)] = None,
         state: Literal["open", "answered"] | None = None,
         from_: Annotated[datetime | None, Query(alias="from")] = None,
         to: datetime | None = None,
