@@ -10,8 +10,9 @@
 2. Expertise updates per second in one process: N activity events (answers, votes,
    acceptances, articles over 1,000 people and 50 topics) published on a fresh bench topic,
    then consumed by the expertise handlers through the bus's real delivery loop (decode,
-   validate, dispatch, commit) on SQLite (embedded bus + store) and, with --kafka and
-   --mongo-uri, on Kafka + FerretDB/MongoDB.
+   validate, dispatch, commit), in batches of a partition's events (the subscription's
+   `batch_handler`; `--per-event` also measures the one-by-one path) on SQLite (embedded
+   bus + store) and, with --kafka and --mongo-uri, on Kafka + FerretDB/MongoDB.
 
 Prints markdown tables; asserts nothing.
 """
@@ -25,6 +26,7 @@ import statistics
 import tempfile
 import time
 import uuid
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -229,7 +231,9 @@ def activity_events(n: int) -> list[EventData]:
     return out
 
 
-async def bench_updates(label: str, settings: CanteenSettings, n: int) -> str:
+async def bench_updates(
+    label: str, settings: CanteenSettings, n: int, *, batched: bool = True
+) -> str:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     run = uuid.uuid4().hex[:8]
     topic = f"bench-expertise-{run}"
@@ -243,18 +247,32 @@ async def bench_updates(label: str, settings: CanteenSettings, n: int) -> str:
         feature = install(ctx)
         for step in feature.setup:
             await step()
-        dispatcher = feature.subscriptions[0].handler
+        subscription = feature.subscriptions[0]
+        dispatcher, batch = subscription.handler, subscription.batch_handler
         done = asyncio.Event()
         seen = 0
 
-        async def handler(event: Event) -> None:
+        def count(k: int) -> None:
             nonlocal seen
-            await dispatcher(event)
-            seen += 1
+            seen += k
             if seen >= n:
                 done.set()
 
-        consumer = bus.consumer(group=f"bench-{run}", topics=[topic], handler=handler)
+        async def handler(event: Event) -> None:
+            await dispatcher(event)
+            count(1)
+
+        async def batch_handler(events: Sequence[Event]) -> None:
+            assert batch is not None
+            await batch(events)
+            count(len(events))
+
+        consumer = bus.consumer(
+            group=f"bench-{run}",
+            topics=[topic],
+            handler=handler,
+            batch_handler=batch_handler if batched else None,
+        )
         start = time.perf_counter()
         task = asyncio.create_task(consumer.run())
         await asyncio.wait_for(done.wait(), timeout=1800)
@@ -264,7 +282,8 @@ async def bench_updates(label: str, settings: CanteenSettings, n: int) -> str:
     finally:
         await bus.close()
         await store.close()
-    return f"| {label} | {n} | {elapsed:.1f} | {n / elapsed:.0f} |"
+    path = "batched" if batched else "per event"
+    return f"| {label} | {path} | {n} | {elapsed:.1f} | {n / elapsed:.0f} |"
 
 
 async def main() -> None:
@@ -275,21 +294,30 @@ async def main() -> None:
     parser.add_argument("--events", type=int, default=3_000)
     parser.add_argument("--kafka", metavar="BOOTSTRAP")
     parser.add_argument("--mongo-uri", metavar="URI")
+    parser.add_argument("--skip-experts", action="store_true", help="only the update rates")
+    parser.add_argument(
+        "--per-event", action="store_true", help="also measure the per-event path (no batches)"
+    )
     args = parser.parse_args()
     configure_logging(level="warning", json=False, service="bench")
-    print("\n".join(await bench_experts(args.people, args.topics, args.requests)))
-    print()
+    if not args.skip_experts:
+        print("\n".join(await bench_experts(args.people, args.topics, args.requests)))
+        print()
     rows = [
-        "| bus + store | events | seconds | updates/s (one process) |",
-        "|---|---:|---:|---:|",
+        "| bus + store | path | events | seconds | updates/s (one process) |",
+        "|---|---|---:|---:|---:|",
     ]
+    modes = [True, False] if args.per_event else [True]
     with tempfile.TemporaryDirectory() as tmp:
-        rows.append(
-            await bench_updates("SQLite bus + SQLite store", settings_for(Path(tmp)), args.events)
-        )
-        if args.kafka and args.mongo_uri:
-            external = settings_for(Path(tmp) / "ext", args.kafka, args.mongo_uri)
-            rows.append(await bench_updates("Kafka + FerretDB", external, args.events))
+        for batched in modes:
+            embedded = settings_for(Path(tmp) / f"emb{batched}")
+            label = "SQLite bus + SQLite store"
+            rows.append(await bench_updates(label, embedded, args.events, batched=batched))
+            if args.kafka and args.mongo_uri:
+                external = settings_for(Path(tmp) / f"ext{batched}", args.kafka, args.mongo_uri)
+                rows.append(
+                    await bench_updates("Kafka + FerretDB", external, args.events, batched=batched)
+                )
     print("\n".join(rows))
 
 

@@ -13,6 +13,7 @@ from typing import Any
 
 from services.profiles.context import ProfilesContext, ProfilesOptions
 from services.profiles.expertise import install, repository_for
+from services.profiles.expertise.batch import BatchScorer
 from services.profiles.expertise.handlers import build_dispatcher
 from services.profiles.expertise.local import LocalCopies
 from services.profiles.expertise.scorer import Scorer
@@ -99,6 +100,13 @@ class Harness:
             self.delivered.append(event)
         return events
 
+    async def deliver_batch(self, *payloads: EventData | Event) -> list[Event]:
+        """Through the batched path, as the bus hands a partition's batch to it."""
+        events = [p if isinstance(p, Event) else new_event(p) for p in payloads]
+        await self.dispatcher.handle_batch(events)
+        self.delivered.extend(events)
+        return events
+
     async def expertise(self, person_id: str, topic: str) -> dict[str, Any] | None:
         return await self.store.collection("expertise").find_one({"_id": f"{person_id}:{topic}"})
 
@@ -120,7 +128,7 @@ async def harness(
         yield Harness(
             store=store,
             clock=clock,
-            dispatcher=build_dispatcher(Scorer(repo), local),
+            dispatcher=build_dispatcher(Scorer(repo), local, BatchScorer(repo)),
             service=ExpertiseService(repo, local, store, clock=clock),
             scorer=Scorer(repo),
         )

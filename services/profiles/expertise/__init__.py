@@ -1,7 +1,8 @@
 """Expertise inferred from activity events, with evidence; experts, who-to-ask, suggestions.
 
 Read top-down: `domain.py` (weights, decay, contributions), `repository.py` (sources and
-expertise documents, versioned projections), `scorer.py`, `handlers.py` (the
+expertise documents, versioned projections), `signals.py` (what each event changes),
+`scorer.py` (one event), `batch.py` (a batch of events), `handlers.py` (the
 `profiles.expertise` consumer), `local.py` (local copies of questions, memberships,
 follows), `service.py` (reads), `routes.py`.
 """
@@ -12,6 +13,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 from services.profiles.context import Feature, ProfilesContext
+from services.profiles.expertise.batch import BatchScorer
 from services.profiles.expertise.handlers import build_dispatcher
 from services.profiles.expertise.local import LocalCopies
 from services.profiles.expertise.repository import EXPERTISE, ExpertiseRepository
@@ -46,12 +48,17 @@ def repository_for(ctx: ProfilesContext, clock: Clock = utc_now) -> ExpertiseRep
 def install(ctx: ProfilesContext, *, clock: Clock = utc_now) -> Feature:
     repo = repository_for(ctx, clock)
     local = LocalCopies(ctx.store)
-    dispatcher = build_dispatcher(Scorer(repo), local)
+    dispatcher = build_dispatcher(Scorer(repo), local, BatchScorer(repo))
     return Feature(
         routers=[build_router(ExpertiseService(repo, local, ctx.store, clock=clock))],
         outbox_collections=[EXPERTISE],
         setup=[repo.prepare, local.prepare],
         subscriptions=[
-            Subscription(group=GROUP, topics=[activity.TOPIC, profiles.TOPIC], handler=dispatcher)
+            Subscription(
+                group=GROUP,
+                topics=[activity.TOPIC, profiles.TOPIC],
+                handler=dispatcher,
+                batch_handler=dispatcher.handle_batch,
+            )
         ],
     )

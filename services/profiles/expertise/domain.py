@@ -153,6 +153,15 @@ def endorsement_contribution(
     )
 
 
+def source_contribution(
+    source_id: str, src: dict[str, Any], h: float, w: Weights = WEIGHTS
+) -> Contribution | None:
+    """A post's or an answer's contribution, by the kind its id names."""
+    if source_id.startswith("post:"):
+        return post_contribution(src, h, w)
+    return answer_contribution(src, h, w)
+
+
 @dataclass(frozen=True)
 class Projected:
     """The new state of an expertise document after one source's contribution changed."""
@@ -193,6 +202,37 @@ def project(
         evidence=evidence,
         publish=should_publish((doc or {}).get("published_ref"), score_ref),
     )
+
+
+Step = tuple[str, Contribution | None, int]  # (source key, contribution, source version)
+
+
+def project_all(doc: dict[str, Any] | None, steps: Iterable[Step]) -> Projected | None:
+    """Apply several sources' contributions in order, as `project` one at a time would.
+
+    The batched path folds a whole batch into one write per expertise document with it;
+    the publish decision compares the final score with the last published one.
+    """
+    state, last = doc, None
+    deferred: list[Step] = []
+    for key, contribution, version in steps:
+        if state is None and contribution is None:
+            # No document for a source that counts nothing; but if a later source creates
+            # it, this one still leaves its version there (as one by one it would have,
+            # having counted earlier in the batch), so a stale projection cannot land.
+            deferred.append((key, contribution, version))
+            continue
+        projected = project(state, key, contribution, version)
+        if projected is not None:
+            state, last = {**(state or {}), "contrib": projected.contrib}, projected
+    for key, contribution, version in deferred if state is not None else []:
+        projected = project(state, key, contribution, version)
+        if projected is not None:
+            state, last = {**(state or {}), "contrib": projected.contrib}, projected
+    if last is None:
+        return None
+    publish = should_publish((doc or {}).get("published_ref"), last.score_ref)
+    return Projected(last.contrib, last.score_ref, last.evidence, publish)
 
 
 def breadth_score(refs: Iterable[float]) -> float:

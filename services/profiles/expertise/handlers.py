@@ -6,10 +6,14 @@ projections are versioned compare-and-swaps (see `repository.py`).
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Awaitable, Callable
 from typing import Any
 
+from services.profiles.expertise.batch import BatchScorer, Endorsed
 from services.profiles.expertise.local import LocalCopies
 from services.profiles.expertise.scorer import Scorer
+from services.profiles.expertise.signals import Scoring, Signal, signal
 from shared.events.dispatch import EventDispatcher
 from shared.events.envelope import Event
 from shared.events.registry import registry
@@ -32,22 +36,6 @@ from shared.events.schemas.activity.social import (
 )
 from shared.events.schemas.profiles_expertise import EndorsementAdded, EndorsementWithdrawn
 
-Placed = PostCreated | PostUpdated | AnswerCreated | AnswerUpdated | AnswerAccepted | VoteSet
-
-
-def _about(data: Placed, author_id: str, topics: list[str]) -> dict[str, Any]:
-    """`$set` and `$addToSet` parts every event about a source carries."""
-    return {
-        "$set": {
-            "author_id": author_id,
-            "topics": topics,
-            "audience": data.audience,
-            "group_id": data.group_id,
-            "group_visibility": data.group_visibility,
-        },
-        "$addToSet": {"topics_all": {"$each": topics}},
-    }
-
 
 def _question_fields(data: PostCreated | PostUpdated) -> dict[str, Any]:
     return {
@@ -60,110 +48,88 @@ def _question_fields(data: PostCreated | PostUpdated) -> dict[str, Any]:
     }
 
 
-def build_dispatcher(scorer: Scorer, local: LocalCopies) -> EventDispatcher:
+def local_effect(local: LocalCopies, data: Scoring) -> Callable[[], Awaitable[None]] | None:
+    """What a scoring event changes in the local copies (questions, requests), if anything."""
+    if isinstance(data, PostCreated | PostUpdated) and data.kind == "question":
+
+        async def remember() -> None:
+            await local.upsert_question(data.id, _question_fields(data))
+            await local.request(data.id, [m for m in data.mentions if m != data.author_id])
+
+        return remember
+    if isinstance(data, PostDeleted) and data.kind == "question":
+        return lambda: local.close(data.id, {"deleted": True})
+    if isinstance(data, AnswerCreated):
+        return lambda: local.answered(data.question_id, data.author_id)
+    if isinstance(data, AnswerAccepted):
+        if data.accepted:
+            return lambda: local.close(data.question_id, {"state": "answered"})
+        return lambda: local.reopen(data.question_id)
+    return None
+
+
+def build_dispatcher(
+    scorer: Scorer, local: LocalCopies, batch: BatchScorer | None = None
+) -> EventDispatcher:
     d = EventDispatcher(registry)
+
+    async def score(data: Scoring) -> None:
+        found = signal(data)
+        if found is not None:
+            await scorer.source(found)
+        effect = local_effect(local, data)
+        if effect is not None:
+            await effect()
 
     @d.on(PostCreated)
     async def post_created(event: Event, data: PostCreated) -> None:
         """A note, article or resource counts for its author; a question is remembered."""
-        if data.kind == "question":
-            await local.upsert_question(data.id, _question_fields(data))
-            await local.request(data.id, [m for m in data.mentions if m != data.author_id])
-            return
-        update = _about(data, data.author_id, data.topics)
-        update["$set"] |= {"kind": data.kind, "at": data.created_at}
-        await scorer.post(data.id, update)
+        await score(data)
 
     @d.on(PostUpdated)
     async def post_updated(event: Event, data: PostUpdated) -> None:
         """Re-tagging moves the post's contribution between topics."""
-        if data.kind == "question":
-            await local.upsert_question(data.id, _question_fields(data))
-            await local.request(data.id, [m for m in data.mentions if m != data.author_id])
-            return
-        update = _about(data, data.author_id, data.topics)
-        update["$set"]["kind"] = data.kind
-        update["$setOnInsert"] = {"at": data.edited_at}
-        await scorer.post(data.id, update)
+        await score(data)
 
     @d.on(PostDeleted)
     async def post_deleted(event: Event, data: PostDeleted) -> None:
         """A deleted post stops counting; a deleted question stops loading anyone."""
-        if data.kind == "question":
-            await local.close(data.id, {"deleted": True})
-            return
-        await scorer.post(data.id, {"$set": {"deleted": True, "author_id": data.author_id}})
+        await score(data)
 
     @d.on(AnswerCreated)
     async def answer_created(event: Event, data: AnswerCreated) -> None:
         """Answering counts a little; the answerer's request on that question is done."""
-        update = _about(data, data.author_id, data.topics)
-        update["$set"] |= {"question_id": data.question_id, "answered_at": data.created_at}
-        await scorer.answer(data.id, update)
-        await local.answered(data.question_id, data.author_id)
+        await score(data)
 
     @d.on(AnswerUpdated)
     async def answer_updated(event: Event, data: AnswerUpdated) -> None:
         """Keep the answer's topics and placement current."""
-        update = _about(data, data.author_id, data.topics)
-        update["$set"]["question_id"] = data.question_id
-        await scorer.answer(data.id, update)
+        await score(data)
 
     @d.on(AnswerDeleted)
     async def answer_deleted(event: Event, data: AnswerDeleted) -> None:
         """A deleted answer stops counting (votes and acceptance included)."""
-        update: dict[str, Any] = {"$set": {"deleted": True, "author_id": data.author_id}}
-        update["$addToSet"] = {"topics_all": {"$each": data.topics}}
-        await scorer.answer(data.id, update)
+        await score(data)
 
     @d.on(AnswerAccepted)
     async def answer_accepted(event: Event, data: AnswerAccepted) -> None:
         """Acceptance weighs most; withdrawing it subtracts exactly that."""
-        update = _about(data, data.answer_author_id, data.topics)
-        update["$set"] |= {
-            "question_id": data.question_id,
-            "accepted": data.accepted,
-            "accepted_at": data.at,
-        }
-        await scorer.answer(data.answer_id, update)
-        if data.accepted:
-            await local.close(data.question_id, {"state": "answered"})
-        else:
-            await local.reopen(data.question_id)
+        await score(data)
 
     @d.on(VoteSet)
     async def vote_set(event: Event, data: VoteSet) -> None:
         """Net votes on an answer count for its author."""
-        update = _about(data, data.answer_author_id, data.topics)
-        update["$set"]["question_id"] = data.question_id
-        update["$max"] = {"votes_at": data.at}
-        voter = data.voter_id
-        if data.value == 1:
-            update["$addToSet"]["up"] = voter
-            update["$pull"] = {"down": voter}
-        elif data.value == -1:
-            update["$addToSet"]["down"] = voter
-            update["$pull"] = {"up": voter}
-        else:
-            update["$pull"] = {"up": voter, "down": voter}
-        await scorer.answer(data.answer_id, update)
-
-    async def react(data: ReactionSet | ReactionRemoved, present: bool) -> None:
-        if data.target_type != "post" or data.user_id == data.target_author_id:
-            return
-        op = "$addToSet" if present else "$pull"
-        update = {"$set": {"author_id": data.target_author_id}, op: {"reactors": data.user_id}}
-        await scorer.post(data.target_id, update)
+        await score(data)
 
     @d.on(ReactionSet)
     async def reaction_set(event: Event, data: ReactionSet) -> None:
         """Others reacting to a shared resource is evidence it was worth sharing."""
-        await react(data, True)
+        await score(data)
 
     @d.on(ReactionRemoved)
     async def reaction_removed(event: Event, data: ReactionRemoved) -> None:
         """A withdrawn reaction stops counting."""
-        await react(data, False)
+        await score(data)
 
     @d.on(FollowCreated)
     async def follow_created(event: Event, data: FollowCreated) -> None:
@@ -215,4 +181,69 @@ def build_dispatcher(scorer: Scorer, local: LocalCopies) -> EventDispatcher:
         """Re-apply a withdrawal."""
         await endorsement(data, False)
 
+    if batch is not None:
+        d.on_batch(*SCORING_MODELS)(batch_handler(batch, local))
     return d
+
+
+SCORING_MODELS = (
+    PostCreated,
+    PostUpdated,
+    PostDeleted,
+    AnswerCreated,
+    AnswerUpdated,
+    AnswerDeleted,
+    AnswerAccepted,
+    VoteSet,
+    ReactionSet,
+    ReactionRemoved,
+    EndorsementAdded,
+    EndorsementWithdrawn,
+)
+BatchItems = list[tuple[Event, Any]]
+
+
+def _question_of(data: Scoring) -> str:
+    """The question whose local copy a scoring event's local effect changes."""
+    if isinstance(data, AnswerCreated | AnswerAccepted):
+        return data.question_id
+    return str(getattr(data, "id", ""))
+
+
+def batch_handler(
+    batch: BatchScorer, local: LocalCopies
+) -> Callable[[BatchItems], Awaitable[None]]:
+    """The batched path of the scoring events (batch.py); same effects as their handlers."""
+
+    async def handle(items: BatchItems) -> None:
+        signals: list[Signal] = []
+        endorsements: list[Endorsed] = []
+        effects: list[tuple[str, bool, Callable[[], Awaitable[None]]]] = []
+        for _, data in items:
+            if isinstance(data, EndorsementAdded | EndorsementWithdrawn):
+                endorsements.append(
+                    Endorsed(
+                        endorser_id=data.endorser_id,
+                        person_id=data.person_id,
+                        skill_id=data.skill_id,
+                        active=isinstance(data, EndorsementAdded),
+                        at=data.at,
+                        revision=data.revision,
+                    )
+                )
+                continue
+            if (found := signal(data)) is not None:
+                signals.append(found)
+            if (effect := local_effect(local, data)) is not None:
+                effects.append((_question_of(data), isinstance(data, AnswerCreated), effect))
+        await batch.apply(signals, endorsements)
+        # Local copies change by set-like writes, in offset order as one by one; except
+        # that questions only answered in this batch are independent of each other (and
+        # "X answered Q" commutes with itself): those go at once.
+        answers_only = {q for q, _, _ in effects} - {q for q, answer, _ in effects if not answer}
+        for question_id, _, effect in effects:
+            if question_id not in answers_only:
+                await effect()
+        await asyncio.gather(*(effect() for q, _, effect in effects if q in answers_only))
+
+    return handle

@@ -32,6 +32,12 @@ PEOPLE = "people"
 MAX_ATTEMPTS = 100
 
 
+def versioned(source_id: str, update: dict[str, Any]) -> dict[str, Any]:
+    """A signal's update as applied to its source: one more version, `ref_id` on insert."""
+    on_insert = {**update.get("$setOnInsert", {}), "ref_id": source_id.split(":", 1)[1]}
+    return {**update, "$inc": {"v": 1}, "$setOnInsert": on_insert}
+
+
 class ExpertiseRepository:
     def __init__(
         self,
@@ -54,8 +60,7 @@ class ExpertiseRepository:
 
     async def update_source(self, source_id: str, update: dict[str, Any]) -> dict[str, Any]:
         """Apply a set-like update to a source (created if new); its new state."""
-        update = {**update, "$inc": {"v": 1}}
-        update.setdefault("$setOnInsert", {})["ref_id"] = source_id.split(":", 1)[1]
+        update = versioned(source_id, update)
         doc = await self._sources.find_one_and_update({"_id": source_id}, update, upsert=True)
         assert doc is not None
         return doc
@@ -90,39 +95,93 @@ class ExpertiseRepository:
             if projected is None:
                 return
             hidden = bool(doc["hidden"]) if doc else await self._hidden(person_id, topic)
-            fields: dict[str, Any] = {
-                "score_ref": projected.score_ref,
-                "contrib": projected.contrib,
-                "evidence": projected.evidence,
-                "hidden": hidden,
-                "updated_at": self.clock(),
-            }
-            events = []
-            if projected.publish:
-                fields["published_ref"] = projected.score_ref
-                events.append(self._changed(person_id, topic, projected.score_ref, hidden))
-            if doc is None:
-                try:
-                    await self._expertise.insert_one(
-                        insert_with_events(
-                            {"_id": doc_id, "person_id": person_id, "topic": topic, "v": 1}
-                            | {"published_ref": None}
-                            | fields,
-                            events,
-                        )
-                    )
-                    self._notify(events)
-                    return
-                except DuplicateKeyError:
-                    continue
-            result = await self._expertise.update_one(
-                {"_id": doc_id, "v": doc["v"]},
-                update_with_events({"$set": fields, "$inc": {"v": 1}}, events),
-            )
-            if result.matched_count:
-                self._notify(events)
+            if await self.write_projection(person_id, topic, doc, projected, hidden):
                 return
         raise RuntimeError(f"expertise {doc_id} kept changing; giving up (will be retried)")
+
+    async def write_projection(
+        self,
+        person_id: str,
+        topic: str,
+        doc: dict[str, Any] | None,
+        projected: domain.Projected,
+        hidden: bool,
+    ) -> bool:
+        """Write a projection computed from `doc` (None: new); False if `doc` changed since.
+
+        A compare-and-swap on the document's `v`, not `$inc`: the score (breadth factor)
+        and the top evidence depend on the whole `contrib` map, so no per-source increment
+        can keep them right. A loser re-reads and re-projects; per-source versions inside
+        `contrib` make re-applying a source a no-op.
+        """
+        fields: dict[str, Any] = {
+            "score_ref": projected.score_ref,
+            "contrib": projected.contrib,
+            "evidence": projected.evidence,
+            "hidden": hidden,
+            "updated_at": self.clock(),
+        }
+        events = []
+        if projected.publish:
+            fields["published_ref"] = projected.score_ref
+            events.append(self._changed(person_id, topic, projected.score_ref, hidden))
+        if doc is None:
+            try:
+                await self._expertise.insert_one(
+                    insert_with_events(
+                        {"_id": f"{person_id}:{topic}", "person_id": person_id, "topic": topic}
+                        | {"v": 1, "published_ref": None}
+                        | fields,
+                        events,
+                    )
+                )
+            except DuplicateKeyError:
+                return False
+        else:
+            result = await self._expertise.update_one(
+                {"_id": doc["_id"], "v": doc["v"]},
+                update_with_events({"$set": fields, "$inc": {"v": 1}}, events),
+            )
+            if not result.matched_count:
+                return False
+        self._notify(events)
+        return True
+
+    # batched reads and writes (see batch.py)
+
+    async def expertise_by_id(self, doc_ids: list[str]) -> dict[str, dict[str, Any]]:
+        docs = await self._expertise.find({"_id": {"$in": sorted(set(doc_ids))}})
+        return {d["_id"]: d for d in docs}
+
+    async def sources_by_id(self, source_ids: list[str]) -> dict[str, dict[str, Any]]:
+        docs = await self._sources.find({"_id": {"$in": sorted(set(source_ids))}})
+        return {d["_id"]: d for d in docs}
+
+    async def hidden_topics(self, person_ids: set[str]) -> dict[str, set[str]]:
+        if not person_ids:
+            return {}
+        people = await self._people.find(
+            {"_id": {"$in": sorted(person_ids)}}, projection=["hidden_topics"]
+        )
+        return {p["_id"]: set(p.get("hidden_topics", [])) for p in people}
+
+    async def replace_source(self, old: dict[str, Any] | None, new: dict[str, Any]) -> bool:
+        """Write a source's new state computed from `old` (None: new); False if it changed.
+
+        A compare-and-swap on the source's `v`: another partition may be updating the same
+        answer (acceptances travel under the question's key, votes under the answer's).
+        """
+        if old is None:
+            try:
+                await self._sources.insert_one(new)
+            except DuplicateKeyError:
+                return False
+            return True
+        fields = {k: v for k, v in new.items() if k != "_id"}
+        result = await self._sources.update_one(
+            {"_id": old["_id"], "v": old["v"]}, {"$set": fields}
+        )
+        return bool(result.matched_count)
 
     async def set_hidden(self, person_id: str, topic: str, hidden: bool) -> None:
         """Mark a topic hidden (or shown) and tell search, in one write."""

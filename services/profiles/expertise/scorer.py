@@ -1,4 +1,8 @@
-"""Sources in, expertise out: update a source's state, then project its contribution."""
+"""Sources in, expertise out: update a source's state, then project its contribution.
+
+`Scorer` does it one event at a time; `BatchScorer` (batch.py) does the same for a whole
+batch with a few reads and one write per touched document.
+"""
 
 from __future__ import annotations
 
@@ -7,21 +11,18 @@ from typing import Any
 
 from services.profiles.expertise import domain
 from services.profiles.expertise.repository import ExpertiseRepository
+from services.profiles.expertise.signals import Signal
 
 
 class Scorer:
     def __init__(self, repo: ExpertiseRepository) -> None:
         self._repo = repo
 
-    async def post(self, post_id: str, update: dict[str, Any]) -> None:
-        src = await self._repo.update_source(f"post:{post_id}", update)
+    async def source(self, signal: Signal) -> None:
+        source_id, update = signal
+        src = await self._repo.update_source(source_id, update)
         h = self._repo.half_life_days
-        await self._project(src, f"post:{post_id}", domain.post_contribution(src, h))
-
-    async def answer(self, answer_id: str, update: dict[str, Any]) -> None:
-        src = await self._repo.update_source(f"answer:{answer_id}", update)
-        h = self._repo.half_life_days
-        await self._project(src, f"answer:{answer_id}", domain.answer_contribution(src, h))
+        await self._project(src, source_id, domain.source_contribution(source_id, src, h))
 
     async def endorsement(
         self,
@@ -40,7 +41,7 @@ class Scorer:
         await self._repo.project(
             person_id,
             [skill_id],
-            f"endorsement:{endorser_id}:{person_id}:{skill_id}",
+            endorsement_source(endorser_id, person_id, skill_id),
             lambda _topic: contribution,
             revision,
         )
@@ -59,3 +60,7 @@ class Scorer:
             lambda topic: contribution if topic in current else None,
             src["v"],
         )
+
+
+def endorsement_source(endorser_id: str, person_id: str, skill_id: str) -> str:
+    return f"endorsement:{endorser_id}:{person_id}:{skill_id}"

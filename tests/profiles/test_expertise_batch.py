@@ -1,0 +1,306 @@
+"""The batched expertise projection leaves what the per-event path leaves (both backends):
+same scores, evidence, contributions and sources; redelivery, partial failure followed by
+the per-event fallback, and concurrent batches of two partitions change nothing more."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from services.profiles.expertise.repository import ExpertiseRepository
+from shared.events.envelope import EventData, new_event
+from shared.events.schemas.activity.discussion import AnswerDeleted, ReactionRemoved, ReactionSet
+from shared.events.schemas.activity.posts import PostDeleted, PostUpdated
+from shared.events.schemas.activity.social import GroupCreated
+from shared.events.schemas.profiles_expertise import EndorsementAdded, EndorsementWithdrawn
+from shared.settings import CanteenSettings
+from tests.profiles.test_expertise_support import (
+    NOW,
+    Harness,
+    accepted,
+    add_people,
+    answer,
+    approx,
+    harness,
+    post,
+    question,
+    vote,
+)
+
+PEOPLE = ["ana", "bob", "cy", "dee"]
+TOPICS = ["go", "sql", "rust"]
+
+
+def twin(settings: CanteenSettings, name: str) -> CanteenSettings:
+    """The same backend with its own databases: two paths, side by side."""
+    update: dict[str, Any] = {"data_dir": Path(settings.data_dir).parent / name}
+    if settings.backend == "external":
+        update["mongodb_database_prefix"] = f"{settings.mongodb_database_prefix}{name}"
+    return settings.model_copy(update=update)
+
+
+def reaction(target: str, author: str, user: str, *, on: bool = True) -> EventData:
+    fields: dict[str, Any] = {
+        "id": f"post:{target}:{user}",
+        "target_type": "post",
+        "target_id": target,
+        "target_author_id": author,
+        "post_id": target,
+        "user_id": user,
+        "at": NOW,
+        "audience": "org",
+    }
+    if on:
+        return ReactionSet(kind="like", **fields)
+    return ReactionRemoved(previous_kind="like", **fields)
+
+
+def endorsement(endorser: str, person: str, skill: str, revision: int, on: bool) -> EventData:
+    model = EndorsementAdded if on else EndorsementWithdrawn
+    return model(
+        id=f"{endorser}:{person}:{skill}",
+        endorser_id=endorser,
+        person_id=person,
+        skill_id=skill,
+        revision=revision,
+        at=NOW - timedelta(days=revision),
+    )
+
+
+def scenario(seed: int, n: int = 160) -> list[EventData]:
+    """Posts, re-tags, deletions, answers, votes that change, acceptances and their
+    withdrawal, reactions, endorsements, private groups: many signals per source."""
+    rng = random.Random(seed)
+    out: list[EventData] = [
+        GroupCreated(
+            id="g1",
+            slug="g1",
+            name="G1",
+            visibility="private",
+            join_policy="invite",
+            owner_id="ana",
+            actor_id="ana",
+            created_at=NOW,
+        )
+    ]
+    answers: list[tuple[str, str, str, list[str]]] = []
+    posts: list[tuple[str, str, str]] = []
+    for i in range(n):
+        at = NOW - timedelta(days=rng.randrange(400))
+        who = rng.choice(PEOPLE)
+        topics = rng.sample(TOPICS, rng.choice([1, 2]))
+        r = rng.random()
+        if r < 0.2 or not answers:
+            qid, aid = f"q{i}", f"a{i}"
+            place: dict[str, Any] = (
+                {"audience": "group", "group_id": "g1", "group_visibility": "private"}
+                if rng.random() < 0.2
+                else {}
+            )
+            out.append(question(qid, "asker", topics, mentions=[who], **place))
+            out.append(answer(aid, qid, "asker", who, topics, at=at, **place))
+            answers.append((aid, qid, who, topics))
+        elif r < 0.45:
+            aid, qid, author, ts = rng.choice(answers)
+            value = rng.choice([1, -1, 0])
+            out.append(vote(aid, qid, author, rng.choice(PEOPLE), value, 0, ts, at=at))
+        elif r < 0.55:
+            aid, qid, author, ts = rng.choice(answers)
+            out.append(accepted(aid, qid, "asker", author, ts, yes=rng.random() < 0.7, at=at))
+        elif r < 0.6:
+            aid, qid, author, ts = rng.choice(answers)
+            out.append(
+                AnswerDeleted(
+                    id=aid,
+                    question_id=qid,
+                    question_author_id="asker",
+                    author_id=author,
+                    deleted_by=author,
+                    topics=ts,
+                    deleted_at=at,
+                    audience="org",
+                )
+            )
+        elif r < 0.72:
+            pid, kind = f"p{i}", rng.choice(["article", "note", "resource"])
+            out.append(post(pid, who, kind, topics, at=at))
+            posts.append((pid, who, kind))
+        elif r < 0.8 and posts:
+            pid, author, kind = rng.choice(posts)
+            out.append(
+                PostUpdated(
+                    id=pid,
+                    kind=kind,  # type: ignore[arg-type]
+                    author_id=author,
+                    editor_id=author,
+                    title=None,
+                    text="edited",
+                    topics=rng.sample(TOPICS, 1),
+                    revision=2,
+                    edited_at=at,
+                    audience="org",
+                    url="https://example.com/x" if kind == "resource" else None,
+                )
+            )
+        elif r < 0.83 and posts:
+            pid, author, kind = rng.choice(posts)
+            out.append(
+                PostDeleted(
+                    id=pid,
+                    kind=kind,  # type: ignore[arg-type]
+                    author_id=author,
+                    deleted_by=author,
+                    deleted_at=at,
+                    audience="org",
+                )
+            )
+        elif r < 0.92 and posts:
+            pid, author, _ = rng.choice(posts)
+            out.append(reaction(pid, author, rng.choice(PEOPLE), on=rng.random() < 0.7))
+        else:
+            endorser, person = rng.sample(PEOPLE, 2)
+            out.append(endorsement(endorser, person, rng.choice(TOPICS), i + 1, rng.random() < 0.7))
+    return out
+
+
+async def snapshot(h: Harness) -> dict[str, Any]:
+    """What both paths must agree on; versions and timestamps are bookkeeping."""
+    expertise = {}
+    for d in await h.store.collection("expertise").find({}):
+        expertise[d["_id"]] = {
+            "score_ref": d["score_ref"],
+            "hidden": d["hidden"],
+            "evidence": d["evidence"],
+            "contrib": {
+                k: {f: v for f, v in c.items() if f != "v"} for k, c in d["contrib"].items()
+            },
+        }
+    sources = {d["_id"]: d for d in await h.store.collection("expertise_sources").find({})}
+    local = {
+        name: {d["_id"]: d for d in await h.store.collection(name).find({})}
+        for name in ("questions", "open_requests", "group_members")
+    }
+    return {"expertise": expertise, "sources": sources, "local": local}
+
+
+def assert_same(a: dict[str, Any], b: dict[str, Any], *, source_versions: bool = True) -> None:
+    """Equal projections; sources equal too, their version counters unless told not to
+    (a replay after a partial failure counts its updates again, and may reorder the
+    set-like arrays; nothing else changes)."""
+    if source_versions:
+        assert a["sources"] == b["sources"]
+    else:
+        assert _as_sets(a["sources"]) == _as_sets(b["sources"])
+    assert a["local"] == b["local"]
+    assert a["expertise"].keys() == b["expertise"].keys()
+    for doc_id, x in a["expertise"].items():
+        y = b["expertise"][doc_id]
+        assert approx(x["score_ref"], y["score_ref"]), doc_id
+        assert x["hidden"] == y["hidden"], doc_id
+        assert x["contrib"] == y["contrib"], doc_id
+        assert x["evidence"] == y["evidence"], doc_id
+
+
+def _as_sets(docs: dict[str, Any]) -> dict[str, Any]:
+    return {
+        k: {f: sorted(v) if isinstance(v, list) else v for f, v in d.items() if f != "v"}
+        for k, d in docs.items()
+    }
+
+
+async def setup_people(h: Harness) -> None:
+    await add_people(
+        h.store,
+        *({"_id": p} for p in PEOPLE),
+        {"_id": "asker"},
+    )
+    await h.store.collection("people").update_one(
+        {"_id": "cy"}, {"$set": {"hidden_topics": ["sql"]}}
+    )
+
+
+def chunks(events: list[Any], size: int) -> list[list[Any]]:
+    return [events[i : i + size] for i in range(0, len(events), size)]
+
+
+@pytest.mark.parametrize("size", [1, 7, 500])
+async def test_a_batch_leaves_what_one_by_one_leaves(settings: CanteenSettings, size: int) -> None:
+    events = scenario(seed=size)
+    async with harness(twin(settings, "single")) as one, harness(twin(settings, "batch")) as many:
+        await setup_people(one)
+        await setup_people(many)
+        await one.deliver(*events)
+        for chunk in chunks(events, size):
+            await many.deliver_batch(*chunk)
+        expected, got = await snapshot(one), await snapshot(many)
+        assert expected["expertise"], "the scenario must produce expertise"
+        assert_same(expected, got)
+
+
+async def test_redelivering_a_batch_changes_nothing(settings: CanteenSettings) -> None:
+    async with harness(settings) as h:
+        await setup_people(h)
+        events = await h.deliver_batch(*scenario(seed=3))
+        first = {d["_id"]: d for d in await h.store.collection("expertise").find({})}
+        before = await snapshot(h)
+        await h.deliver_batch(*events)  # the same batch again: not even rewritten
+        again = {d["_id"]: d for d in await h.store.collection("expertise").find({})}
+        assert again == first
+        # One by one, as the fallback would: intermediate states come and go again.
+        for event in events:
+            await h.dispatcher(event)
+        after = await snapshot(h)
+        assert after["expertise"] == before["expertise"]
+        assert after["local"] == before["local"]
+
+
+async def test_a_batch_failing_half_way_then_one_by_one_ends_the_same(
+    settings: CanteenSettings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    events = scenario(seed=5)
+    async with harness(twin(settings, "single")) as one, harness(twin(settings, "batch")) as many:
+        await setup_people(one)
+        await setup_people(many)
+        await one.deliver(*events)
+        # Sources are written, then some projections, then the store fails.
+        real = ExpertiseRepository.write_projection
+        calls = 0
+
+        async def flaky(self: ExpertiseRepository, *args: Any) -> bool:
+            nonlocal calls
+            calls += 1
+            if calls > 5:
+                raise RuntimeError("store went away")
+            return await real(self, *args)
+
+        monkeypatch.setattr(ExpertiseRepository, "write_projection", flaky)
+        envelopes = [new_event(e) for e in events]
+        with pytest.raises(RuntimeError, match="store went away"):
+            await many.dispatcher.handle_batch(envelopes)
+        monkeypatch.setattr(ExpertiseRepository, "write_projection", real)
+        for event in envelopes:  # what the bus does after a failed batch
+            await many.dispatcher(event)
+        assert_same(await snapshot(one), await snapshot(many), source_versions=False)
+
+
+async def test_concurrent_batches_of_two_partitions_lose_nothing(
+    settings: CanteenSettings,
+) -> None:
+    # ana answers in `go` on two partitions at once: both batches read her document
+    # before either writes it, so one compare-and-swap loses and is redone.
+    left = [answer(f"l{i}", f"ql{i}", "asker", "ana", ["go"]) for i in range(20)]
+    right = [answer(f"r{i}", f"qr{i}", "asker", "ana", ["go"]) for i in range(20)]
+    right += [accepted(f"r{i}", f"qr{i}", "asker", "ana", ["go"]) for i in range(5)]
+    async with harness(twin(settings, "single")) as one, harness(twin(settings, "batch")) as many:
+        await setup_people(one)
+        await setup_people(many)
+        await one.deliver(*left, *right)
+        await asyncio.gather(many.deliver_batch(*left), many.deliver_batch(*right))
+        assert_same(await snapshot(one), await snapshot(many))
+        doc = await many.expertise("ana", "go")
+        assert doc is not None and len(doc["contrib"]) == 40
