@@ -228,8 +228,14 @@ num.io.threads=4
 num.recovery.threads.per.data.dir=1
 log.retention.hours=24
 log.segment.bytes=67108864
+# Small per-partition index files: thousands of short-lived test partitions are mapped.
+log.index.size.max.bytes=1048576
 EOF
-  local jvm=(-Dcanteen.engine=kafka -Xms512m -Xmx512m -XX:+UseG1GC -XX:MaxGCPauseMillis=20
+  # Every external test gets its own topics (CANTEEN_BUS_NAMESPACE): thousands of partitions
+  # per run. 512m of heap ran out (OOM) once a few runs had accumulated; and the topics of
+  # finished runs are worth nothing, so a (re)start begins with an empty log.
+  rm -rf "$d/data" && mkdir -p "$d/data"
+  local jvm=(-Dcanteen.engine=kafka -Xms1g -Xmx2g -XX:+UseG1GC -XX:MaxGCPauseMillis=20
     -XX:+ExplicitGCInvokesConcurrent -Djava.awt.headless=true -Dfile.encoding=UTF-8
     "-Dlog4j2.configurationFile=file:$HERE/kafka/log4j2.properties"
     "-Dkafka.logs.dir=$d" "-Djava.io.tmpdir=$d/tmp")
