@@ -31,7 +31,7 @@ def install(ctx: NotifyContext) -> Feature:
     feature = Feature(setup=[devices.prepare])
     provider = None
     if opts.vapid_private_key:
-        provider = WebPushProvider(opts.vapid_private_key, opts.vapid_subject)
+        provider = WebPushProvider(opts.vapid_private_key, opts.vapid_subject, allow_loopback=dev)
         queue = PushQueue(ctx.store)
         delivery = PushDelivery(
             ctx.store,

@@ -10,6 +10,8 @@ from urllib.parse import urlsplit
 from cryptography.hazmat.primitives.asymmetric import ec
 
 LOOPBACK_NAMES = {"localhost"}
+# Names that only ever mean "inside this network": never a browser vendor's push service.
+_INTERNAL_SUFFIXES = (".localhost", ".local", ".internal", ".intranet", ".lan", ".home.arpa")
 
 
 class InvalidSubscription(ValueError):
@@ -34,6 +36,32 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+def allowed_address(address: str, *, allow_loopback: bool) -> bool:
+    """SSRF guard (OWASP API7): push goes to public push services only.
+
+    Private, link-local (cloud metadata at 169.254.169.254), shared, reserved and
+    multicast addresses are refused; loopback only where the server itself runs on it.
+    """
+    ip = ipaddress.ip_address(address.split("%", 1)[0])
+    if ip.is_loopback:
+        return allow_loopback
+    return ip.is_global and not ip.is_multicast
+
+
+def internal_host(host: str, *, allow_loopback: bool) -> bool:
+    """True for a host a push endpoint may never name (an address or an internal name)."""
+    host = host.lower().rstrip(".")
+    try:
+        return not allowed_address(host, allow_loopback=allow_loopback)
+    except ValueError:
+        pass  # a name, not an address
+    if host in LOOPBACK_NAMES or host.endswith(".localhost"):
+        return not allow_loopback
+    # Single-label and internal names; a public-looking name's addresses are checked when
+    # connecting (webpush.PublicOnlyResolver), which also defeats DNS rebinding.
+    return host.endswith(_INTERNAL_SUFFIXES) or "." not in host
+
+
 def check(endpoint: str, p256dh: str, auth: str, *, allow_loopback_http: bool) -> None:
     """Raise InvalidSubscription naming the bad field."""
     url = urlsplit(endpoint)
@@ -44,6 +72,8 @@ def check(endpoint: str, p256dh: str, auth: str, *, allow_loopback_http: bool) -
         url.scheme == "http" and allow_loopback_http and is_loopback(host)
     ):
         raise InvalidSubscription("endpoint", "must be an https URL")
+    if internal_host(host, allow_loopback=allow_loopback_http):
+        raise InvalidSubscription("endpoint", "must be a public push service, not an internal host")
     try:
         point = b64url(p256dh)
         ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), point)

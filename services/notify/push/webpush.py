@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import socket
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -12,6 +13,7 @@ from py_vapid import Vapid
 from pywebpush import WebPusher
 
 from services.notify.push.provider import Outcome, PushProvider, PushResult
+from services.notify.push.subscriptions import allowed_address, internal_host
 
 TIMEOUT = aiohttp.ClientTimeout(total=10)
 
@@ -23,10 +25,35 @@ def load_vapid(private_key: str) -> Vapid:
     return Vapid.from_string(private_key)
 
 
+class BlockedAddress(OSError):
+    """The push endpoint resolves to no address we may connect to."""
+
+
+class PublicOnlyResolver(aiohttp.abc.AbstractResolver):
+    """Resolves like aiohttp, then drops internal addresses (SSRF; DNS rebinding)."""
+
+    def __init__(self, *, allow_loopback: bool) -> None:
+        self._inner = aiohttp.ThreadedResolver()
+        self._allow_loopback = allow_loopback
+
+    async def resolve(
+        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
+    ) -> list[aiohttp.abc.ResolveResult]:
+        found = await self._inner.resolve(host, port, family)
+        kept = [r for r in found if allowed_address(r["host"], allow_loopback=self._allow_loopback)]
+        if not kept:
+            raise BlockedAddress(f"{host} resolves to no public address")
+        return kept
+
+    async def close(self) -> None:
+        await self._inner.close()
+
+
 class WebPushProvider(PushProvider):
-    def __init__(self, private_key: str, subject: str) -> None:
+    def __init__(self, private_key: str, subject: str, *, allow_loopback: bool = False) -> None:
         self._vapid = load_vapid(private_key)
         self._subject = subject
+        self._allow_loopback = allow_loopback
         self._session: aiohttp.ClientSession | None = None
 
     @property
@@ -39,15 +66,24 @@ class WebPushProvider(PushProvider):
     async def send(self, device: dict[str, Any], payload: bytes, *, ttl: int) -> PushResult:
         endpoint = device["endpoint"]
         url = urlsplit(endpoint)
+        if internal_host(url.hostname or "", allow_loopback=self._allow_loopback):
+            return PushResult(Outcome.GONE, None, "internal address")
         claims = {"sub": self._subject, "aud": f"{url.scheme}://{url.netloc}"}
         headers = self._vapid.sign(claims)  # exp: 24 h ahead (RFC 8292 allows at most 24 h)
         if self._session is None:
-            self._session = aiohttp.ClientSession(timeout=TIMEOUT)
+            connector = aiohttp.TCPConnector(
+                resolver=PublicOnlyResolver(allow_loopback=self._allow_loopback)
+            )
+            self._session = aiohttp.ClientSession(timeout=TIMEOUT, connector=connector)
         pusher = WebPusher(
             {"endpoint": endpoint, "keys": device["keys"]}, aiohttp_session=self._session
         )
         try:
             response = await pusher.send_async(payload, headers, ttl=ttl, timeout=TIMEOUT)
+        except aiohttp.ClientConnectorError as exc:
+            if isinstance(exc.os_error, BlockedAddress):
+                return PushResult(Outcome.GONE, None, "internal address")
+            return PushResult(Outcome.RETRY, None, type(exc).__name__)
         except (aiohttp.ClientError, TimeoutError) as exc:
             return PushResult(Outcome.RETRY, None, type(exc).__name__)
         assert not isinstance(response, str)
