@@ -15,6 +15,8 @@ from fastapi import APIRouter, FastAPI
 
 from shared.bus.metrics import BusMetrics
 from shared.http import AuthConfig, HttpConfig, ReadinessCheck, create_app
+from shared.http.auth.deps import PrincipalGate
+from shared.http.auth.principal import Principal
 from shared.http.metrics import new_registry
 from shared.http.openapi import install_problem_docs
 from shared.service import ServiceRuntime
@@ -27,6 +29,21 @@ VERSION = "0.1.0"
 class ServiceParts:
     runtime: ServiceRuntime
     routers: list[APIRouter] = field(default_factory=list)
+    # Refuses principals the service knows to be gone (shared/deactivation.py).
+    principal_gate: PrincipalGate | None = None
+
+
+@dataclass(frozen=True)
+class AllGates:
+    """Every service's gate must allow: in one process, any of them may know first."""
+
+    gates: Sequence[PrincipalGate]
+
+    async def allows(self, principal: Principal) -> bool:
+        for gate in self.gates:
+            if not await gate.allows(principal):
+                return False
+        return True
 
 
 def http_config(settings: CanteenSettings, service: str) -> HttpConfig:
@@ -103,4 +120,7 @@ def compose_app(
         metrics_registry=registry,
     )
     install_problem_docs(app)
+    gates = [p.principal_gate for p in parts if p.principal_gate is not None]
+    if gates:
+        app.state.principal_gate = gates[0] if len(gates) == 1 else AllGates(gates)
     return app

@@ -14,6 +14,7 @@ from services.activity.context import ActivityContext, ActivityOptions
 from shared.backends import build_runtime, make_store
 from shared.bus.metrics import BusMetrics
 from shared.composition import ServiceParts
+from shared.deactivation import Deactivations
 from shared.events.schemas import activity as activity_events
 from shared.http.idempotency import idempotent_route_class, prepare_idempotency
 from shared.settings import CanteenSettings
@@ -37,6 +38,7 @@ def build(settings: CanteenSettings, bus_metrics: BusMetrics) -> ServiceParts:
         ),
     )
     features = [feature.install(ctx) for feature in FEATURES]
+    deactivations = Deactivations(store)
     runtime = build_runtime(
         settings,
         NAME,
@@ -49,7 +51,14 @@ def build(settings: CanteenSettings, bus_metrics: BusMetrics) -> ServiceParts:
             partial(prepare_idempotency, idempotency),
             *(step for f in features for step in f.setup),
         ],
-        subscriptions=[s for f in features for s in f.subscriptions],
+        subscriptions=[
+            *(s for f in features for s in f.subscriptions),
+            deactivations.subscription(NAME),
+        ],
     )
     ctx.notify_outbox = runtime.notify_outbox
-    return ServiceParts(runtime=runtime, routers=[r for f in features for r in f.routers])
+    return ServiceParts(
+        runtime=runtime,
+        routers=[r for f in features for r in f.routers],
+        principal_gate=deactivations,
+    )

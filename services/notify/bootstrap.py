@@ -13,6 +13,7 @@ from services.notify.context import NotifyContext, NotifyOptions
 from shared.backends import build_runtime, make_store
 from shared.bus.metrics import BusMetrics
 from shared.composition import ServiceParts
+from shared.deactivation import Deactivations
 from shared.events.schemas import activity as activity_events
 from shared.events.schemas import profiles as profiles_events
 from shared.http.idempotency import idempotent_route_class, prepare_idempotency
@@ -51,6 +52,7 @@ def build(settings: CanteenSettings, bus_metrics: BusMetrics) -> ServiceParts:
         route_class=idempotent_route_class(idempotency),
     )
     features = [feature.install(ctx) for feature in FEATURES]
+    deactivations = Deactivations(store)
     runtime = build_runtime(
         settings,
         NAME,
@@ -62,8 +64,15 @@ def build(settings: CanteenSettings, bus_metrics: BusMetrics) -> ServiceParts:
             partial(prepare_idempotency, idempotency),
             *(step for f in features for step in f.setup),
         ],
-        subscriptions=[s for f in features for s in f.subscriptions],
+        subscriptions=[
+            *(s for f in features for s in f.subscriptions),
+            deactivations.subscription(NAME),
+        ],
         background=[job for f in features for job in f.background],
     )
     ctx.notify_outbox = runtime.notify_outbox
-    return ServiceParts(runtime=runtime, routers=[r for f in features for r in f.routers])
+    return ServiceParts(
+        runtime=runtime,
+        routers=[r for f in features for r in f.routers],
+        principal_gate=deactivations,
+    )

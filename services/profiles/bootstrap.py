@@ -11,6 +11,7 @@ from services.profiles.context import ProfilesContext, ProfilesOptions
 from shared.backends import build_runtime, make_store
 from shared.bus.metrics import BusMetrics
 from shared.composition import ServiceParts
+from shared.deactivation import Deactivations
 from shared.events.schemas import activity as activity_events
 from shared.events.schemas import profiles as profiles_events
 from shared.settings import CanteenSettings
@@ -29,6 +30,7 @@ def build(settings: CanteenSettings, bus_metrics: BusMetrics) -> ServiceParts:
         ),
     )
     features = [feature.install(ctx) for feature in FEATURES]
+    deactivations = Deactivations(store)
     runtime = build_runtime(
         settings,
         NAME,
@@ -37,7 +39,14 @@ def build(settings: CanteenSettings, bus_metrics: BusMetrics) -> ServiceParts:
         topics=[profiles_events.TOPIC, activity_events.TOPIC],
         outbox_collections=[c for f in features for c in f.outbox_collections],
         setup=[step for f in features for step in f.setup],
-        subscriptions=[s for f in features for s in f.subscriptions],
+        subscriptions=[
+            *(s for f in features for s in f.subscriptions),
+            deactivations.subscription(NAME),
+        ],
     )
     ctx.notify_outbox = runtime.notify_outbox
-    return ServiceParts(runtime=runtime, routers=[r for f in features for r in f.routers])
+    return ServiceParts(
+        runtime=runtime,
+        routers=[r for f in features for r in f.routers],
+        principal_gate=deactivations,
+    )

@@ -16,6 +16,7 @@ from services.search.ops import ops_router
 from shared.backends import build_runtime, make_store
 from shared.bus.metrics import BusMetrics
 from shared.composition import ServiceParts
+from shared.deactivation import Deactivations
 from shared.settings import CanteenSettings
 
 NAME = "search"
@@ -34,6 +35,7 @@ def build_context(settings: CanteenSettings) -> SearchContext:
 def build(settings: CanteenSettings, bus_metrics: BusMetrics) -> ServiceParts:
     ctx = build_context(settings)
     features = [feature.install(ctx) for feature in FEATURES]
+    deactivations = Deactivations(ctx.projections.store)
     runtime = build_runtime(
         settings,
         NAME,
@@ -41,7 +43,14 @@ def build(settings: CanteenSettings, bus_metrics: BusMetrics) -> ServiceParts:
         store=ctx.projections.store,
         topics=TOPICS,
         setup=[step for f in features for step in f.setup],
-        subscriptions=[s for f in features for s in f.subscriptions],
+        subscriptions=[
+            *(s for f in features for s in f.subscriptions),
+            deactivations.subscription(NAME),
+        ],
     )
     routers = [r for f in features for r in f.routers]
-    return ServiceParts(runtime=runtime, routers=[*routers, ops_router(ctx, lambda: runtime.bus)])
+    return ServiceParts(
+        runtime=runtime,
+        routers=[*routers, ops_router(ctx, lambda: runtime.bus)],
+        principal_gate=deactivations,
+    )

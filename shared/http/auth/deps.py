@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Protocol
 
 import structlog
 from fastapi import Depends, Request
@@ -53,8 +53,34 @@ async def current_principal(
             detail="token signing keys could not be loaded; retry later",
             headers={"Retry-After": "5"},
         ) from None
+    gate: PrincipalGate | None = getattr(request.app.state, "principal_gate", None)
+    if gate is not None:
+        try:
+            allowed = await gate.allows(principal)
+        except Exception as exc:  # the store behind the gate is down: fail closed, briefly
+            log.warning("http.auth.gate_unavailable", error=type(exc).__name__)
+            raise Problem(
+                503,
+                "Authentication unavailable",
+                type=problem_type("auth-unavailable"),
+                detail="the account check is unavailable; retry later",
+                headers={"Retry-After": "5"},
+            ) from None
+        if not allowed:
+            log.info("http.auth.principal_refused", user_id=principal.user_id)
+            raise Unauthorized(
+                "account deactivated",
+                type=problem_type("deactivated"),
+                headers={"WWW-Authenticate": _challenge("account deactivated")},
+            )
     structlog.contextvars.bind_contextvars(user_id=principal.user_id)
     return principal
+
+
+class PrincipalGate(Protocol):
+    """Says whether a verified principal may still act (e.g. not deactivated)."""
+
+    async def allows(self, principal: Principal) -> bool: ...
 
 
 def _challenge(reason: str) -> str:
