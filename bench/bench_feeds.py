@@ -47,6 +47,7 @@ from services.activity.feeds.fanout import FanOut
 from services.activity.feeds.handlers import build_dispatcher
 from services.activity.feeds.reader import FeedReader
 from services.activity.feeds.repository import Sources, TimelineRepository
+from services.activity.feeds.topic_index import TOPIC_INDEX, TopicIndex, topic_entries
 from shared.backends import build_runtime, make_store
 from shared.bus.metrics import BusMetrics
 from shared.events.envelope import new_event
@@ -134,6 +135,12 @@ def serve(kind: str, data_dir: str, port: int, body: bytes) -> None:
     from fastapi import FastAPI, Response
 
     from canteen.allinone import create_single
+    from shared.logging import configure_logging
+
+    # Log as `canteen serve` does in production (JSON lines at info: one access line per
+    # request), into a file rather than the terminal the bench prints its tables to.
+    sys.stderr = open(Path(data_dir) / f"{kind}.log", "a", buffering=1 << 16)  # noqa: SIM115
+    configure_logging(level="info", json=True, service=kind)
 
     app = FastAPI() if kind == "bare" else create_single(settings_for(Path(data_dir)), "activity")
 
@@ -141,7 +148,8 @@ def serve(kind: str, data_dir: str, port: int, body: bytes) -> None:
     async def bare() -> Response:
         return Response(body, media_type="application/json")
 
-    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
+    # As `canteen serve` runs it: uvloop and httptools when installed (uvicorn's "auto").
+    uvicorn.run(app, host="127.0.0.1", port=port, log_config=None, access_log=False)
 
 
 def wrk(url: str, token: str, duration: int) -> tuple[float, float, float]:
@@ -371,6 +379,7 @@ async def seed_history(store: DocumentStore, n: int, batch: int = 20_000) -> flo
     rng = random.Random(7)
     posts = store.collection("posts")
     timelines = store.collection("timelines")
+    topic_index = store.collection(TOPIC_INDEX)
     start = time.perf_counter()
     for lo in range(0, n, batch):
         docs = []
@@ -401,6 +410,8 @@ async def seed_history(store: DocumentStore, n: int, batch: int = 20_000) -> flo
             )
         await posts.insert_many(docs)
         await timelines.insert_many(entries)
+        # The topic index, as the feeds consumer would have written it.
+        await topic_index.insert_many([e for doc in docs for e in topic_entries(doc)])
     await store.collection("follows").insert_one(
         {
             "_id": "u1:topic:t1",
@@ -436,7 +447,12 @@ async def timed(call: Callable[[], Awaitable[Any]], n: int) -> tuple[float, floa
 
 async def measure(store: DocumentStore, samples: int) -> dict[str, tuple[float, float]]:
     reader = FeedReader(
-        TimelineRepository(store), Sources(store), Access(store), Directory(store), threshold=10_000
+        TimelineRepository(store),
+        Sources(store),
+        Access(store),
+        Directory(store),
+        TopicIndex(store),
+        threshold=10_000,
     )
     me = Principal(user_id="u1")
     first = await reader.person(me, "a1", limit=20, after=None)

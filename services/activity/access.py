@@ -23,6 +23,7 @@ here because visibility depends on it:
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any, Literal
 
 from shared.http.auth.principal import Principal
@@ -86,11 +87,7 @@ class Access:
 
     async def readable_filter(self, principal: Principal) -> dict[str, Any]:
         """A store filter selecting only items `principal` may read (for lists and feeds)."""
-        groups = sorted(await self.member_groups(principal.user_id))
-        clauses: list[dict[str, Any]] = [{"audience": "org"}, {"group_visibility": "public"}]
-        if groups:
-            clauses.append({"group_id": {"$in": groups}})
-        return {"$or": clauses}
+        return readable_filter_of(await self.member_groups(principal.user_id))
 
     async def can_moderate(self, principal: Principal, item: dict[str, Any]) -> bool:
         """Author-independent edit/delete rights: org moderators, or the group's admins."""
@@ -99,3 +96,13 @@ class Access:
         if item.get("audience") == "group":
             return await self.role_in(item["group_id"], principal.user_id) in ("owner", "admin")
         return False
+
+
+def readable_filter_of(member_groups: Iterable[str]) -> dict[str, Any]:
+    """`Access.readable_filter` for a reader whose `member_groups` were just read (feeds
+    read them once per page for both this filter and the home timeline's sources)."""
+    groups = sorted(member_groups)
+    clauses: list[dict[str, Any]] = [{"audience": "org"}, {"group_visibility": "public"}]
+    if groups:
+        clauses.append({"group_id": {"$in": groups}})
+    return {"$or": clauses}

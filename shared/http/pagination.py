@@ -133,7 +133,8 @@ def get_cursor_codec(app: FastAPI) -> CursorCodec:
     return codec
 
 
-def page_params(
+# Async: FastAPI runs a plain `def` dependency in its thread pool, a hop per request.
+async def page_params(
     request: Request,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
     cursor: Annotated[str | None, Query(max_length=_MAX_CURSOR_CHARS)] = None,

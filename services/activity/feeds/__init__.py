@@ -2,18 +2,19 @@
 
 Read top-down: `domain.py` (who receives a post, entries, merging, ETags), `repository.py`
 (`timelines`, `feed_state`; read-only access to the others' collections), `fanout.py` and
-`handlers.py` (the `activity.feeds` consumer), `reader.py` and `routes.py` (the reads).
+`handlers.py` (the `activity.feeds` consumer), `topic_index.py` (the per-topic side index
+the same consumer keeps), `reader.py` and `routes.py` (the reads).
 """
 
 from __future__ import annotations
 
 from services.activity.context import ActivityContext, Feature
 from services.activity.directory import Directory
-from services.activity.feeds.fanout import FanOut
 from services.activity.feeds.handlers import build_dispatcher
 from services.activity.feeds.reader import FeedReader
 from services.activity.feeds.repository import Sources, TimelineRepository
 from services.activity.feeds.routes import build_router
+from services.activity.feeds.topic_index import IndexingFanOut, TopicIndex
 from shared.events.schemas.activity import TOPIC
 from shared.service import Subscription
 
@@ -24,7 +25,9 @@ def install(ctx: ActivityContext) -> Feature:
     timelines = TimelineRepository(ctx.store)
     sources = Sources(ctx.store)
     options = ctx.options
-    fanout = FanOut(
+    topic_index = TopicIndex(ctx.store)
+    fanout = IndexingFanOut(
+        topic_index,
         timelines,
         sources,
         ctx.access,
@@ -36,10 +39,11 @@ def install(ctx: ActivityContext) -> Feature:
         sources,
         ctx.access,
         Directory(ctx.store),
+        topic_index,
         threshold=options.fanout_threshold,
     )
     return Feature(
         routers=[build_router(reader)],
-        setup=[timelines.prepare, sources.prepare],
+        setup=[timelines.prepare, sources.prepare, topic_index.prepare],
         subscriptions=[Subscription(group=GROUP, topics=[TOPIC], handler=build_dispatcher(fanout))],
     )

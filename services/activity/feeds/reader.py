@@ -2,18 +2,30 @@
 
 Home reads the person's materialized timeline and, per page, merges in the newest posts
 of the big sources they follow or belong to (not fanned out), and — past the trimmed
-horizon of the timeline — a query of the posts of all their sources. Every query carries
+horizon of the timeline — a query of the posts of all their sources. Topic feeds page the
+`topic_index` side collection (see `topic_index.py`). Every query carries
 `Access.readable_filter` on the current memberships, so a lagging consumer cannot leak a
-private group's post to someone who has left it.
+private group's post to someone who has left it; posts found through entries are fetched
+again under that filter.
+
+Independent reads of a page run concurrently (`asyncio.gather`): on MongoDB they overlap
+on the wire, on SQLite they queue back to back on the store's thread instead of waiting
+for the event loop between them. A home page is four such steps: my groups, the big
+sources I follow and my horizon; my timeline and my groups' sizes; merges (only with big
+sources or past the horizon); the posts and their authors. It reads no other follow of
+mine unless past the horizon. Nothing is cached: every page reads the memberships it
+filters by, so leaving a private group hides its posts on the next page.
 """
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Awaitable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from services.activity.access import Access
+from services.activity.access import Access, readable_filter_of
 from services.activity.directory import Directory
 from services.activity.feeds.domain import (
     Follows,
@@ -21,13 +33,15 @@ from services.activity.feeds.domain import (
     merge_newest,
     sort_key,
 )
-from services.activity.feeds.fanout import big_sources
-from services.activity.feeds.repository import Sources, TimelineRepository
+from services.activity.feeds.repository import Sources, TimelineRepository, unnarrowed
+from services.activity.feeds.topic_index import TopicIndex
 from services.activity.topics import normalize_topic
 from shared.http import Principal
 from shared.store.port import Filter
 
 MAX_PINNED = 10
+# Topic index entries read at once when a page has to read past skipped posts.
+MAX_BATCH = 1000
 Key = tuple[datetime, str]
 
 
@@ -54,6 +68,7 @@ class FeedReader:
         sources: Sources,
         access: Access,
         directory: Directory,
+        topic_index: TopicIndex,
         *,
         threshold: int,
     ) -> None:
@@ -61,113 +76,179 @@ class FeedReader:
         self._sources = sources
         self._access = access
         self._directory = directory
+        self._topic_index = topic_index
         self._threshold = threshold
-
-    async def with_authors(self, page: FeedPage) -> FeedPage:
-        """Attach the authors' display data (as the posts routes show it)."""
-        page.people = await self._directory.people(
-            d["author_id"] for d in [*page.pinned, *page.posts]
-        )
-        return page
 
     async def home(self, principal: Principal, *, limit: int, after: Key | None) -> FeedPage:
         """My entries, merged with big sources' newest posts and, past the horizon, a query."""
         me = principal.user_id
         fetch = limit + 1
-        readable = await self._access.readable_filter(principal)
-        follows = await self._sources.follows_of(me)
-        lists: list[list[dict[str, Any]]] = []
-        entries = await self._timelines.page(me, readable, limit=fetch, after=after)
-        horizon = await self._timelines.horizon(me)
+        groups, (big_people, big_topics), horizon = await asyncio.gather(
+            self._access.member_groups(me),
+            self._sources.big_follows(me, self._threshold),
+            self._timelines.horizon(me),
+        )
+        readable = readable_filter_of(groups)
+        entries, member_counts = await asyncio.gather(
+            self._timelines.page(me, readable, limit=fetch, after=after),
+            self._sources.member_counts(groups),
+        )
+        big_groups = {g for g, n in member_counts.items() if n > self._threshold}
+        queries: list[Awaitable[list[dict[str, Any]]]] = []
         if horizon is not None:
             entries = [e for e in entries if not is_older(e, horizon)]
             if len(entries) < fetch:
+                # Past the trimmed horizon: every source, so every follow, is read.
+                people, topics = await self._sources.follow_targets(me)
+                follows = Follows(me, people, topics, frozenset(groups))
                 below = after if after is not None and after < horizon else horizon
-                lists.append(await self._posts(_sources_filter(follows), readable, fetch, below))
-        lists.append(entries)
-        big = await big_sources(
-            self._sources,
-            self._threshold,
-            people=follows.people,
-            topics=follows.topics,
-            groups=follows.groups,
-        )
+                queries.append(self._posts(_sources_filter(follows), readable, fetch, below))
         for name, values in (
-            ("author_id", big.people),
-            ("topics", big.topics),
-            ("group_id", big.groups),
+            ("author_id", big_people),
+            ("topics", big_topics),
+            ("group_id", big_groups),
         ):
             if values:
                 source = {name: {"$in": sorted(values)}}
-                lists.append(await self._posts(source, readable, fetch, after))
-        return await self._hydrate(merge_newest(lists, fetch), limit)
+                queries.append(self._posts(source, readable, fetch, after))
+        lists = [*await asyncio.gather(*queries), entries]
+        merged = merge_newest(lists, fetch)
+        shown = merged[:limit]
+        # Entries and posts both carry the author: their display data is read alongside.
+        posts, people = await asyncio.gather(
+            self._hydrate(shown, readable),
+            self._directory.people(item["author_id"] for item in shown),
+        )
+        page = FeedPage(posts=posts, people=people)
+        page.next_key = sort_key(shown[-1]) if len(merged) > limit and shown else None
+        return page
 
     async def group(
         self, principal: Principal, group_id: str, *, limit: int, after: Key | None
     ) -> FeedPage:
         """A group's posts; pinned ones ahead of the first page."""
-        group = await self._access.group(group_id)
+        group, readable = await asyncio.gather(
+            self._access.group(group_id), self._access.readable_filter(principal)
+        )
         if group is None or not await self._access.can_see_group(principal, group):
             raise UnknownGroup(group_id)
-        readable = await self._access.readable_filter(principal)
         base: Filter = {"group_id": group_id}
-        posts = await self._posts({**base, "pinned": {"$ne": True}}, readable, limit + 1, after)
-        page = _page(posts, limit)
+        unpinned = self._posts({**base, "pinned": {"$ne": True}}, readable, limit + 1, after)
         if after is None:
-            page.pinned = await self._posts({**base, "pinned": True}, readable, MAX_PINNED, None)
-        return page
+            pinned_query = self._posts({**base, "pinned": True}, readable, MAX_PINNED, None)
+            posts, pinned = await asyncio.gather(unpinned, pinned_query)
+        else:
+            posts, pinned = await unpinned, []
+        return await self._page(posts[:limit], more=len(posts) > limit, pinned=pinned)
 
     async def topic(
         self, principal: Principal, topic: str, *, limit: int, after: Key | None
     ) -> FeedPage:
+        """Posts in a topic, found through the topic index and read under the full filter."""
         normalized = normalize_topic(topic)
         if not normalized:
             raise BadTopic(topic)
         readable = await self._access.readable_filter(principal)
-        return _page(await self._posts({"topics": normalized}, readable, limit + 1, after), limit)
+        return await self._indexed(
+            [normalized], readable, {"topics": normalized}, limit=limit, after=after
+        )
 
     async def person(
         self, principal: Principal, user_id: str, *, limit: int, after: Key | None
     ) -> FeedPage:
         readable = await self._access.readable_filter(principal)
-        return _page(await self._posts({"author_id": user_id}, readable, limit + 1, after), limit)
+        posts = await self._posts({"author_id": user_id}, readable, limit + 1, after)
+        return await self._page(posts[:limit], more=len(posts) > limit)
 
     async def questions_for(
         self, principal: Principal, *, limit: int, after: Key | None
     ) -> FeedPage:
         """Open questions in topics I follow, asked by someone else."""
-        follows = await self._sources.follows_of(principal.user_id)
-        if not follows.topics:
+        me = principal.user_id
+        (_, topics), groups = await asyncio.gather(
+            self._sources.follow_targets(me), self._access.member_groups(me)
+        )
+        if not topics:
             return FeedPage(posts=[])
-        readable = await self._access.readable_filter(principal)
         source = {
             "kind": "question",
             "state": "open",
-            "topics": {"$in": sorted(follows.topics)},
-            "author_id": {"$ne": principal.user_id},
+            "topics": {"$in": sorted(topics)},
+            "author_id": {"$ne": me},
         }
-        return _page(await self._posts(source, readable, limit + 1, after), limit)
+        # A query of `posts`, not the topic index: narrowed in SQL on kind and state, and
+        # it shows a question the moment it is asked (the index follows a consumer).
+        posts = await self._posts(source, readable_filter_of(groups), limit + 1, after)
+        return await self._page(posts[:limit], more=len(posts) > limit)
+
+    async def _indexed(
+        self,
+        topics: list[str],
+        readable: Filter,
+        source: Filter,
+        *,
+        limit: int,
+        after: Key | None,
+    ) -> FeedPage:
+        """A page of posts matching `source` in any of `topics`, through the topic index.
+
+        The newest `limit + 1` entries of each topic merged are exactly the newest of their
+        union; the posts are then read under `source` and `readable`, and a post that no
+        longer qualifies (answered, edited out of the topic, deleted, hidden) is skipped
+        by reading on past it, so the page is the same as a query of `posts` would give.
+        """
+        fetch = limit + 1
+        found: list[dict[str, Any]] = []
+        also: Filter = {"$and": [source, unnarrowed(readable)]}
+        cursor, batch = after, fetch
+        while len(found) < fetch:
+            lists = await asyncio.gather(
+                *(self._topic_index.page(t, readable, limit=batch, after=cursor) for t in topics)
+            )
+            merged = merge_newest(lists, batch)
+            if not merged:
+                break
+            ids = [sort_key(e)[1] for e in merged]
+            docs = await self._sources.posts_by_id(ids, also)
+            found += [docs[i] for i in ids if i in docs]
+            if len(merged) < batch:
+                break  # every topic is exhausted
+            cursor = sort_key(merged[-1])
+            # Many skipped (e.g. answered questions): read on in growing steps.
+            batch = min(batch * 4, MAX_BATCH)
+        return await self._page(found[:limit], more=len(found) > limit)
 
     async def _posts(
         self, source: Filter, readable: Filter, limit: int, after: Key | None
     ) -> list[dict[str, Any]]:
         return await self._sources.posts(source, readable, limit=limit, after=after)
 
-    async def _hydrate(self, merged: list[Any], limit: int) -> FeedPage:
-        shown = merged[:limit]
-        ids = [sort_key(item)[1] for item in shown]
-        docs = await self._sources.posts_by_id(ids)
-        # A post deleted since its entry was read is left out; the cursor stays in place.
-        page = FeedPage(posts=[docs[i] for i in ids if i in docs])
-        if len(merged) > limit and shown:
-            page.next_key = sort_key(shown[-1])
+    async def _hydrate(
+        self, shown: list[Mapping[str, Any]], readable: Filter
+    ) -> list[dict[str, Any]]:
+        """Posts for merged items: entries are fetched (live, readable now), posts kept."""
+        ids = [item["post_id"] for item in shown if "post_id" in item]
+        docs = await self._sources.posts_by_id(ids, unnarrowed(readable)) if ids else {}
+        # A post deleted or hidden since its entry was read is left out; the cursor stays.
+        out: list[dict[str, Any]] = []
+        for item in shown:
+            doc = docs.get(item["post_id"]) if "post_id" in item else cast(dict[str, Any], item)
+            if doc is not None:
+                out.append(doc)
+        return out
+
+    async def _page(
+        self,
+        posts: list[dict[str, Any]],
+        *,
+        more: bool,
+        pinned: list[dict[str, Any]] | None = None,
+    ) -> FeedPage:
+        """The page with its authors' display data; the cursor after the last post shown."""
+        page = FeedPage(posts=posts, pinned=pinned or [])
+        page.next_key = sort_key(posts[-1]) if more and posts else None
+        page.people = await self._directory.people(d["author_id"] for d in [*page.pinned, *posts])
         return page
-
-
-def _page(posts: list[dict[str, Any]], limit: int) -> FeedPage:
-    shown = posts[:limit]
-    next_key = sort_key(shown[-1]) if len(posts) > limit and shown else None
-    return FeedPage(posts=shown, next_key=next_key)
 
 
 def _sources_filter(follows: Follows) -> Filter:

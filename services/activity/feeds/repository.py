@@ -155,6 +155,8 @@ class Sources:
             await self._posts.create_index(keys)
         await self._follows.create_index([("target_type", 1), ("target_id", 1)])
         await self._follows.create_index([("follower_id", 1), ("target_type", 1)])
+        # The sources above the fan-out threshold, for every home page (big_follows).
+        await self._stats.create_index([("followers", -1)])
 
     async def posts(
         self,
@@ -173,10 +175,14 @@ class Sources:
             after=keyset,
         )
 
-    async def posts_by_id(self, ids: list[str]) -> dict[str, dict[str, Any]]:
+    async def posts_by_id(
+        self, ids: list[str], also: Filter | None = None
+    ) -> dict[str, dict[str, Any]]:
+        """Live posts by id, and only those matching `also` (e.g. the readable filter)."""
         if not ids:
             return {}
-        docs = await self._posts.find({"_id": {"$in": ids}, "deleted": False})
+        filter: Filter = {"_id": {"$in": ids}, "deleted": False}
+        docs = await self._posts.find({"$and": [filter, also]} if also else filter)
         return {d["_id"]: d for d in docs}
 
     async def followers(self, target_type: str, target_ids: Iterable[str]) -> list[str]:
@@ -200,6 +206,38 @@ class Sources:
             people=frozenset(d["target_id"] for d in docs if d["target_type"] == "person"),
             topics=frozenset(d["target_id"] for d in docs if d["target_type"] == "topic"),
             groups=frozenset(d["group_id"] for d in members),
+        )
+
+    async def follow_targets(self, user_id: str) -> tuple[frozenset[str], frozenset[str]]:
+        """(people, topics) `user_id` follows: `follows_of` without the memberships."""
+        docs = await self._follows.find(
+            {"follower_id": user_id}, projection=["target_type", "target_id"]
+        )
+        return (
+            frozenset(d["target_id"] for d in docs if d["target_type"] == "person"),
+            frozenset(d["target_id"] for d in docs if d["target_type"] == "topic"),
+        )
+
+    async def big_follows(
+        self, user_id: str, threshold: int
+    ) -> tuple[frozenset[str], frozenset[str]]:
+        """(people, topics) `user_id` follows that have more than `threshold` followers.
+
+        The few big sources first (`follow_stats` by `followers`, indexed), then only the
+        reader's follows of those, by id: a home page reads no other follow.
+        """
+        big = await self._stats.find({"followers": {"$gt": threshold}}, projection=["_id"])
+        if not big:
+            return frozenset(), frozenset()
+        # A follow's `_id` is "<follower_id>:<person|topic>:<target_id>", a stats' one
+        # "<person|topic>:<target_id>"; a removed follow's tombstone has no follower_id.
+        docs = await self._follows.find(
+            {"_id": {"$in": [f"{user_id}:{d['_id']}" for d in big]}, "follower_id": user_id},
+            projection=["target_type", "target_id"],
+        )
+        return (
+            frozenset(d["target_id"] for d in docs if d["target_type"] == "person"),
+            frozenset(d["target_id"] for d in docs if d["target_type"] == "topic"),
         )
 
     async def members(self, group_id: str) -> list[str]:

@@ -17,11 +17,8 @@ IfNoneMatch = Annotated[str | None, Header(max_length=2048)]
 CACHE_CONTROL = "private, no-cache"
 
 
-async def respond(
-    feeds: FeedReader, result: FeedPage, page: PageParams, if_none_match: str | None
-) -> Response:
+def respond(result: FeedPage, page: PageParams, if_none_match: str | None) -> Response:
     """The page as JSON with its ETag, or 304 with no body when the client has it."""
-    result = await feeds.with_authors(result)
     docs = [*result.pinned, *result.posts]
     next_cursor = None
     if result.next_key is not None:
@@ -46,7 +43,8 @@ async def respond(
 def build_router(reader: FeedReader) -> APIRouter:
     router = APIRouter(prefix="/api/v1/feeds", tags=["feeds"])
 
-    def get_reader() -> FeedReader:
+    # Async: FastAPI runs a plain `def` dependency in its thread pool, a hop per request.
+    async def get_reader() -> FeedReader:
         return reader
 
     Reader = Annotated[FeedReader, Depends(get_reader)]
@@ -58,7 +56,7 @@ def build_router(reader: FeedReader) -> APIRouter:
     ) -> Response:
         """My home timeline: people and topics I follow, my groups, my own posts."""
         result = await feeds.home(principal, limit=page.limit, after=feed_cursor(page.after))
-        return await respond(feeds, result, page, if_none_match)
+        return respond(result, page, if_none_match)
 
     @router.get("/groups/{group_id}", **ok)  # type: ignore[arg-type]
     async def group(
@@ -75,7 +73,7 @@ def build_router(reader: FeedReader) -> APIRouter:
             )
         except UnknownGroup as exc:
             raise NotFound(detail=f"group {group_id} not found") from exc
-        return await respond(feeds, result, page, if_none_match)
+        return respond(result, page, if_none_match)
 
     @router.get("/topics/{topic}", **ok)  # type: ignore[arg-type]
     async def topic(
@@ -92,7 +90,7 @@ def build_router(reader: FeedReader) -> APIRouter:
             )
         except BadTopic as exc:
             raise Unprocessable(detail=f"topic {topic!r} is not a valid topic") from exc
-        return await respond(feeds, result, page, if_none_match)
+        return respond(result, page, if_none_match)
 
     @router.get("/people/{user_id}", **ok)  # type: ignore[arg-type]
     async def person(
@@ -106,7 +104,7 @@ def build_router(reader: FeedReader) -> APIRouter:
         result = await feeds.person(
             principal, user_id, limit=page.limit, after=feed_cursor(page.after)
         )
-        return await respond(feeds, result, page, if_none_match)
+        return respond(result, page, if_none_match)
 
     @router.get("/questions-for-me", **ok)  # type: ignore[arg-type]
     async def questions_for_me(
@@ -116,6 +114,6 @@ def build_router(reader: FeedReader) -> APIRouter:
         result = await feeds.questions_for(
             principal, limit=page.limit, after=feed_cursor(page.after)
         )
-        return await respond(feeds, result, page, if_none_match)
+        return respond(result, page, if_none_match)
 
     return router
