@@ -68,6 +68,20 @@ def _problem_response(code: str) -> dict[str, Any]:
     }
 
 
+def _is_fastapi_422(response: dict[str, Any]) -> bool:
+    return "HTTPValidationError" in str(response.get("content", {}))
+
+
+def _renders_own_errors(responses: dict[str, Any]) -> bool:
+    """Whether a route documents 4xx answers in a media type of its own."""
+    return any(
+        code.startswith("4")
+        and not _is_fastapi_422(response)
+        and any(media != PROBLEM_MEDIA_TYPE for media in response.get("content", {}))
+        for code, response in responses.items()
+    )
+
+
 def document_problems(spec: dict[str, Any]) -> dict[str, Any]:
     """Rewrite `spec` in place (and return it) as described in the module docstring."""
     components = spec.setdefault("components", {})
@@ -79,6 +93,14 @@ def document_problems(spec: dict[str, Any]) -> dict[str, Any]:
                 continue
             responses = operation.setdefault("responses", {})
             params = operation.get("parameters", [])
+            if _renders_own_errors(responses):
+                # e.g. SCIM (RFC 7644 errors): its router documents them; only the kit's
+                # body limit answers problem+json there, and validation is not a 422.
+                if _is_fastapi_422(responses.get("422", {})):
+                    del responses["422"]
+                if operation.get("requestBody"):
+                    responses["413"] = _problem_response("413")
+                continue
             codes: set[str] = set()
             if "422" in responses or operation.get("requestBody") or params:
                 codes.add("422")

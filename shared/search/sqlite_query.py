@@ -43,7 +43,8 @@ _NO_DATE = -1e300
 
 
 def phrase(text: str) -> str:
-    return '"' + text.replace('"', '""') + '"'
+    # FTS5 ends a string at NUL ("unterminated string"); no indexed text holds one anyway.
+    return '"' + text.replace("\x00", "").replace('"', '""') + '"'
 
 
 def match_expression(

@@ -7,6 +7,7 @@ built inside `build_router` at definition time.
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Annotated, Any
+from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Query, Request, Response, status
 from fastapi.routing import APIRoute
@@ -137,7 +138,9 @@ def build_router(people: PeopleService, route_class: type[APIRoute] = APIRoute) 
         fields = _changes(body, id=True)
         with domain_errors():
             doc = await svc.create(principal, body.id, fields, handle_seed=body.display_name)
-        response.headers["Location"] = str(request.url_for("read_person", person_id=doc["_id"]))
+        # An id is any JWT sub: percent-encode it, a header carries only Latin-1 and a path no `/`.
+        location = request.url_for("read_person", person_id=quote(doc["_id"], safe=""))
+        response.headers["Location"] = str(location)
         return PersonOut.of(doc, principal)
 
     @router.get("/people", response_model=Page[PersonOut])

@@ -15,6 +15,7 @@ import orjson
 import structlog
 from fastapi import Request, Response
 from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -43,6 +44,47 @@ class ScimError(Exception):
         self.detail = detail
         self.scim_type = scim_type
         self.headers = dict(headers or {})
+
+
+class ScimResponse(JSONResponse):
+    """What the SCIM routes answer; as their default response class it documents the media type."""
+
+    media_type = SCIM_MEDIA_TYPE
+
+    def render(self, content: Any) -> bytes:
+        return orjson.dumps(content)
+
+
+# The error body of RFC 7644 §3.12, so the OpenAPI document says what a client really gets.
+ERROR_BODY: dict[str, Any] = {
+    "type": "object",
+    "title": "ScimError",
+    "required": ["schemas", "status"],
+    "properties": {
+        "schemas": {"type": "array", "items": {"type": "string", "const": ERROR_SCHEMA}},
+        "status": {"type": "string", "description": "The HTTP status, as a string"},
+        "scimType": {"type": "string"},
+        "detail": {"type": "string"},
+    },
+}
+_DOCUMENTED = {
+    400: "Invalid request (`scimType` says why).",
+    401: "Missing, invalid or revoked provisioning token.",
+    404: "No such resource.",
+    409: "The user exists (`uniqueness`).",
+}
+
+
+def error_docs(*codes: int, **descriptions: str) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses` for SCIM errors: the codes given, or the ones every route can give."""
+    chosen = codes or tuple(_DOCUMENTED)
+    return {
+        code: {
+            "description": descriptions.get(f"d{code}", _DOCUMENTED.get(code, "SCIM error")),
+            "content": {SCIM_MEDIA_TYPE: {"schema": ERROR_BODY}},
+        }
+        for code in chosen
+    }
 
 
 def scim_json(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
+from urllib.parse import quote
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -163,7 +164,7 @@ def to_scim(doc: dict[str, Any], *, users_url: str) -> dict[str, Any]:
         enterprise["department"] = doc["department"]
     if doc.get("manager_id") is not None:
         manager = doc["manager_id"]
-        enterprise["manager"] = {"value": manager, "$ref": f"{users_url}/{manager}"}
+        enterprise["manager"] = {"value": manager, "$ref": f"{users_url}/{quote(manager, safe='')}"}
     if enterprise:
         user["schemas"].append(ENTERPRISE)
         user[ENTERPRISE] = enterprise
@@ -171,7 +172,8 @@ def to_scim(doc: dict[str, Any], *, users_url: str) -> dict[str, Any]:
         "resourceType": "User",
         "created": _iso(doc["created_at"]),
         "lastModified": _iso(doc["updated_at"]),
-        "location": f"{users_url}/{doc['_id']}",
+        # externalId becomes the id: percent-encoded, the URI stays valid in a Location header.
+        "location": f"{users_url}/{quote(doc['_id'], safe='')}",
         "version": f'W/"{doc["revision"]}"',
     }
     return user

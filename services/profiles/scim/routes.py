@@ -17,7 +17,13 @@ from services.profiles.scim.discovery import (
     schemas,
     service_provider_config,
 )
-from services.profiles.scim.errors import ScimError, ScimRoute, scim_json
+from services.profiles.scim.errors import (
+    ScimError,
+    ScimResponse,
+    ScimRoute,
+    error_docs,
+    scim_json,
+)
 from services.profiles.scim.filters import parse_filter
 from services.profiles.scim.mapping import to_scim
 from services.profiles.scim.projection import project
@@ -42,7 +48,13 @@ def _page_bounds(start_index: Any, count: Any) -> tuple[int, int]:
 
 
 def build_scim_router(users: ScimUsers, credentials: Credentials) -> APIRouter:
-    router = APIRouter(prefix=PREFIX, tags=["scim"], route_class=ScimRoute)
+    router = APIRouter(
+        prefix=PREFIX,
+        tags=["scim"],
+        route_class=ScimRoute,
+        default_response_class=ScimResponse,
+        responses=error_docs(),
+    )
 
     async def scim_caller(authorization: Annotated[str | None, Header()] = None) -> Principal:
         scheme, _, token = (authorization or "").partition(" ")
@@ -194,7 +206,7 @@ def build_scim_router(users: ScimUsers, credentials: Credentials) -> APIRouter:
         await users.delete(caller, user_id)
         return Response(status_code=204)
 
-    @router.post("/.search")
+    @router.post("/.search", responses=error_docs(501, d501="Not supported (RFC 7644 §3.4.3)."))
     async def search_everything(caller: Caller) -> Response:
         """Searching every resource type at once is not supported."""
         raise ScimError(501, "search /Users/.search instead")

@@ -91,7 +91,8 @@ class SkillService:
         current = await self._repo.skill(skill_id)
         if current is None:
             raise SkillNotFound(skill_id)
-        aliases = changes.get("aliases", current["aliases"])
+        # `"aliases": null` in a PATCH clears them, as `"parent_id": null` clears the parent.
+        aliases = changes.get("aliases", current["aliases"]) or []
         parent = changes.get("parent_id", current["parent_id"])
         spec = domain.skill_spec(current["_id"], aliases, parent)
         await self._check_parent(skill_id, spec.parent_id)
