@@ -7,8 +7,11 @@
     loopback (embedded backend), against a bare FastAPI app returning the same JSON bytes
     from memory on the same uvicorn settings, and the same bytes from a route inside the
     Canteen app (its middleware only); load from `wrk -t4 -c32` (needs `wrk` on PATH).
-(b) `--fanout`: time from publishing one post.created to the last of `--followers`
-    timeline entries, on SQLite and (with --kafka/--mongodb) on Kafka + FerretDB/MongoDB.
+(b) `--fanout`: time from publishing a post.created to the last of `--followers` + 1
+    timeline entries, on SQLite and (with --kafka/--mongodb) on Kafka + FerretDB/MongoDB:
+    the first post (its author's audience list built from `follows`), then three more
+    (the list read by `_id`); the trims that follow each are timed apart (`--cap`: about
+    one entry in cap/8 triggers one; each is a full scan on FerretDB 1.24).
 (c) `--history`: feed page latency with 10,000 vs `--big` posts in a SQLite store
     (seeded with insert_many in batches; the seeding time is printed).
 Prints markdown tables; asserts nothing. With no section flag, runs all three.
@@ -43,6 +46,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from services.activity.access import Access
 from services.activity.directory import Directory
+from services.activity.feeds.audiences import AudienceLists
+from services.activity.feeds.entries import EntryWriter
 from services.activity.feeds.fanout import FanOut
 from services.activity.feeds.handlers import build_dispatcher
 from services.activity.feeds.reader import FeedReader
@@ -298,32 +303,52 @@ def created(doc: dict[str, Any]) -> PostCreated:
 # -- (b) fan-out --------------------------------------------------------------------------
 
 
-async def bench_fanout(settings: CanteenSettings, label: str, followers: int) -> str:
-    """Publish one post.created on a bench topic; time until its last timeline entry is written.
+async def bench_fanout(
+    settings: CanteenSettings, label: str, followers: int, *, cap: int, posts: int
+) -> list[str]:
+    """Publish post.created events on a bench topic; time each to its last timeline entry.
 
     The feature's own consumer code on a bench-only topic and group (other processes on
-    the same broker cannot take its partitions). The end is when the insert of the last
-    entry returns, observed by wrapping the repository: polling a count would itself load
-    the store. Trimming, which follows the inserts, is not part of it.
+    the same broker cannot take its partitions). The end is when the writer returns after
+    the author's entry, which it writes last, observed by wrapping it: polling a count
+    would itself load the store. Trimming, which follows, is timed apart ("then trims").
+
+    The star's followers are written to `follows` directly, so the first post builds the
+    star's audience list from that query (cold); the posts after it read the list (warm),
+    as every post of a source does once the list exists.
     """
     from shared.backends import make_bus
 
     store = make_store(settings, "activity")
     access = Access(store)
     timelines, sources = TimelineRepository(store), Sources(store)
-    done = asyncio.Event()
-    written = 0
-    add = timelines.add
+    writer = EntryWriter(store, timelines)
+    written = asyncio.Event()
+    handled = asyncio.Event()
+    write = writer.write
 
-    async def counting_add(entries: Any) -> None:
-        nonlocal written
-        await add(entries)
-        written += len(entries)
-        if written >= followers + 1:
-            done.set()
+    async def observed_write(entries: Any, last: Any) -> None:
+        await write(entries, last)
+        written.set()
 
-    timelines.add = counting_add  # type: ignore[method-assign]
-    fanout = FanOut(timelines, sources, access, threshold=followers * 2, cap=800)
+    writer.write = observed_write  # type: ignore[method-assign]
+    fanout = FanOut(
+        timelines,
+        sources,
+        access,
+        threshold=followers * 2,
+        cap=cap,
+        audiences=AudienceLists(store, sources, cap=followers * 4),
+        writer=writer,
+    )
+    post_created = fanout.post_created
+
+    async def observed_post_created(post: Any) -> int:
+        n = await post_created(post)
+        handled.set()
+        return n
+
+    fanout.post_created = observed_post_created  # type: ignore[method-assign]
     topic = f"bench.feeds.{uuid.uuid4().hex[:8]}"
     runtime = build_runtime(
         settings,
@@ -343,6 +368,7 @@ async def bench_fanout(settings: CanteenSettings, label: str, followers: int) ->
     await runtime.start()
     publisher = make_bus(settings, "bench-publisher", topics=[topic])
     await publisher.start()
+    rows = []
     try:
         await store.collection("follows").insert_many(
             [
@@ -359,16 +385,43 @@ async def bench_fanout(settings: CanteenSettings, label: str, followers: int) ->
         await store.collection("follow_stats").insert_one(
             {"_id": "person:star", "followers": followers, "following": 0}
         )
-        doc = post_doc(1, author="star", topics=["x"])
-        await store.collection("posts").insert_one(doc)
-        start = time.perf_counter()
-        await publisher.publish(new_event(created(doc)), topic=topic)
-        await asyncio.wait_for(done.wait(), timeout=600)
-        elapsed = time.perf_counter() - start
+        for i in range(posts):
+            run = "cold (list built)" if i == 0 else "warm"
+            doc = post_doc(i + 1, author="star", topics=["x"])
+            await store.collection("posts").insert_one(doc)
+            written.clear()
+            handled.clear()
+            start = time.perf_counter()
+            await publisher.publish(new_event(created(doc)), topic=topic)
+            await asyncio.wait_for(written.wait(), timeout=600)
+            elapsed = time.perf_counter() - start
+            await asyncio.wait_for(handled.wait(), timeout=1800)
+            trims = time.perf_counter() - start - elapsed
+            rows.append(
+                f"| {label}, post {i + 1} {run} | {followers:,} | {elapsed:.2f} | "
+                f"{followers / elapsed:,.0f} | {trims:.2f} |"
+            )
+            print(rows[-1], file=sys.stderr, flush=True)
     finally:
         await publisher.close()
         await runtime.stop()
-    return f"| {label} | {followers:,} | {elapsed:.2f} | {followers / elapsed:,.0f} |"
+        await drop_external(settings)
+    return rows
+
+
+async def drop_external(settings: CanteenSettings) -> None:
+    """Leave no bench database behind on the shared FerretDB/MongoDB."""
+    if settings.backend != "external":
+        return
+    from pymongo import AsyncMongoClient
+
+    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(
+        settings.mongodb_uri.get_secret_value()
+    )
+    try:
+        await client.drop_database(settings.mongodb_database("activity"))
+    finally:
+        await client.close()
 
 
 # -- (c) page cost vs history ----------------------------------------------------------------
@@ -504,6 +557,13 @@ async def main() -> None:
     parser.add_argument("--kafka", default=os.environ.get("CANTEEN_TEST_KAFKA_BOOTSTRAP_SERVERS"))
     parser.add_argument("--mongodb", default=os.environ.get("CANTEEN_TEST_MONGODB_URI"))
     parser.add_argument("--followers", type=int, default=10_000)
+    parser.add_argument("--posts", type=int, default=4, help="(b) posts fanned out in a row")
+    parser.add_argument(
+        "--cap",
+        type=int,
+        default=800,
+        help="(b) timeline cap: about 1 in cap/8 entries triggers a trim after the writes",
+    )
     parser.add_argument("--big", type=int, default=1_000_000)
     parser.add_argument("--duration", type=int, default=10)
     parser.add_argument("--samples", type=int, default=200)
@@ -517,10 +577,12 @@ async def main() -> None:
         rows = []
         data_dir = Path(tempfile.mkdtemp(prefix="bench-feeds-fanout-"))
         try:
-            rows.append(
-                await bench_fanout(
-                    settings_for(data_dir), "SQLite bus + SQLite store", args.followers
-                )
+            rows += await bench_fanout(
+                settings_for(data_dir),
+                "SQLite bus + SQLite store",
+                args.followers,
+                cap=args.cap,
+                posts=args.posts,
             )
         finally:
             shutil.rmtree(data_dir, ignore_errors=True)
@@ -532,10 +594,12 @@ async def main() -> None:
                 mongodb_uri=args.mongodb,
                 mongodb_database_prefix=f"bench{uuid.uuid4().hex[:8]}",
             )
-            rows.append(await bench_fanout(external, "Kafka + FerretDB", args.followers))
-        print("### (b) Fan-out of one post: publish to the last timeline entry\n")
-        print("| backend | followers | seconds | entries/s |")
-        print("|---|---:|---:|---:|")
+            rows += await bench_fanout(
+                external, "Kafka + FerretDB", args.followers, cap=args.cap, posts=args.posts
+            )
+        print(f"### (b) Fan-out of one post: publish to the last timeline entry (cap {args.cap})\n")
+        print("| backend, post | followers | seconds | entries/s | then trims, s |")
+        print("|---|---:|---:|---:|---:|")
         print("\n".join(rows))
         print()
     if args.history or everything:

@@ -2,7 +2,8 @@
 
 Read top-down: `domain.py` (who receives a post, entries, merging, ETags), `repository.py`
 (`timelines`, `feed_state`; read-only access to the others' collections), `fanout.py` and
-`handlers.py` (the `activity.feeds` consumer), `topic_index.py` (the per-topic side index
+`handlers.py` (the `activity.feeds` consumer, with `audiences.py`, who each source
+reaches, and `entries.py`, the entries' writer), `topic_index.py` (the per-topic side index
 the same consumer keeps), `reader.py` and `routes.py` (the reads).
 """
 
@@ -10,6 +11,8 @@ from __future__ import annotations
 
 from services.activity.context import ActivityContext, Feature
 from services.activity.directory import Directory
+from services.activity.feeds.audiences import AudienceLists
+from services.activity.feeds.entries import EntryWriter
 from services.activity.feeds.handlers import build_dispatcher
 from services.activity.feeds.reader import FeedReader
 from services.activity.feeds.repository import Sources, TimelineRepository
@@ -33,6 +36,9 @@ def install(ctx: ActivityContext) -> Feature:
         ctx.access,
         threshold=options.fanout_threshold,
         cap=options.timeline_cap,
+        # Lists a little above the threshold, so a source near it does not flap.
+        audiences=AudienceLists(ctx.store, sources, cap=2 * options.fanout_threshold),
+        writer=EntryWriter(ctx.store, timelines),
     )
     reader = FeedReader(
         timelines,

@@ -5,17 +5,25 @@ by `member_count`) are not fanned out: the home read merges their newest posts i
 Timelines are trimmed lazily: about one insert in `cap / 8` per person triggers a trim of
 that person's timeline back to `cap` entries (see `domain.should_trim`), so a timeline
 stays near the cap without a per-person counter on the fan-out's hot path.
+
+The hot path reads no follows and no entries: who a source reaches comes from its
+`feed_audiences` list (one document by `_id`, kept from follow and membership events, see
+`audiences.py`), and the entries are written by `entries.EntryWriter`. A private group's
+members are read from `memberships` itself, so such a post reaches exactly the members
+of the moment.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import asyncio
+from collections.abc import Awaitable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import structlog
 
 from services.activity.access import Access
+from services.activity.feeds.audiences import AudienceLists, Kind
 from services.activity.feeds.domain import (
     REFRESHED_FIELDS,
     Audience,
@@ -24,6 +32,7 @@ from services.activity.feeds.domain import (
     still_reachable,
     timeline_entry,
 )
+from services.activity.feeds.entries import EntryWriter
 from services.activity.feeds.repository import Sources, TimelineRepository
 from shared.http import Principal
 
@@ -62,6 +71,16 @@ async def big_sources(
     )
 
 
+def _kind(target_type: str) -> Kind:
+    if target_type not in ("person", "topic"):
+        raise ValueError(f"not a follow target: {target_type!r}")
+    return "person" if target_type == "person" else "topic"
+
+
+async def _nobody() -> list[str]:
+    return []
+
+
 class FanOut:
     def __init__(
         self,
@@ -71,10 +90,14 @@ class FanOut:
         *,
         threshold: int,
         cap: int,
+        audiences: AudienceLists,
+        writer: EntryWriter,
     ) -> None:
         self._timelines = timelines
         self._sources = sources
         self._access = access
+        self._audiences = audiences
+        self._writer = writer
         self._threshold = threshold
         self._cap = cap
         self._trim_every = max(1, cap // 8)
@@ -91,20 +114,31 @@ class FanOut:
             groups=[group_id] if group_id else [],
         )
         private = post.get("audience") == "group" and post.get("group_visibility") != "public"
-        reach = Audience(
-            author_followers=[]
-            if private or post["author_id"] in big.people
-            else await self._sources.followers("person", [post["author_id"]]),
-            topic_followers=[]
-            if private
-            else await self._sources.followers("topic", [t for t in topics if t not in big.topics]),
-            group_members=await self._sources.members(group_id)
-            if group_id and group_id not in big.groups
-            else [],
+        people: list[tuple[Kind, str]] = []
+        tagged: list[tuple[Kind, str]] = []
+        if not private:
+            if post["author_id"] not in big.people:
+                people.append(("person", post["author_id"]))
+            tagged = [("topic", t) for t in topics if t not in big.topics]
+        members: Awaitable[list[str]] = _nobody()
+        if group_id and group_id not in big.groups:
+            # Private: the members of the moment, never a list that may lag a removal.
+            members = (
+                self._sources.members(group_id)
+                if private
+                else self._audiences.reach([("group", group_id)])
+            )
+        author_followers, topic_followers, group_members = await asyncio.gather(
+            self._audiences.reach(people), self._audiences.reach(tagged), members
         )
+        reach = Audience(author_followers, topic_followers, group_members)
         users = recipients(post, reach)
-        await self._timelines.add([timeline_entry(u, post) for u in users])
+        author = post["author_id"]
         post_id = post.get("_id") or post["id"]
+        await self._writer.write(
+            [timeline_entry(u, post) for u in sorted(users) if u != author],
+            last=timeline_entry(author, post),
+        )
         for user in users:
             if should_trim(user, post_id, self._trim_every):
                 await self._timelines.trim(user, self._cap)
@@ -121,7 +155,8 @@ class FanOut:
         log.info("activity.feeds.post_removed", post_id=post_id, entries=removed)
 
     async def followed(self, follower_id: str, target_type: str, target_id: str) -> None:
-        """Backfill the newest posts of a newly followed person or topic."""
+        """Add the follower to the source's list; backfill its newest posts."""
+        await self._audiences.added(_kind(target_type), target_id, follower_id)
         if target_type == "person":
             big = await big_sources(self._sources, self._threshold, people=[target_id])
             source: dict[str, Any] = {"author_id": target_id}
@@ -133,12 +168,24 @@ class FanOut:
         await self._backfill(follower_id, source)
 
     async def unfollowed(self, follower_id: str, target_type: str, target_id: str) -> None:
-        """Drop that source's entries, except those still reaching the person another way."""
+        """Drop the follower from the list, and the source's entries no other source brings."""
+        await self._audiences.removed(_kind(target_type), target_id, follower_id)
         field = "author_id" if target_type == "person" else "topics"
         entries = await self._timelines.of_user(follower_id, {field: target_id})
         follows = await self._sources.follows_of(follower_id)
         gone = [e["_id"] for e in entries if not still_reachable(e, follows)]
         await self._timelines.remove_ids(gone)
+
+    async def membership_changed(self, user_id: str, group_id: str, *, active: bool) -> None:
+        """Keep the group's member list: active members only."""
+        if active:
+            await self._audiences.added("group", group_id, user_id)
+        else:
+            await self._audiences.removed("group", group_id, user_id)
+
+    async def group_created(self, group_id: str, owner_id: str) -> None:
+        """The creator is the first member (no membership event says so)."""
+        await self._audiences.added("group", group_id, owner_id)
 
     async def joined(self, user_id: str, group_id: str) -> None:
         big = await big_sources(self._sources, self._threshold, groups=[group_id])
@@ -161,6 +208,7 @@ class FanOut:
 
     async def group_deleted(self, group_id: str) -> None:
         await self._timelines.remove_group(group_id)
+        await self._audiences.dropped("group", group_id)
 
     async def _backfill(self, user_id: str, source: dict[str, Any]) -> None:
         readable = await self._access.readable_filter(Principal(user_id=user_id))

@@ -1,7 +1,8 @@
 """The `activity.feeds` consumer: posts, follows and memberships, into home timelines.
 
 Every handler is idempotent: entries have deterministic ids (a duplicate insert is
-skipped), and removals and refreshes converge whatever the number of deliveries.
+skipped), removals and refreshes converge whatever the number of deliveries, and the
+audience lists add and remove conditionally (see `audiences.py`).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from shared.events.schemas.activity.posts import PostCreated, PostDeleted, PostU
 from shared.events.schemas.activity.social import (
     FollowCreated,
     FollowRemoved,
+    GroupCreated,
     GroupDeleted,
     GroupUpdated,
     MembershipChanged,
@@ -43,21 +45,27 @@ def build_dispatcher(fanout: FanOut) -> EventDispatcher:
 
     @dispatcher.on(FollowCreated)
     async def on_follow_created(event: Event, data: FollowCreated) -> None:
-        """Backfill the followed source's recent posts."""
+        """List the follower under the source; backfill the source's recent posts."""
         await fanout.followed(data.follower_id, data.target_type, data.target_id)
 
     @dispatcher.on(FollowRemoved)
     async def on_follow_removed(event: Event, data: FollowRemoved) -> None:
-        """Remove the source's entries that no other source still brings."""
+        """Unlist the follower; remove the source's entries no other source still brings."""
         await fanout.unfollowed(data.follower_id, data.target_type, data.target_id)
 
     @dispatcher.on(MembershipChanged)
     async def on_membership_changed(event: Event, data: MembershipChanged) -> None:
-        """Backfill on joining; on leaving, drop the group's entries (all, if private)."""
+        """Keep the member list; backfill on joining; on leaving, drop the group's entries."""
+        await fanout.membership_changed(data.user_id, data.group_id, active=data.state == "active")
         if data.change in JOINS and data.state == "active":
             await fanout.joined(data.user_id, data.group_id)
         elif data.change in LEAVES:
             await fanout.left(data.user_id, data.group_id, data.group_visibility)
+
+    @dispatcher.on(GroupCreated)
+    async def on_group_created(event: Event, data: GroupCreated) -> None:
+        """List the group's creator as its first member."""
+        await fanout.group_created(data.id, data.owner_id)
 
     @dispatcher.on(GroupUpdated)
     async def on_group_updated(event: Event, data: GroupUpdated) -> None:
