@@ -9,8 +9,10 @@ Per physical index `<alias>-NNNNNN` four tables:
 - `"P__terms"` (field, value, rid): keyword, number, date and boolean values for
   filters and facets (GROUP BY), so every count is computed in SQL under the audience filter.
 
-Like SqliteDocumentStore: one connection used from one thread, so operations are
-serialised in the process and a batch is one transaction.
+Two connections, each used from its own thread: writes are serialised on one (a batch is
+one transaction), reads run on the other inside one read transaction each (WAL: a
+consistent snapshot, never blocked by the writer). So searches never delay indexing, and
+indexing never delays searches.
 """
 
 # Identifiers in SQL text are index and field names checked by IndexSpec's patterns;
@@ -65,45 +67,71 @@ class SqliteSearchIndex(SearchIndex):
         self._path = str(path)
         self._busy_timeout_ms = busy_timeout_ms
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-search")
+        self._reader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-search-read")
         self._conn: sqlite3.Connection | None = None
+        self._rconn: sqlite3.Connection | None = None
 
     # -- plumbing ---------------------------------------------------------------------
 
     async def run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """Run `fn` on the writer's thread and connection."""
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._executor, self._call, fn)
 
+    async def read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """Run `fn` on the reader's thread, in one read transaction (one snapshot)."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._reader, self._call_read, fn)
+
     def _call(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         try:
-            return fn(self._connection())
+            if self._conn is None:
+                self._conn = self._open()
+            return fn(self._conn)
         except sqlite3.OperationalError as exc:
-            if "locked" in str(exc) or "unable to open" in str(exc):
-                raise SearchUnavailable(str(exc)) from exc
-            raise SearchError(str(exc)) from exc
+            raise _error(exc) from exc
 
-    def _connection(self) -> sqlite3.Connection:
-        if self._conn is None:
-            conn = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
-            conn.execute(f"PRAGMA busy_timeout = {int(self._busy_timeout_ms)}")
-            conn.execute("PRAGMA journal_mode = WAL")
-            conn.execute("PRAGMA synchronous = NORMAL")
-            conn.executescript(_SCHEMA)
-            _ensure_math(conn)
-            self._conn = conn
-        return self._conn
+    def _call_read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        try:
+            if self._rconn is None:
+                self._rconn = self._open()
+            conn = self._rconn
+            conn.execute("BEGIN")
+            try:
+                return fn(conn)
+            finally:
+                conn.execute("COMMIT")
+        except sqlite3.OperationalError as exc:
+            raise _error(exc) from exc
+
+    def _open(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
+        conn.execute(f"PRAGMA busy_timeout = {int(self._busy_timeout_ms)}")
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute("PRAGMA synchronous = NORMAL")
+        conn.executescript(_SCHEMA)
+        _ensure_math(conn)
+        return conn
 
     async def ping(self) -> None:
-        await self.run(lambda conn: conn.execute("SELECT 1").fetchone())
+        await self.read(lambda conn: conn.execute("SELECT 1").fetchone())
 
     async def close(self) -> None:
-        def _close(_: sqlite3.Connection) -> None:
+        def _close_writer() -> None:
             if self._conn is not None:
                 self._conn.close()
                 self._conn = None
 
-        if self._conn is not None:
-            await self.run(_close)
+        def _close_reader() -> None:
+            if self._rconn is not None:
+                self._rconn.close()
+                self._rconn = None
+
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(self._executor, _close_writer)
+        await loop.run_in_executor(self._reader, _close_reader)
         self._executor.shutdown(wait=True)
+        self._reader.shutdown(wait=True)
 
     # -- indexes and aliases ----------------------------------------------------------
 
@@ -216,7 +244,7 @@ class SqliteSearchIndex(SearchIndex):
             synonyms = _synonyms(conn, spec)
             return sqlite_query.search(conn, physical, spec, request, synonyms)
 
-        return await self.run(_search)
+        return await self.read(_search)
 
     async def suggest(
         self,
@@ -233,7 +261,7 @@ class SqliteSearchIndex(SearchIndex):
                 conn, physical, spec, prefix, audiences, filters or {}, limit
             )
 
-        return await self.run(_suggest)
+        return await self.read(_suggest)
 
     async def count(self, alias: str, *, audiences: Sequence[str] | None = None) -> int:
         def _count(conn: sqlite3.Connection) -> int:
@@ -247,10 +275,16 @@ class SqliteSearchIndex(SearchIndex):
                     return 0
             return int(conn.execute(sql, params).fetchone()[0])
 
-        return await self.run(_count)
+        return await self.read(_count)
 
 
 # -- helpers (run on the index thread) -------------------------------------------------
+
+
+def _error(exc: sqlite3.OperationalError) -> SearchError:
+    if "locked" in str(exc) or "unable to open" in str(exc):
+        return SearchUnavailable(str(exc))
+    return SearchError(str(exc))
 
 
 class _write:

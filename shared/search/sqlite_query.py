@@ -40,6 +40,8 @@ from shared.search.values import InvalidValue, to_epoch
 
 Synonyms = dict[str, tuple[str, ...]]
 _NO_DATE = -1e300
+# Typeahead ranks at most this many visible matches of a prefix (the newest), see suggest().
+SUGGEST_CANDIDATES = 500
 
 
 def phrase(text: str) -> str:
@@ -283,11 +285,27 @@ def suggest(
         kind = field_type(spec, name, FILTERABLE, "a filter")
         where.terms(name, [_value(kind, v) for v in values] or [None])
     expression = " AND ".join(phrase(w) + "*" for w in words)
+    params = [expression, *where.params]
+    matches = (
+        f'FROM "{p}__ta" ta JOIN "{p}" d ON d.rid = ta.rowid '
+        f'WHERE "{p}__ta" MATCH ? AND {where.text()}'
+    )
+    # A short prefix can match most documents, and scoring them all is what made typeahead
+    # slow: past SUGGEST_CANDIDATES visible matches only the most recently indexed ones are
+    # ranked. FTS5 walks its doclist newest first and stops there (no sort, no scoring).
+    oldest = conn.execute(
+        f"SELECT ta.rowid {matches} ORDER BY ta.rowid DESC LIMIT 1 OFFSET ?",
+        [*params, SUGGEST_CANDIDATES - 1],
+    ).fetchone()
+    if oldest is not None:
+        matches += " AND ta.rowid >= ?"
+        params.append(oldest[0])
+    # Rank ids only; the JSON sources of the few shown are read afterwards.
     rows = conn.execute(
-        f'SELECT d.id, d.source FROM "{p}__ta" ta JOIN "{p}" d ON d.rid = ta.rowid '
-        f'WHERE "{p}__ta" MATCH ? AND {where.text()} '
-        f'ORDER BY bm25("{p}__ta"), d.id LIMIT ?',
-        [expression, *where.params, min(limit, 100)],
+        f'SELECT d.id, d.source FROM (SELECT d.rid AS rid, d.id AS id, bm25("{p}__ta") AS score '
+        f"{matches} ORDER BY score, d.id LIMIT ?) top "
+        f'JOIN "{p}" d ON d.rid = top.rid ORDER BY top.score, top.id',
+        [*params, min(limit, 100)],
     ).fetchall()
     suggestions = []
     for doc_id, raw in rows:

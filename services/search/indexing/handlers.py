@@ -16,17 +16,19 @@ import structlog
 from services.search.domain import folds
 from services.search.indexing.repository import (
     GROUP_FOLDS,
+    INDEXED,
     MEMBERSHIPS,
     PEOPLE,
     POST_FOLDS,
     REACTIONS,
     VOTES,
+    Change,
     Fold,
     Projections,
 )
 from shared.events import registry
 from shared.events.dispatch import EventDispatcher
-from shared.events.envelope import Event
+from shared.events.envelope import Event, EventData
 from shared.events.schemas import profiles as pr
 from shared.events.schemas import profiles_expertise as pe
 from shared.events.schemas.activity import discussion as d
@@ -35,14 +37,23 @@ from shared.events.schemas.activity import social as s
 
 log = structlog.get_logger()
 
+Plan = tuple[str, str, Fold]  # collection, document id, fold
+Planner = Callable[[Event, Any], Plan]
+
 
 def build_dispatcher(proj: Projections, wake: Callable[[], None]) -> EventDispatcher:
     dispatcher = EventDispatcher(registry)
     on = dispatcher.on
+    # Events whose whole effect is one fold of one document: each gets a per-event handler
+    # and they share a batch handler (one read per collection, one write per document).
+    planners: dict[str, Planner] = {}
+    creating: set[str] = set()
+    batched: list[type[EventData]] = []
 
-    async def fold(name: str, doc_id: str, event: Event, fn: Fold) -> bool:
-        changed = await proj.apply(name, doc_id, fn, event_time=event.time)
-        if changed:
+    async def fold(name: str, doc_id: str, event: Event, fn: Fold, creates: bool = False) -> bool:
+        at = event.time if name in INDEXED else None
+        changed = await proj.apply(name, doc_id, fn, event_time=at, creates=creates)
+        if changed and name in INDEXED:
             wake()
             log.debug("search.projection.changed", collection=name, id=doc_id, type=event.type)
         return changed
@@ -50,40 +61,51 @@ def build_dispatcher(proj: Projections, wake: Callable[[], None]) -> EventDispat
     def stamp(event: Event) -> str:
         return folds.stamp_of(event.time, event.id)
 
-    @on(p.PostCreated)
-    async def post_created(event: Event, data: p.PostCreated) -> None:
-        await fold(
+    async def folded(event: Event, data: Any) -> bool:
+        name, doc_id, fn = planners[event.type](event, data)
+        return await fold(name, doc_id, event, fn, creates=event.type in creating)
+
+    def folding(*models: type[EventData], creates: bool = False) -> Callable[[Planner], Planner]:
+        """Register `plan(event, data) -> (collection, id, fold)` for `models`."""
+
+        def register(plan: Planner) -> Planner:
+            async def handle(event: Event, data: Any) -> None:
+                await folded(event, data)
+
+            for model in models:
+                planners[model.event_type] = plan
+                batched.append(model)
+                if creates:
+                    creating.add(model.event_type)
+                on(model)(handle)
+            return plan
+
+        return register
+
+    @folding(p.PostCreated, creates=True)
+    def post_created(event: Event, data: p.PostCreated) -> Plan:
+        fields = _post_fields(data, data.created_at)
+        return (
             POST_FOLDS,
             data.id,
-            event,
-            partial(
-                folds.apply_post,
-                post_id=data.id,
-                fields=_post_fields(data, data.created_at),
-                stamp=stamp(event),
-            ),
+            partial(folds.apply_post, post_id=data.id, fields=fields, stamp=stamp(event)),
         )
 
-    @on(p.PostUpdated)
-    async def post_updated(event: Event, data: p.PostUpdated) -> None:
-        await fold(
+    @folding(p.PostUpdated)
+    def post_updated(event: Event, data: p.PostUpdated) -> Plan:
+        fields = {**_post_fields(data, None), "edited_at": data.edited_at}
+        return (
             POST_FOLDS,
             data.id,
-            event,
-            partial(
-                folds.apply_post,
-                post_id=data.id,
-                fields={**_post_fields(data, None), "edited_at": data.edited_at},
-                stamp=stamp(event),
-            ),
+            partial(folds.apply_post, post_id=data.id, fields=fields, stamp=stamp(event)),
         )
 
-    @on(p.PostDeleted)
-    async def post_deleted(event: Event, data: p.PostDeleted) -> None:
-        await fold(POST_FOLDS, data.id, event, partial(folds.apply_post_deleted, post_id=data.id))
+    @folding(p.PostDeleted)
+    def post_deleted(event: Event, data: p.PostDeleted) -> Plan:
+        return POST_FOLDS, data.id, partial(folds.apply_post_deleted, post_id=data.id)
 
-    @on(d.AnswerCreated)
-    async def answer_created(event: Event, data: d.AnswerCreated) -> None:
+    @folding(d.AnswerCreated, d.AnswerUpdated)
+    def answer_changed(event: Event, data: d.AnswerCreated | d.AnswerUpdated) -> Plan:
         fn = partial(
             folds.apply_answer,
             question_id=data.question_id,
@@ -92,27 +114,15 @@ def build_dispatcher(proj: Projections, wake: Callable[[], None]) -> EventDispat
             text=data.text,
             stamp=stamp(event),
         )
-        await fold(POST_FOLDS, data.question_id, event, fn)
+        return POST_FOLDS, data.question_id, fn
 
-    @on(d.AnswerUpdated)
-    async def answer_updated(event: Event, data: d.AnswerUpdated) -> None:
-        fn = partial(
-            folds.apply_answer,
-            question_id=data.question_id,
-            answer_id=data.id,
-            author_id=data.author_id,
-            text=data.text,
-            stamp=stamp(event),
-        )
-        await fold(POST_FOLDS, data.question_id, event, fn)
-
-    @on(d.AnswerDeleted)
-    async def answer_deleted(event: Event, data: d.AnswerDeleted) -> None:
+    @folding(d.AnswerDeleted)
+    def answer_deleted(event: Event, data: d.AnswerDeleted) -> Plan:
         fn = partial(folds.apply_answer_deleted, question_id=data.question_id, answer_id=data.id)
-        await fold(POST_FOLDS, data.question_id, event, fn)
+        return POST_FOLDS, data.question_id, fn
 
-    @on(d.AnswerAccepted)
-    async def answer_accepted(event: Event, data: d.AnswerAccepted) -> None:
+    @folding(d.AnswerAccepted)
+    def answer_accepted(event: Event, data: d.AnswerAccepted) -> Plan:
         fn = partial(
             folds.apply_accepted,
             question_id=data.question_id,
@@ -120,7 +130,7 @@ def build_dispatcher(proj: Projections, wake: Callable[[], None]) -> EventDispat
             accepted=data.accepted,
             stamp=stamp(event),
         )
-        await fold(POST_FOLDS, data.question_id, event, fn)
+        return POST_FOLDS, data.question_id, fn
 
     @on(d.VoteSet)
     async def vote_set(event: Event, data: d.VoteSet) -> None:
@@ -204,8 +214,8 @@ def build_dispatcher(proj: Projections, wake: Callable[[], None]) -> EventDispat
         ):
             await proj.touch(POST_FOLDS, {"post.group_id": data.id})
 
-    @on(s.MembershipChanged)
-    async def membership_changed(event: Event, data: s.MembershipChanged) -> None:
+    @folding(s.MembershipChanged)
+    def membership_changed(event: Event, data: s.MembershipChanged) -> Plan:
         fn = partial(
             folds.apply_membership,
             group_id=data.group_id,
@@ -213,7 +223,7 @@ def build_dispatcher(proj: Projections, wake: Callable[[], None]) -> EventDispat
             active=data.state == "active",
             stamp=stamp(event),
         )
-        await proj.apply(MEMBERSHIPS, f"{data.group_id}:{data.user_id}", fn)
+        return MEMBERSHIPS, f"{data.group_id}:{data.user_id}", fn
 
     async def person_changed(event: Event, data: pr.PersonSnapshot) -> None:
         fields = {
@@ -242,17 +252,17 @@ def build_dispatcher(proj: Projections, wake: Callable[[], None]) -> EventDispat
     async def person_updated(event: Event, data: pr.PersonUpdated) -> None:
         await person_changed(event, data)
 
-    @on(pr.PersonDeactivated)
-    async def person_deactivated(event: Event, data: pr.PersonDeactivated) -> None:
+    @folding(pr.PersonDeactivated)
+    def person_deactivated(event: Event, data: pr.PersonDeactivated) -> Plan:
         fn = partial(folds.apply_person_active, person_id=data.id, active=False, stamp=stamp(event))
-        await fold(PEOPLE, data.id, event, fn)
+        return PEOPLE, data.id, fn
 
     @on(pr.PersonReactivated)
     async def person_reactivated(event: Event, data: pr.PersonReactivated) -> None:
         await person_changed(event, data)
 
-    @on(pe.ExpertiseChanged)
-    async def expertise_changed(event: Event, data: pe.ExpertiseChanged) -> None:
+    @folding(pe.ExpertiseChanged)
+    def expertise_changed(event: Event, data: pe.ExpertiseChanged) -> Plan:
         # score_ref ranks like today's score forever (docs/profiles.md), so it never goes stale.
         fn = partial(
             folds.apply_expertise,
@@ -262,7 +272,21 @@ def build_dispatcher(proj: Projections, wake: Callable[[], None]) -> EventDispat
             hidden=data.hidden,
             stamp=stamp(event),
         )
-        await fold(PEOPLE, data.person_id, event, fn)
+        return PEOPLE, data.person_id, fn
+
+    @dispatcher.on_batch(*batched)
+    async def fold_batch(items: list[tuple[Event, Any]]) -> None:
+        if len(items) == 1:  # nothing to share: the per-event path (a creation is one write)
+            await folded(*items[0])
+            return
+        changes: list[Change] = []
+        for event, data in items:
+            name, doc_id, fn = planners[event.type](event, data)
+            changes.append((name, doc_id, fn, event.time if name in INDEXED else None))
+        changed = await proj.apply_many(changes)
+        if any(name in INDEXED for name, _ in changed):
+            wake()
+            log.debug("search.projection.batch_changed", events=len(items), changed=len(changed))
 
     return dispatcher
 

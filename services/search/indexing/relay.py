@@ -33,6 +33,7 @@ log = structlog.get_logger()
 
 DeadLetter = Callable[[str, str, str, dict[str, Any]], Awaitable[None]]
 Write = tuple[str, str, int, IndexedDoc | Tombstone]  # family, collection, seq, write
+INDEXED_ORDER = (POST_FOLDS, PEOPLE, GROUP_FOLDS)
 
 
 async def _no_dead_letter(alias: str, doc_id: str, reason: str, body: dict[str, Any]) -> None:
@@ -57,6 +58,7 @@ class IndexRelay:
         self._linger = linger_seconds
         self._poll = poll_seconds
         self._wake = asyncio.Event()
+        self._flushed_at = 0.0
         self._stopping = False
         self.dead_letter: DeadLetter = _no_dead_letter
         self.last_indexed_event_time: datetime | None = None
@@ -81,7 +83,11 @@ class IndexRelay:
             self._wake.clear()
             if self._stopping:
                 break
-            await asyncio.sleep(self._linger)  # let a burst of changes share one bulk request
+            # Linger only right after a flush: an isolated change is written at once, while
+            # a burst (changes arriving during a flush) shares one bulk request.
+            since = time.monotonic() - self._flushed_at
+            if since < self._linger:
+                await asyncio.sleep(self._linger - since)
             try:
                 if not self._ensured and self.ensure is not None:
                     self._ensured = await self.ensure()
@@ -100,37 +106,41 @@ class IndexRelay:
 
     async def flush_once(self) -> int:
         """Index one batch of dirty projections; return how many were handled."""
-        writes: list[Write] = []
-        times: list[datetime] = []
-        for name in (POST_FOLDS, PEOPLE, GROUP_FOLDS):
-            docs = await self._proj.dirty(name, self._batch)
-            times += [d["event_time"] for d in docs if d.get("event_time")]
-            writes += await self.build(name, docs)
+        # One concurrent round of reads: each is a network round trip on the external store.
+        found, building = await asyncio.gather(
+            asyncio.gather(*(self._proj.dirty(name, self._batch) for name in INDEXED_ORDER)),
+            self._proj.building(),
+        )
+        dirty = dict(zip(INDEXED_ORDER, found, strict=True))
+        times = [d["event_time"] for docs in found for d in docs if d.get("event_time")]
         self.oldest_pending_event_time = min(times) if times else None
-        if not writes:
+        if not any(found):
             return 0
-        building = await self._proj.building()
+        writes: list[Write] = []
+        for name in INDEXED_ORDER:
+            writes += await self.build(name, dirty[name])
         rejected: dict[str, str] = {}
-        for family in {w[0] for w in writes}:
+        for family in sorted({w[0] for w in writes}):
             ours = [w for w in writes if w[0] == family]
             targets = [self._indexes.alias(family)]
             if family in building:
                 targets.append(building[family])
             for target in targets:
                 rejected |= await self.write(target, ours)
-        for family, name, seq, write in writes:
+        for family, _, _, write in writes:
             if write.id in rejected:
                 body = dict(write.body) if isinstance(write, IndexedDoc) else {}
                 await self.dead_letter(
                     self._indexes.alias(family), write.id, rejected[write.id], body
                 )
-            await self._proj.clean(name, write.id, seq)
+        await self._proj.clean_many([(name, write.id, seq) for _, name, seq, write in writes])
+        self._flushed_at = time.monotonic()
         if times:
             newest = max(times)
             if self.last_indexed_event_time is None or newest > self.last_indexed_event_time:
                 self.last_indexed_event_time = newest
         log.debug("search.relay.flushed", documents=len(writes), rejected=len(rejected))
-        return len(writes)
+        return sum(len(docs) for docs in found)
 
     async def write(self, target: str, writes: list[Write]) -> dict[str, str]:
         upserts = [w[3] for w in writes if isinstance(w[3], IndexedDoc)]
@@ -150,12 +160,12 @@ class IndexRelay:
         """Index writes for projection documents (tombstones for what must not show)."""
         out: list[Write] = []
         if name == POST_FOLDS:
-            groups = await self._proj.many(
-                GROUP_FOLDS,
-                [d["post"]["group_id"] for d in docs if (d.get("post") or {}).get("group_id")],
-            )
-            people = await self._proj.many(
-                PEOPLE, [d["post"]["author_id"] for d in docs if d.get("post")]
+            groups, people = await asyncio.gather(
+                self._proj.many(
+                    GROUP_FOLDS,
+                    [d["post"]["group_id"] for d in docs if (d.get("post") or {}).get("group_id")],
+                ),
+                self._proj.many(PEOPLE, [d["post"]["author_id"] for d in docs if d.get("post")]),
             )
             for d in docs:
                 family = post_family(d)

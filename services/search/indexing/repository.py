@@ -8,7 +8,8 @@ of different partitions folding into one document never lose each other's update
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import asyncio
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -25,8 +26,11 @@ INDEX_STATE = "index_state"
 SETTINGS = "settings"
 INDEXED = (POST_FOLDS, GROUP_FOLDS, PEOPLE)
 _MAX_CAS_ATTEMPTS = 100
+_CLEAN_CONCURRENCY = 16
+_WRITE_CONCURRENCY = 16
 
 Fold = Callable[[dict[str, Any] | None], dict[str, Any] | None]
+Change = tuple[str, str, Fold, datetime | None]  # collection, id, fold, event time
 
 
 class ProjectionContention(RuntimeError):
@@ -50,30 +54,96 @@ class Projections:
         await self[VOTES].create_index([("answer_id", 1), ("value", 1)])
 
     async def apply(
-        self, name: str, doc_id: str, fold: Fold, *, event_time: datetime | None = None
+        self,
+        name: str,
+        doc_id: str,
+        fold: Fold,
+        *,
+        event_time: datetime | None = None,
+        creates: bool = False,
     ) -> bool:
-        """Fold a change into `name/doc_id`; True when the state changed (marked dirty)."""
+        """Fold a change into `name/doc_id`; True when the state changed (marked dirty).
+
+        `creates`: the change usually finds no document (a creation event), so the insert
+        is tried first, one round trip; a document already there costs one more.
+        """
+        new = fold(None) if creates else None
+        if new is not None and await self._put(name, doc_id, new, None, event_time):
+            return True
         coll = self[name]
         for _ in range(_MAX_CAS_ATTEMPTS):
             current = await coll.find_one({"_id": doc_id})
             new = fold(current)
             if new is None:
                 return False
-            seq = int((current or {}).get("seq", 0))
-            body = {**new, "_id": doc_id, "seq": seq + 1, "dirty": name in INDEXED}
-            if event_time is not None:
-                body["event_time"] = event_time
-            if current is None:
-                try:
-                    await coll.insert_one(body)
-                    return True
-                except DuplicateKeyError:
-                    continue
-            fields = {k: v for k, v in body.items() if k != "_id"}
-            result = await coll.update_one({"_id": doc_id, "seq": seq}, {"$set": fields})
-            if result.matched_count:
+            if await self._put(name, doc_id, new, current, event_time):
                 return True
         raise ProjectionContention(f"{name}/{doc_id}")
+
+    async def apply_many(self, changes: Sequence[Change]) -> set[tuple[str, str]]:
+        """`apply` for many changes: one read per collection, one write per changed document.
+
+        Each document's folds run in order on its state in memory, so the result is the
+        one `apply` gives change by change. A document another writer changed meanwhile
+        is folded again change by change. Returns the changed (collection, id) pairs.
+        """
+        folds: dict[tuple[str, str], list[tuple[Fold, datetime | None]]] = {}
+        for name, doc_id, fold, event_time in changes:
+            folds.setdefault((name, doc_id), []).append((fold, event_time))
+        names = sorted({name for name, _ in folds})
+        found = await asyncio.gather(
+            *(self.many(name, [d for n, d in folds if n == name]) for name in names)
+        )
+        current = {
+            (n, d): doc for n, docs in zip(names, found, strict=True) for d, doc in docs.items()
+        }
+        gate = asyncio.Semaphore(_WRITE_CONCURRENCY)
+
+        async def write(key: tuple[str, str], items: list[tuple[Fold, datetime | None]]) -> bool:
+            name, doc_id = key
+            before = state = current.get(key)
+            event_time: datetime | None = None
+            changed = False
+            for fold, at in items:
+                new = fold(state)
+                if new is not None:
+                    state, changed = new, True
+                    event_time = at if at is not None else event_time
+            if state is None or not changed:
+                return False
+            async with gate:
+                if await self._put(name, doc_id, state, before, event_time):
+                    return True
+            results = [await self.apply(name, doc_id, f, event_time=at) for f, at in items]
+            return any(results)
+
+        keys = list(folds)
+        written = await asyncio.gather(*(write(key, folds[key]) for key in keys))
+        return {key for key, ok in zip(keys, written, strict=True) if ok}
+
+    async def _put(
+        self,
+        name: str,
+        doc_id: str,
+        new: dict[str, Any],
+        current: dict[str, Any] | None,
+        event_time: datetime | None,
+    ) -> bool:
+        """Write `new` over `current` (None: absent); False if someone else wrote first."""
+        coll = self[name]
+        seq = int((current or {}).get("seq", 0))
+        body = {**new, "_id": doc_id, "seq": seq + 1, "dirty": name in INDEXED}
+        if event_time is not None:
+            body["event_time"] = event_time
+        if current is None:
+            try:
+                await coll.insert_one(body)
+            except DuplicateKeyError:
+                return False
+            return True
+        fields = {k: v for k, v in body.items() if k != "_id"}
+        result = await coll.update_one({"_id": doc_id, "seq": seq}, {"$set": fields})
+        return bool(result.matched_count)
 
     async def touch(self, name: str, filter: dict[str, Any]) -> int:
         """Mark documents for re-indexing (their inputs elsewhere changed)."""
@@ -95,6 +165,16 @@ class Projections:
     async def clean(self, name: str, doc_id: str, seq: int) -> None:
         """Clear `dirty` unless the document changed again since it was read."""
         await self[name].update_one({"_id": doc_id, "seq": seq}, {"$set": {"dirty": False}})
+
+    async def clean_many(self, items: Sequence[tuple[str, str, int]]) -> None:
+        """`clean` for (collection, id, seq) triples, a few round trips at a time."""
+        gate = asyncio.Semaphore(_CLEAN_CONCURRENCY)
+
+        async def one(name: str, doc_id: str, seq: int) -> None:
+            async with gate:
+                await self.clean(name, doc_id, seq)
+
+        await asyncio.gather(*(one(*item) for item in items))
 
     async def member_groups(self, user_id: str) -> list[str]:
         """Groups where `user_id` is an active member, deleted groups left out."""
