@@ -156,7 +156,14 @@ def endorsement_contribution(
 def source_contribution(
     source_id: str, src: dict[str, Any], h: float, w: Weights = WEIGHTS
 ) -> Contribution | None:
-    """A post's or an answer's contribution, by the kind its id names."""
+    """A post's or an answer's contribution, by the kind its id names.
+
+    Nothing said inside a private group counts: expertise is public (profiles, expert
+    lists, people search, its events), so a topic discussed only in a private community
+    would otherwise reach non-members through a score, a rank or a facet count.
+    """
+    if src.get("group_visibility") == "private":
+        return None
     if source_id.startswith("post:"):
         return post_contribution(src, h, w)
     return answer_contribution(src, h, w)
