@@ -72,17 +72,7 @@ ADMIN = "fuzz-admin"
 OTHER = "fuzz-ana"
 
 # (operation label, check that fails) -> why, and whose file it is. Warned, not hidden.
-KNOWN_FAILURES: dict[tuple[str, str], str] = {
-    (
-        "GET /api/v1/notifications/unsubscribe",
-        "not_a_server_error",
-    ): "services/notify/email/tokens.py verify(): hmac.compare_digest(str, str) raises "
-    "TypeError on a non-ASCII token (e.g. `?token=%C3%A4.x`) -> 500 instead of 400",
-    (
-        "POST /api/v1/notifications/unsubscribe",
-        "not_a_server_error",
-    ): "services/notify/email/tokens.py verify(): same TypeError as the GET",
-}
+KNOWN_FAILURES: dict[tuple[str, str], str] = {}
 
 GENERATION = hypothesis.settings(
     derandomize=True,

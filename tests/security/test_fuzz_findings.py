@@ -55,3 +55,15 @@ async def test_a_nul_in_a_typeahead_prefix_is_no_server_error(
         assert response.json() == {"items": []}
     if settings.backend == "external":  # the shared cluster has a shard limit
         await drop_indexes(settings)
+
+
+@pytest.mark.parametrize("method", ["GET", "POST"])
+async def test_a_mangled_unsubscribe_link_is_a_400_not_a_500(
+    settings: CanteenSettings, method: str
+) -> None:
+    async for client in serve(create_single(settings, "notify")):
+        response = await client.request(
+            method, "/api/v1/notifications/unsubscribe", params={"token": "ä.Â\x96X_M"}
+        )
+        assert 400 <= response.status_code < 500, response.text
+        assert response.headers["content-type"].startswith("application/problem+json")

@@ -40,7 +40,9 @@ def sign(secret: str, user_id: str, kind: str) -> str:
 def verify(secret: str, token: str) -> tuple[str, str]:
     """(user_id, kind) of a token we signed; InvalidToken otherwise."""
     body, _, mac = token.partition(".")
-    if not body or not mac or not hmac.compare_digest(mac, _mac(secret, body)):
+    # Bytes: compare_digest refuses non-ASCII str, and a link may arrive mangled.
+    expected = _mac(secret, body).encode()
+    if not body or not mac or not hmac.compare_digest(mac.encode(), expected):
         raise InvalidToken("bad signature")
     try:
         claims = json.loads(_unb64(body))
