@@ -57,16 +57,25 @@ async def test_deactivated_people_keep_their_name_but_cannot_be_mentioned(
     client: httpx.AsyncClient, login: Login, settings: CanteenSettings
 ) -> None:
     await publish(settings, at(person("u2", "bo", "Bo Berg"), 0))
-    auth = await login("u2")
+    bo, colleague = await login("u2"), await login("u1")
 
     async def mentions(body: str) -> list[str]:
-        return (await client.post(POSTS, json={"body_md": body}, headers=auth)).json()["mentions"]
+        response = await client.post(POSTS, json={"body_md": body}, headers=colleague)
+        return response.json()["mentions"]
 
     await eventually(lambda: mentions("@bo"), until=lambda m: m == ["u2"], within=60)
+    mine = (await client.post(POSTS, json={"body_md": "still me"}, headers=bo)).json()
     await publish(settings, at(PersonDeactivated(id="u2"), 1))
     await eventually(lambda: mentions("@bo"), until=lambda m: m == [], within=60)
-    mine = (await client.post(POSTS, json={"body_md": "still me"}, headers=auth)).json()
-    assert mine["author"]["display_name"] == "Bo Berg"
+    kept = (await client.get(f"{POSTS}/{mine['id']}", headers=colleague)).json()
+    assert kept["author"]["display_name"] == "Bo Berg"
+
+    # And Bo's own token stops working (shared/deactivation.py: its own consumer, and a
+    # per-person cache of a few seconds).
+    async def bo_reads() -> int:
+        return (await client.get(f"{POSTS}/{mine['id']}", headers=bo)).status_code
+
+    await eventually(bo_reads, until=lambda status: status == 401, within=60)
     # An older "created" redelivered after the deactivation changes nothing.
     await publish(settings, at(person("u2", "bo", "Bo Berg"), 0), at(person("u-m2", "m2", "M"), 0))
     await eventually(lambda: people(settings, "u-m2"), within=60)
