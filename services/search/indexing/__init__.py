@@ -38,5 +38,12 @@ def install(ctx: SearchContext) -> Feature:
 
     return Feature(
         setup=[setup],
-        subscriptions=[Subscription(group=GROUP, topics=CONSUMES, handler=dispatcher)],
+        subscriptions=[
+            Subscription(
+                group=GROUP,
+                topics=CONSUMES,
+                handler=dispatcher,
+                batch_handler=dispatcher.handle_batch,
+            )
+        ],
     )
