@@ -234,3 +234,25 @@ async def test_two_replicas_each_deliver_to_their_own_clients(
     finally:
         await on_one.close()
         await on_two.close()
+
+
+async def test_open_streams_per_person_are_capped(
+    replicas: Callable[[], Awaitable[Replica]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """OWASP API4: one person cannot hold an unbounded number of streams open."""
+    import services.notify.stream.routes as stream_routes
+
+    monkeypatch.setattr(stream_routes, "MAX_STREAMS_PER_USER", 2)
+    app = await replicas()
+    ana = await app.login(uid("ana"))
+    opened = [await open_stream(app, headers=ana) for _ in range(2)]
+    try:
+        refused = await app.http.get(STREAM, headers=ana)
+        assert refused.status_code == 429
+        assert refused.headers["content-type"].startswith("application/problem+json")
+        assert refused.headers["retry-after"] == "30"
+        other = await open_stream(app, headers=await app.login(uid("bo")))  # per person
+        await other.close()
+    finally:
+        for sse in opened:
+            await sse.close()

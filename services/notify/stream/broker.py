@@ -114,6 +114,9 @@ class Broker:
         if self._dirty:
             self._wake.set()
 
+    def connections_of(self, user_id: str) -> int:
+        return len(self._subs.get(user_id, ()))
+
     @property
     def connections(self) -> int:
         return sum(len(s) for s in self._subs.values())

@@ -22,11 +22,14 @@ from pydantic import BaseModel
 from services.notify.inbox.repository import InboxRepository
 from services.notify.stream.broker import Broker, Subscriber
 from services.notify.stream.tokens import MAX_TOKEN_CHARS, InvalidStreamToken, StreamTokens
-from shared.http import Principal, PrincipalDep, Unauthorized, problem_type
+from shared.http import Principal, PrincipalDep, Problem, Unauthorized, problem_type
 from shared.http.auth import current_principal
 
 log = structlog.get_logger()
 CATCH_UP_BATCH = 200
+# A person has a few devices and tabs; more open streams than this from one person on one
+# replica is a script holding connections (OWASP API4), not a reader.
+MAX_STREAMS_PER_USER = 10
 RETRY_MS = 3000
 _bearer = HTTPBearer(auto_error=False)
 
@@ -87,13 +90,28 @@ def build_router(
     @router.get(
         "/notifications/stream",
         response_class=StreamingResponse,
-        responses={200: {"content": {"text/event-stream": {}}}},
+        responses={
+            200: {"content": {"text/event-stream": {}}},
+            429: {
+                "description": "Too many open streams for this person.",
+                "content": {
+                    "application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}
+                },
+            },
+        },
     )
     async def stream(
         principal: Annotated[Principal, Depends(stream_principal)],
         last_event_id: Annotated[str | None, Header(max_length=20)] = None,
     ) -> StreamingResponse:
         """Your notifications as they happen (SSE), resumable with Last-Event-ID."""
+        if broker.connections_of(principal.user_id) >= MAX_STREAMS_PER_USER:
+            raise Problem(
+                429,
+                type=problem_type("too-many-streams"),
+                detail=f"at most {MAX_STREAMS_PER_USER} open streams per person; close one",
+                headers={"Retry-After": "30"},
+            )
         resume = int(last_event_id) if last_event_id and last_event_id.isdigit() else None
         return StreamingResponse(
             _events(principal.user_id, resume),
