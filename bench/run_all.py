@@ -34,6 +34,11 @@ def run(script: str, *args: str) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--output", type=Path)
+    parser.add_argument(
+        "--no-e2e",
+        action="store_true",
+        help="skip the end-to-end benches (four service processes; about 10 minutes)",
+    )
     args = parser.parse_args()
     kafka = os.environ.get("CANTEEN_TEST_KAFKA_BOOTSTRAP_SERVERS")
     mongo = os.environ.get("CANTEEN_TEST_MONGODB_URI")
@@ -45,6 +50,14 @@ def main() -> None:
         "## Event bus\n\n" + run("bench_bus.py", *(["--kafka", kafka] if kafka else [])),
         "## Document store\n\n" + run("bench_store.py", *(["--mongo-uri", mongo] if mongo else [])),
     ]
+    if not args.no_e2e:
+        # The four services as four processes, on the engines (and embedded for the latency).
+        backend = "external" if kafka and mongo else "embedded"
+        sections += [
+            "## End to end: mixed workload\n\n" + run("bench_mixed.py", "--backend", backend),
+            "## End to end: post to everywhere\n\n"
+            + run("bench_post_to_everywhere.py", "--backend", "both" if kafka else "embedded"),
+        ]
     text = header + "\n".join(sections)
     print(text)
     if args.output:
