@@ -114,7 +114,11 @@ async def bench_throughput(
     store = make_store(settings, "notify")
     notifications = store.collection("notifications")
     cpu, started = time.process_time(), time.perf_counter()
-    async with LifespanManager(create_single(settings, "notify"), startup_timeout=120):
+    # Stopping waits for the relay to publish the notifications' events: on FerretDB that
+    # can outlast asgi-lifespan's default 60 s, and it is not part of the measure.
+    async with LifespanManager(
+        create_single(settings, "notify"), startup_timeout=120, shutdown_timeout=600
+    ):
         while await notifications.count({}) < n:  # noqa: ASYNC110 - polls the store
             await asyncio.sleep(0.05)
         elapsed = time.perf_counter() - started

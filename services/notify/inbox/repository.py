@@ -12,7 +12,9 @@ at once; no multi-document transactions): one recipient's counter document is th
 place that can say atomically "these notifications are counted". So each batch reserves a
 seq range per recipient with ONE write that increments `seq` by n (and `unread`/`unseen`
 by the visible ones) and pushes the n notification ids onto `_applied`, guarded by
-`_applied` holding none of them. The returned `seq` is the top of the range. If the guard
+`_applied` holding none of them. The returned `seq` is the top of the range. (With the
+counter just read, that guard is "`seq` unchanged": `seq` is `_applied`'s version, so the
+write is one plain update, not the store's read-and-swap for a capped `$push`.) If the guard
 misses, some were counted before (a redelivery, or a failed batch replayed event by event):
 each one is then claimed alone, and one found counted whose notification does not exist gets
 a fresh seq without being counted again (a gap in seq is harmless: it only orders). A
@@ -139,7 +141,10 @@ class InboxRepository:
         seqs: dict[str, int] = {}
         if not wants:
             return seqs
-        known = {d["_id"] for d in await self.counters.find(by_ids(wants), projection=["seq"])}
+        known = {
+            d["_id"]: d
+            for d in await self.counters.find(by_ids(wants), projection=["seq", "_applied"])
+        }
         fresh = [u for u in wants if u not in known]
         if fresh:
             fresh = await self._insert_counters(fresh, wants)
@@ -148,7 +153,9 @@ class InboxRepository:
             fresh = [u for u in wants if u not in known and u not in fresh]
         for user in [*fresh, *(u for u in wants if u in known)]:
             pairs = wants[user]
-            got = await self._claim_range(user, pairs, upsert=user in fresh)
+            got = await self._claim_known(known[user], pairs) if user in known else None
+            if got is None:
+                got = await self._claim_range(user, pairs, upsert=user in fresh)
             if got is not None:
                 seqs.update((nid, s) for (nid, _), s in zip(pairs, got, strict=True))
                 continue
@@ -190,6 +197,31 @@ class InboxRepository:
             if len(nids) <= APPLIED_CAP and list(doc.get("_applied", []))[: len(nids)] == nids:
                 created.append(doc["_id"])
         return created
+
+    async def _claim_known(
+        self, doc: dict[str, Any], pairs: list[tuple[str, bool]]
+    ) -> list[int] | None:
+        """The guarded claim in ONE plain write, from the counter as read: `seq` is the
+        version of `_applied` (every write that changes `_applied` increments `seq`), so
+        "seq unchanged" means "none of these applied since we looked". None if it changed
+        or some were applied before (the caller then takes the general path)."""
+        applied = list(doc.get("_applied") or [])
+        nids = [nid for nid, _ in pairs]
+        if "seq" not in doc or not set(nids).isdisjoint(applied):
+            return None
+        visible = sum(1 for _, v in pairs if v)
+        inc = {"seq": len(pairs), "unread": visible, "unseen": visible} if visible else {}
+        result = await self.counters.update_one(
+            {"_id": doc["_id"], "seq": doc["seq"]},
+            {
+                "$inc": inc or {"seq": len(pairs)},
+                "$set": {"_applied": (applied + nids)[-APPLIED_CAP:]},
+            },
+        )
+        if not result.matched_count:
+            return None
+        base = int(doc["seq"])
+        return list(range(base + 1, base + len(pairs) + 1))
 
     async def _claim_range(
         self, user_id: str, pairs: list[tuple[str, bool]], *, upsert: bool

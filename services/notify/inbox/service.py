@@ -126,11 +126,11 @@ class Inbox:
         inserted = set(
             await self.repo.insert_all([insert_with_events(d, [_created(d)]) for d in fresh])
         )
-        await self.repo.group_all([*regroup, *(d for d in fresh if d["in_app"])])
         written = [d for d in fresh if d["_id"] in inserted]
-        if written:
+        if written:  # stored: the relay and this replica's stream clients need not wait
             self._on_events()
             self._on_written(written)
+        await self.repo.group_all([*regroup, *(d for d in fresh if d["in_app"])])
         for doc in written:
             log.info(
                 "notify.notification.created",
