@@ -46,6 +46,7 @@ class MongoDocumentStore(DocumentStore):
         self._db = self._client[database]
         self.purge_interval_seconds = purge_interval_seconds
         self._serialize_writes = serialize_writes
+        self._is_ferretdb: bool | None = None
         self._write_locks: dict[str, asyncio.Lock] = {}
         self._collections: dict[str, MongoCollection] = {}
 
@@ -63,6 +64,14 @@ class MongoDocumentStore(DocumentStore):
     async def close(self) -> None:
         await self._client.close()
 
+    async def is_ferretdb(self) -> bool:
+        """FerretDB (1.24, SQLite backend) needs the workarounds in mongo_collection."""
+        if self._is_ferretdb is None:
+            with translated():
+                info = await self._client.admin.command("buildInfo")
+            self._is_ferretdb = "ferretdbVersion" in info
+        return self._is_ferretdb
+
     @asynccontextmanager
     async def write_guard(self, collection: str) -> AsyncIterator[None]:
         """Serialise this process's writes to a collection when the server needs it.
@@ -74,9 +83,7 @@ class MongoDocumentStore(DocumentStore):
         FerretDB stays a single-writer test engine.
         """
         if self._serialize_writes is None:
-            with translated():
-                info = await self._client.admin.command("buildInfo")
-            self._serialize_writes = "ferretdbVersion" in info
+            self._serialize_writes = await self.is_ferretdb()
         if not self._serialize_writes:
             yield
             return

@@ -120,7 +120,7 @@ class FanOut:
             if post["author_id"] not in big.people:
                 people.append(("person", post["author_id"]))
             tagged = [("topic", t) for t in topics if t not in big.topics]
-        members: Awaitable[list[str]] = _nobody()
+        members: Awaitable[list[str]]
         if group_id and group_id not in big.groups:
             # Private: the members of the moment, never a list that may lag a removal.
             members = (
@@ -128,6 +128,8 @@ class FanOut:
                 if private
                 else self._audiences.reach([("group", group_id)])
             )
+        else:
+            members = _nobody()  # created only when awaited below (no stray coroutine)
         author_followers, topic_followers, group_members = await asyncio.gather(
             self._audiences.reach(people), self._audiences.reach(tagged), members
         )

@@ -580,3 +580,47 @@ async def test_documents_outside_the_subset_are_refused(store: DocumentStore) ->
         with pytest.raises(UnsupportedOperation):
             await things.insert_one(bad)
     assert await things.count() == 0
+
+
+# -- filters pinned by _id (FerretDB answers these by point reads plus a local match) -------
+
+
+async def test_conditional_writes_pinned_by_id_match_the_rest_of_the_filter(
+    store: DocumentStore,
+) -> None:
+    docs = store.collection("pinned")
+    await docs.insert_many([{"_id": "a", "v": 1, "n": 0}, {"_id": "b", "v": 5, "n": 0}])
+    stale = await docs.update_one({"_id": "a", "v": 0}, {"$inc": {"n": 1}})
+    assert (stale.matched_count, stale.modified_count) == (0, 0)
+    fresh = await docs.update_one({"_id": "a", "v": 1}, {"$inc": {"n": 1}, "$set": {"v": 2}})
+    assert (fresh.matched_count, fresh.modified_count) == (1, 1)
+    assert await docs.find_one_and_update({"_id": "a", "v": 1}, {"$set": {"n": 9}}) is None
+    after = await docs.find_one_and_update({"_id": "a", "v": {"$gte": 2}}, {"$inc": {"n": 1}})
+    assert after is not None and after["n"] == 2
+    before = await docs.find_one_and_update(
+        {"_id": "b", "v": 5}, {"$set": {"v": 6}}, return_new=False
+    )
+    assert before is not None and before["v"] == 5
+    assert await docs.delete_one({"_id": "b", "v": 5}) == 0
+    assert await docs.delete_one({"_id": "b", "v": 6}) == 1
+    missing = await docs.update_one({"_id": "zz", "v": 1}, {"$set": {"n": 1}})
+    assert (missing.matched_count, missing.upserted_id) == (0, None)
+    made = await docs.update_one({"_id": "c", "v": 1}, {"$set": {"n": 3}}, upsert=True)
+    assert made.upserted_id == "c"
+    assert await docs.find_one({"_id": "c"}) == {"_id": "c", "v": 1, "n": 3}
+
+
+async def test_finds_pinned_by_ids_filter_sort_page_and_project(store: DocumentStore) -> None:
+    docs = store.collection("pinned_find")
+    await docs.insert_many([{"_id": f"d{i}", "g": i % 2, "n": i, "x": {"y": i}} for i in range(6)])
+    ids = ["d5", "d1", "d2", "d9", "d1"]
+    found = await docs.find(
+        {"_id": {"$in": ids}, "g": 1}, sort=[("n", -1)], limit=2, projection=["x.y"]
+    )
+    assert found == [{"_id": "d5", "x": {"y": 5}}, {"_id": "d1", "x": {"y": 1}}]
+    assert await docs.find({"_id": {"$in": ids}}, sort=[("n", 1)], skip=1) == [
+        {"_id": "d2", "g": 0, "n": 2, "x": {"y": 2}},
+        {"_id": "d5", "g": 1, "n": 5, "x": {"y": 5}},
+    ]
+    assert await docs.find_one({"_id": "d3", "g": 0}) is None
+    assert (await docs.find_one({"_id": "d3", "n": {"$lt": 4}}) or {}).get("n") == 3
