@@ -55,6 +55,7 @@ def build(settings: CanteenSettings, bus_metrics: BusMetrics) -> ServiceParts:
             *(s for f in features for s in f.subscriptions),
             deactivations.subscription(NAME),
         ],
+        background=[job for f in features for job in f.background],
     )
     ctx.notify_outbox = runtime.notify_outbox
     return ServiceParts(

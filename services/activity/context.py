@@ -9,7 +9,7 @@ from fastapi import APIRouter
 from fastapi.routing import APIRoute
 
 from services.activity.access import Access
-from shared.service import Setup, Subscription
+from shared.service import Background, Setup, Subscription
 from shared.store.port import DocumentStore
 
 
@@ -44,3 +44,4 @@ class Feature:
     outbox_collections: list[str] = field(default_factory=list)
     setup: list[Setup] = field(default_factory=list)
     subscriptions: list[Subscription] = field(default_factory=list)
+    background: list[Background] = field(default_factory=list)

@@ -52,4 +52,5 @@ def install(ctx: ActivityContext) -> Feature:
         routers=[build_router(reader)],
         setup=[timelines.prepare, sources.prepare, topic_index.prepare],
         subscriptions=[Subscription(group=GROUP, topics=[TOPIC], handler=build_dispatcher(fanout))],
+        background=[fanout.trim_pending],
     )

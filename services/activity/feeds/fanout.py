@@ -101,6 +101,8 @@ class FanOut:
         self._threshold = threshold
         self._cap = cap
         self._trim_every = max(1, cap // 8)
+        self._pending_trims: set[str] = set()
+        self._trim_wanted = asyncio.Event()
 
     async def post_created(self, post: Mapping[str, Any]) -> int:
         """Write the post into the timeline of everyone it reaches (idempotent)."""
@@ -141,11 +143,31 @@ class FanOut:
             [timeline_entry(u, post) for u in sorted(users) if u != author],
             last=timeline_entry(author, post),
         )
-        for user in users:
-            if should_trim(user, post_id, self._trim_every):
-                await self._timelines.trim(user, self._cap)
+        # Trimming is a query per person (a full scan on FerretDB): a big fan-out would hold
+        # the consumer for a minute. The sampled people are trimmed by `trim_pending` instead.
+        sampled = [u for u in users if should_trim(u, post_id, self._trim_every)]
+        if sampled:
+            self._pending_trims.update(sampled)
+            self._trim_wanted.set()
         log.info("activity.feeds.fanned_out", post_id=post_id, recipients=len(users))
         return len(users)
+
+    async def trim_pending(self) -> None:
+        """Background job: trim the timelines fan-outs sampled, one person at a time.
+
+        Pending people live in memory only: after a restart they are simply sampled again by
+        later posts (trimming is lazy by design); a timeline is never wrong meanwhile, only
+        longer than the cap.
+        """
+        while True:
+            await self._trim_wanted.wait()
+            self._trim_wanted.clear()
+            while self._pending_trims:
+                user = self._pending_trims.pop()
+                try:
+                    await self._timelines.trim(user, self._cap)
+                except Exception as exc:  # a store hiccup: the next sample retries
+                    log.warning("activity.feeds.trim_failed", user_id=user, error=str(exc))
 
     async def post_updated(self, post: Mapping[str, Any]) -> None:
         fields = {name: post.get(name) for name in REFRESHED_FIELDS}
