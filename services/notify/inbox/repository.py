@@ -266,7 +266,10 @@ class InboxRepository:
             by_group.setdefault(n["group_id"], {}).setdefault(n["_id"], n)
         if not by_group:
             return
-        known = {d["_id"] for d in await self.groups.find(by_ids(by_group), projection=["count"])}
+        known = {
+            d["_id"]: d
+            for d in await self.groups.find(by_ids(by_group), projection=["_v", "_applied"])
+        }
         fresh = [g for g in by_group if g not in known]
         if fresh:
             docs = [_new_group(g, list(by_group[g].values())) for g in fresh]
@@ -277,6 +280,8 @@ class InboxRepository:
                 pass  # created meanwhile: the guarded updates below skip what is applied
         for gid in [*fresh, *(g for g in by_group if g in known)]:
             items = list(by_group[gid].values())
+            if gid in known and await self._group_known(known[gid], items):
+                continue
             nids = [n["_id"] for n in items]
             result = await self.groups.update_one(
                 {"_id": gid, "_applied": {"$nin": nids}}, _group_update(items)
@@ -291,6 +296,19 @@ class InboxRepository:
                     _group_update([n], push=False),
                     on_insert=_group_seed(n),
                 )
+
+    async def _group_known(self, doc: dict[str, Any], items: list[dict[str, Any]]) -> bool:
+        """Apply `items` to a group as read, in one plain write guarded by `_v` (counts the
+        ids ever applied, so it changes whenever `_applied` does); False if it changed or
+        some were applied before (the caller then takes the general path)."""
+        applied = list(doc.get("_applied") or [])
+        nids = [n["_id"] for n in items]
+        if "_v" not in doc or not set(nids).isdisjoint(applied):
+            return False
+        update = _group_update(items, push=False)
+        update["$set"] = {**update.get("$set", {}), "_applied": (applied + nids)[-APPLIED_CAP:]}
+        result = await self.groups.update_one({"_id": doc["_id"], "_v": doc["_v"]}, update)
+        return result.matched_count == 1
 
     # reads -----------------------------------------------------------------------------
 
@@ -444,7 +462,8 @@ def _group_update(items: list[dict[str, Any]], *, push: bool = True) -> dict[str
     """Adding `items` to a group: the same result as adding them one by one, in order."""
     actors = [n["actor_id"] for n in items if n.get("actor_id")]
     update: dict[str, Any] = {
-        "$inc": {"count": len(items), "unread": len(items)},
+        # `_v`: how many ids were ever applied, the version `_group_known` guards on.
+        "$inc": {"count": len(items), "unread": len(items), "_v": len(items)},
         "$max": {
             "latest_at": max(n["created_at"] for n in items),
             "latest_seq": max(n["seq"] for n in items),
@@ -467,6 +486,7 @@ def _new_group(group_id: str, items: list[dict[str, Any]]) -> dict[str, Any]:
         **_group_seed(items[0]),
         "count": len(items),
         "unread": len(items),
+        "_v": len(items),
         "latest_at": max(n["created_at"] for n in items),
         "latest_seq": max(n["seq"] for n in items),
         "_applied": [n["_id"] for n in items][-APPLIED_CAP:],

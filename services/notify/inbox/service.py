@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -123,14 +124,20 @@ class Inbox:
         for doc in fresh:
             doc["seq"] = seqs[doc["_id"]]
             doc["created_at"] = stamp
-        inserted = set(
-            await self.repo.insert_all([insert_with_events(d, [_created(d)]) for d in fresh])
-        )
+        # Notifications and groups are separate collections: both writes at once. Both are
+        # idempotent by notification id, so either may land first when one fails.
+        inserting = self.repo.insert_all([insert_with_events(d, [_created(d)]) for d in fresh])
+        grouping = self.repo.group_all([*regroup, *(d for d in fresh if d["in_app"])])
+        ids, grouped = await asyncio.gather(inserting, grouping, return_exceptions=True)
+        for outcome in (ids, grouped):  # raise only once both are done: nothing in flight
+            if isinstance(outcome, BaseException):
+                raise outcome
+        assert isinstance(ids, list)
+        inserted = set(ids)
         written = [d for d in fresh if d["_id"] in inserted]
         if written:  # stored: the relay and this replica's stream clients need not wait
             self._on_events()
             self._on_written(written)
-        await self.repo.group_all([*regroup, *(d for d in fresh if d["in_app"])])
         for doc in written:
             log.info(
                 "notify.notification.created",
