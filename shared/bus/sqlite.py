@@ -2,12 +2,14 @@
 
 Every blocking SQLite call runs on a single-thread executor owned by its connection (the
 bus has one, each consumer another), so the event loop never waits on the file lock.
-Consumers poll, and are also woken at once by publishes from the same bus object.
+Consumers poll, and are also woken at once by publishes in the same process, from any bus
+object on the same file (the all-in-one process gives each service its own bus object).
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 import uuid
 from collections.abc import Callable, Sequence
@@ -58,6 +60,10 @@ class _Connection:
         self._executor.shutdown(wait=False)
 
 
+# Consumers to wake per log file, shared by every bus object of this process on that file.
+_WAKEUPS: dict[str, set[asyncio.Event]] = {}
+
+
 class SqliteEventBus(EventBus):
     def __init__(
         self,
@@ -78,7 +84,7 @@ class SqliteEventBus(EventBus):
         self.fetch_limit = fetch_limit
         self.metrics = metrics or BusMetrics()
         self._conn = _Connection(path, partitions)
-        self._wakeups: set[asyncio.Event] = set()
+        self._wakeups = _WAKEUPS.setdefault(os.path.realpath(path), set())
 
     async def start(self) -> None:
         log_ = await self._conn.open()

@@ -81,6 +81,9 @@ class OutboxRelay:
         """Relay until `stop()`; never raises on bus or store outages, backs off instead."""
         backoff = self._poll_interval
         while not self._stopping:
+            # Cleared before the pass, not before the sleep: a notify() arriving while we
+            # relay must cut the next sleep short, or its events wait a whole poll.
+            self._wake.clear()
             try:
                 relayed = await self.relay_once()
                 backoff = self._poll_interval
@@ -98,7 +101,6 @@ class OutboxRelay:
         self._wake.set()
 
     async def _sleep(self, seconds: float) -> None:
-        self._wake.clear()
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._wake.wait(), timeout=seconds)
 
