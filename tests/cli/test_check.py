@@ -28,7 +28,9 @@ def test_every_backend_answers(settings: CanteenSettings, invoke: Invoke) -> Non
     assert "all 6 backends answer" in result.stderr
 
 
-@pytest.mark.parametrize("settings", ["external"], indirect=True)
+@pytest.mark.parametrize(
+    "settings", [pytest.param("external", marks=pytest.mark.engines)], indirect=True
+)
 def test_a_down_engine_fails_the_check(invoke: Invoke, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CANTEEN_MONGODB_URI", f"mongodb://127.0.0.1:{closed_port()}/")
     result = invoke("admin", "check", "--timeout", "2")
