@@ -45,6 +45,7 @@ from bench.stack import (
     Stack,
     client,
     cpu_seconds,
+    engine_pids,
     machine_cpu,
     percentile,
     sigterm_as_interrupt,
@@ -345,6 +346,7 @@ class StepResult:
     machine_busy: float  # share of all cores, 0..1
     services_cores: float  # CPU seconds of the four services per wall second
     generator_cores: float
+    engines_cores: dict[str, float]  # external: each engine's CPU (others use them too)
 
     @property
     def count(self) -> int:
@@ -370,6 +372,8 @@ async def run_step(
     generator = Generator(http, world, rng)
     deadline = time.perf_counter() + seconds
     pids = list(stack.pids().values())
+    engines = engine_pids() if stack.backend == "external" else {}
+    engines0 = {e: cpu_seconds(p) for e, p in engines.items()}
     cpu0 = sum(cpu_seconds(p) for p in pids)
     gen0 = time.process_time()
     busy0, total0 = machine_cpu()
@@ -389,7 +393,21 @@ async def run_step(
         machine_busy=(busy1 - busy0) / max(total1 - total0, 1.0),
         services_cores=(sum(cpu_seconds(p) for p in pids) - cpu0) / elapsed,
         generator_cores=(time.process_time() - gen0) / elapsed,
+        engines_cores={e: (cpu_seconds(p) - engines0[e]) / elapsed for e, p in engines.items()},
     )
+
+
+def per_route(step: StepResult, when: str, note: str) -> None:
+    print(f"\nPer route {when} ({step.concurrency} clients, {step.rps:,.1f} req/s; {note}):\n")
+    print("| route | share | req/s | p50 ms | p95 ms | p99 ms | errors |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    for route, values in sorted(step.samples.latencies.items(), key=lambda kv: -len(kv[1])):
+        ordered = sorted(values)
+        print(
+            f"| {route} | {len(values) / step.count:.0%} | {len(values) / step.seconds:,.1f} | "
+            f"{percentile(ordered, 50):.1f} | {percentile(ordered, 95):.1f} | "
+            f"{percentile(ordered, 99):.1f} | {step.samples.errors[route]} |"
+        )
 
 
 def report(
@@ -405,11 +423,12 @@ def report(
         f"{seeded_s:.0f} s; {args.duration:.0f} s per step after a {args.warmup:.0f} s "
         "warm-up; 90% reads / 10% writes.\n"
     )
+    engines = sorted(results[0].engines_cores)
     print(
         "| clients | req/s | p50 ms | p95 ms | p99 ms | errors | machine CPU busy | "
-        "services cores | generator cores |"
+        "services cores | generator cores |" + "".join(f" {e} cores |" for e in engines)
     )
-    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|" + "---:|" * len(engines))
     for r in results:
         ordered = r.all_sorted()
         mark = " **(saturated)**" if r is saturated else ""
@@ -417,21 +436,16 @@ def report(
             f"| {r.concurrency}{mark} | {r.rps:,.1f} | {percentile(ordered, 50):.1f} | "
             f"{percentile(ordered, 95):.1f} | {percentile(ordered, 99):.1f} | {r.errors} | "
             f"{r.machine_busy:.0%} | {r.services_cores:.2f} | {r.generator_cores:.2f} |"
+            + "".join(f" {r.engines_cores[e]:.2f} |" for e in engines)
         )
-    print(
-        f"\nPer route at saturation ({saturated.concurrency} clients, "
-        f"{saturated.rps:,.1f} req/s; target p99 <= 100 ms):\n"
-    )
-    print("| route | share | req/s | p50 ms | p95 ms | p99 ms | errors |")
-    print("|---|---:|---:|---:|---:|---:|---:|")
-    for route, values in sorted(saturated.samples.latencies.items(), key=lambda kv: -len(kv[1])):
-        ordered = sorted(values)
+    if engines:
         print(
-            f"| {route} | {len(values) / saturated.count:.0%} | "
-            f"{len(values) / saturated.seconds:,.1f} | {percentile(ordered, 50):.1f} | "
-            f"{percentile(ordered, 95):.1f} | {percentile(ordered, 99):.1f} | "
-            f"{saturated.samples.errors[route]} |"
+            "\n(Cores = CPU seconds per wall second; the engines are shared with whatever else "
+            "runs on the machine, their CPU includes it.)"
         )
+    per_route(saturated, "at saturation", "target p99 <= 100 ms")
+    if results[0] is not saturated:
+        per_route(results[0], "at the lightest step", "for comparison")
     total_errors = sum(r.errors for r in results)
     print(f"\nErrors over all steps: {total_errors}.")
     examples = {k: v for r in results for k, v in r.samples.examples.items()}

@@ -79,6 +79,20 @@ def engine_addresses() -> dict[str, str]:
     return {k: values[v] for k, v in names.items()}
 
 
+def engine_pids() -> dict[str, int]:
+    """Pids of the native engines (deploy/native/engines.sh pid files), those alive."""
+    found = {}
+    for engine in ("kafka", "ferretdb", "opensearch"):
+        path = ROOT / "var" / "engines" / engine / f"{engine}.pid"
+        try:
+            pid = int(path.read_text().strip())
+        except (OSError, ValueError):
+            continue
+        if Path(f"/proc/{pid}").exists():
+            found[engine] = pid
+    return found
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
