@@ -1,16 +1,20 @@
 """Mixed workload against the four services as four processes: throughput, latency, memory.
 
     python bench/bench_mixed.py [--backend external|embedded|both] [--steps 4,8,16,32]
-                                [--duration 20] [--warmup 5] [--people 40] [--posts 200]
+                                [--duration 20] [--warmup 5] [--people 40] [--posts 300]
 
 The four services run as `canteen serve <service>` processes (bench/stack.py) on the real
 engines (external: Kafka, FerretDB, OpenSearch from var/engines/engines.env, a fresh
 database prefix and bus namespace per run) or on the embedded backend (one shared
-CANTEEN_DATA_DIR). A demo company is seeded first through the public APIs
-(`canteen admin seed-demo`'s generator and seeder, `--people`/`--posts`), then a closed-loop
-load generator in this process (httpx.AsyncClient, keep-alive, each path routed to its
-service by the gateway's prefix map) runs `--duration` seconds at each concurrency of
-`--steps`. Each client picks a random person and an operation by weight:
+CANTEEN_DATA_DIR); rate limits off (CANTEEN_RATE_LIMIT_MULTIPLIER=0: a few people write a
+lot). A small company is seeded first through the public APIs: people signed in (dev mode
+provisions them), 4 public groups, 5 people and 2 topics followed each, `--posts` posts (a
+fifth questions, a quarter in groups, some answered); `canteen admin seed-demo` would be
+richer but takes over ten minutes on FerretDB here (votes, comments, reactions). Then, once
+a marker post is searchable (the consumers have caught up), a closed-loop load generator
+in this process (httpx.AsyncClient, keep-alive, each path routed to its service by the
+gateway's prefix map) runs `--duration` seconds at each concurrency of `--steps`. Each
+client picks a random person and an operation by weight:
 
 - reads (90%): home feed 30, group feed 10, topic feed 10, search 15, notifications 10,
   unread count 15;
