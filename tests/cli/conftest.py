@@ -18,6 +18,16 @@ from shared.settings import CanteenSettings
 Invoke = Callable[..., Result]
 
 
+@pytest.fixture(autouse=True)
+def keep_the_test_logging(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The commands configure logging for a terminal; in-process that would replace the
+    suite's configuration (and the processor list loggers cached on first use), and every
+    later test that captures logs would see nothing."""
+    import shared.logging
+
+    monkeypatch.setattr(shared.logging, "configure_logging", lambda **_: None)
+
+
 def settings_env(settings: CanteenSettings) -> dict[str, str]:
     """The environment that makes `load_settings()` return these settings."""
     env = {}
