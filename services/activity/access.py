@@ -60,6 +60,17 @@ class Access:
         gone = await self._groups.find({"_id": {"$in": ids}, "deleted": True}, projection=["_id"])
         return set(ids) - {g["_id"] for g in gone}
 
+    async def active_members_among(self, group_id: str, user_ids: list[str]) -> list[str]:
+        """Those of `user_ids` who are active members of the group now (order kept)."""
+        if not user_ids:
+            return []
+        found = await self._memberships.find(
+            {"_id": {"$in": [membership_id(group_id, u) for u in user_ids]}, "state": "active"},
+            projection=["user_id"],
+        )
+        members = {d["user_id"] for d in found}
+        return [u for u in user_ids if u in members]
+
     async def role_in(self, group_id: str, user_id: str) -> Role | None:
         doc = await self._memberships.find_one(
             {"_id": membership_id(group_id, user_id), "state": "active"}

@@ -226,3 +226,46 @@ async def test_idempotency_key_on_a_real_post(client: httpx.AsyncClient, login: 
     assert theirs.status_code == 201 and theirs.json()["id"] != first.json()["id"]
     items = (await client.get(POSTS, headers=ana)).json()["items"]
     assert sorted(p["author_id"] for p in items) == ["ana", "bo"]
+
+
+async def test_a_private_post_says_which_mentioned_people_are_members(
+    client: httpx.AsyncClient, login: Login, settings: CanteenSettings
+) -> None:
+    """`member_mentions`: activity checked membership as it wrote, so notify need not wait
+    for memberships that travel on other partitions."""
+    await publish(settings, person("u-ana", "ana", "Ana Alves"), person("u-bo", "bo", "Bo Berg"))
+    cy, ana = await login("u-cy"), await login("u-ana")
+    group = (
+        await client.post(
+            "/api/v1/groups",
+            json={
+                "name": "Board",
+                "slug": "board-mm",
+                "visibility": "private",
+                "join_policy": "invite",
+            },
+            headers=cy,
+        )
+    ).json()
+    invited = await client.post(
+        f"/api/v1/groups/{group['id']}/invitations", json={"user_id": "u-ana"}, headers=cy
+    )
+    assert invited.status_code in (200, 201), invited.text
+    accepted = await client.post(f"/api/v1/groups/{group['id']}/invitations/accept", headers=ana)
+    assert accepted.status_code == 200, accepted.text
+
+    async def resolved() -> list[str]:
+        response = await client.post(POSTS, json={"body_md": "@ana @bo"}, headers=cy)
+        return response.json()["mentions"]
+
+    await eventually(resolved, until=lambda m: m == ["u-ana", "u-bo"], within=60)
+    async with Observer(settings) as observer:
+        inside = await client.post(
+            POSTS, json={"body_md": "@ana @bo", "group_id": group["id"]}, headers=cy
+        )
+        outside = await client.post(POSTS, json={"body_md": "@ana @bo"}, headers=cy)
+        [private_event] = await observer.events_of(inside.json()["id"], 1)
+        [org_event] = await observer.events_of(outside.json()["id"], 1)
+    assert private_event.data["mentions"] == ["u-ana", "u-bo"]
+    assert private_event.data["member_mentions"] == ["u-ana"]
+    assert org_event.data["member_mentions"] is None

@@ -185,6 +185,26 @@ async def test_private_group_content_reaches_members_only_and_pin_is_critical(
     assert [g["type"] for g in own] == ["group.approved"]
 
 
+async def test_a_mention_the_writer_verified_reaches_a_member_we_have_not_seen_join(
+    client: httpx.AsyncClient, login: Login, bus: EventBus
+) -> None:
+    """The journeys' race: Milo accepts an invitation and is mentioned at once; the post
+    can reach us before his membership (another partition). Activity checked membership
+    when it wrote the post (`member_mentions`), which decides; the outsider it left out
+    still hears nothing."""
+    owner, milo, outsider = uid("own"), uid("milo"), uid("out")
+    group = uid("g")
+    await join(bus, client, login, group, owner)  # Milo's own membership never arrives
+    secret = post(owner, mentions=[milo, outsider], group=group, visibility="private")
+    secret = secret.model_copy(update={"member_mentions": [milo]})
+    await publish(bus, secret)
+    groups = await wait_inbox(client, await login(milo))
+    assert [g["type"] for g in groups] == ["mention"]
+    await publish(bus, follow(owner, outsider))  # a sentinel after the private post
+    out = await wait_inbox(client, await login(outsider))
+    assert [g["type"] for g in out] == ["follower"]
+
+
 async def test_redelivered_event_gives_one_notification(
     client: httpx.AsyncClient, login: Login, bus: EventBus
 ) -> None:

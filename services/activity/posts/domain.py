@@ -135,7 +135,13 @@ def _check_url(url: str | None) -> None:
 
 
 def create_post(
-    content: Content, *, author_id: str, placement: Placement, mentions: list[str], now: datetime
+    content: Content,
+    *,
+    author_id: str,
+    placement: Placement,
+    mentions: list[str],
+    now: datetime,
+    member_mentions: list[str] | None = None,
 ) -> tuple[dict[str, Any], Event]:
     """The new post document and its `post.created` event."""
     post_id = new_id()
@@ -172,6 +178,7 @@ def create_post(
             resource_type=content.resource_type,
             topics=content.topics,
             mentions=mentions,
+            member_mentions=member_mentions,
             created_at=now,
         )
     )
@@ -192,7 +199,13 @@ def edited(post: dict[str, Any], changes: dict[str, Any]) -> NewPost:
 
 
 def edit_post(
-    post: dict[str, Any], content: Content, *, editor_id: str, mentions: list[str], now: datetime
+    post: dict[str, Any],
+    content: Content,
+    *,
+    editor_id: str,
+    mentions: list[str],
+    now: datetime,
+    member_mentions: list[str] | None = None,
 ) -> tuple[dict[str, Any], Event]:
     """The `$set` of an edit and its `post.updated` event (mentions: the new ones only)."""
     revision = post["revision"] + 1
@@ -213,6 +226,11 @@ def edit_post(
             resource_type=content.resource_type,
             topics=content.topics,
             mentions=newly_mentioned,
+            member_mentions=(
+                None
+                if member_mentions is None
+                else [m for m in member_mentions if m in newly_mentioned]
+            ),
             revision=revision,
             edited_at=now,
         )

@@ -70,6 +70,9 @@ class PostService:
             placement=placement,
             mentions=mentions,
             now=_now(),
+            member_mentions=await self._member_mentions(
+                placement.group_id, placement.group_visibility, mentions
+            ),
         )
         await self._repo.add(doc, [event])
         self._on_events()
@@ -95,7 +98,14 @@ class PostService:
         content = prepare(edited(post, changes))
         mentions = await self._mentions(content)
         fields, event = edit_post(
-            post, content, editor_id=principal.user_id, mentions=mentions, now=_now()
+            post,
+            content,
+            editor_id=principal.user_id,
+            mentions=mentions,
+            now=_now(),
+            member_mentions=await self._member_mentions(
+                post.get("group_id"), post.get("group_visibility"), mentions
+            ),
         )
         doc = await self._write(post, fields, event)
         log.info("activity.post.updated", post_id=post_id, revision=doc["revision"])
@@ -156,6 +166,14 @@ class PostService:
         return Placement(
             audience="group", group_id=group_id, group_visibility=group.get("visibility", "public")
         )
+
+    async def _member_mentions(
+        self, group_id: str | None, visibility: str | None, mentions: list[str]
+    ) -> list[str] | None:
+        """In a private group, who of the mentioned may be told (members, now)."""
+        if group_id is None or visibility != "private":
+            return None
+        return await self._access.active_members_among(group_id, mentions)
 
     async def _mentions(self, content: Content) -> list[str]:
         resolved = await self._directory.resolve_handles(content.handles)

@@ -72,6 +72,9 @@ class Candidate:
     # Membership notifications are about the group itself: the recipient is told even
     # though they are not (yet) a member of a private group.
     needs_membership: bool = True
+    # The writer checked membership when it wrote (a mention in a private post): trusted
+    # over our projection, which may not have the membership yet. The group must still live.
+    verified_member: bool = False
 
 
 def notification_id(event_id: str, recipient_id: str) -> str:

@@ -28,17 +28,35 @@ def _mentions(
     post_id: str,
     where: Placement,
     text: str,
+    members: list[str] | None = None,
 ) -> list[Candidate]:
+    """Mention candidates; `members` (the writer's own membership check, when the event
+    carries one) decides for a private group instead of our projection, which may lag."""
+    verified = None if members is None else set(members)
     return [
-        Candidate(uid, "mention", actor, target_type, target_id, where, post_id, target_id, text)
+        Candidate(
+            uid,
+            "mention",
+            actor,
+            target_type,
+            target_id,
+            where,
+            post_id,
+            target_id,
+            text,
+            verified_member=verified is not None,
+        )
         for uid in dict.fromkeys(ids)
+        if verified is None or uid in verified
     ]
 
 
 def for_post(data: PostCreated | PostUpdated, experts: list[str]) -> list[Candidate]:
     where = placement(data)
     text = data.title or data.text
-    out = _mentions(data.mentions, data.author_id, "post", data.id, data.id, where, text)
+    out = _mentions(
+        data.mentions, data.author_id, "post", data.id, data.id, where, text, data.member_mentions
+    )
     if isinstance(data, PostCreated) and data.kind == "question":
         out += [
             Candidate(

@@ -219,11 +219,9 @@ def _visible_to(cands: list[Candidate], facts: set[str]) -> list[Candidate]:
     def member(c: Candidate) -> bool:
         if not (c.needs_membership and c.placement.private):
             return True
-        return bool(
-            group
-            and group_key_of(group) not in facts
-            and member_key(group, c.recipient_id) in facts
-        )
+        if not group or group_key_of(group) in facts:
+            return False
+        return c.verified_member or member_key(group, c.recipient_id) in facts
 
     return [c for c in cands if member(c)]
 

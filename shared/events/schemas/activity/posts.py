@@ -32,6 +32,12 @@ class PostCreated(ActivityEvent):
     resource_type: ResourceType | None = None
     topics: list[str] = Field(default_factory=list)
     mentions: list[str] = Field(default_factory=list, description="user ids")
+    member_mentions: list[str] | None = Field(
+        None,
+        description="of `mentions`, who were active members of the private group when this "
+        "was written (None outside private groups): consumers trust it over their own "
+        "membership projection, which may not have seen a just-accepted invitation yet",
+    )
     created_at: datetime
 
 
@@ -54,6 +60,12 @@ class PostUpdated(ActivityEvent):
     resource_type: ResourceType | None = None
     topics: list[str] = Field(default_factory=list)
     mentions: list[str] = Field(default_factory=list, description="user ids newly mentioned")
+    member_mentions: list[str] | None = Field(
+        None,
+        description="of `mentions`, who were active members of the private group when this "
+        "was written (None outside private groups): consumers trust it over their own "
+        "membership projection, which may not have seen a just-accepted invitation yet",
+    )
     revision: int = Field(ge=1)
     edited_at: datetime
 
