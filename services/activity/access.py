@@ -117,3 +117,15 @@ def readable_filter_of(member_groups: Iterable[str]) -> dict[str, Any]:
     if groups:
         clauses.append({"group_id": {"$in": groups}})
     return {"$or": clauses}
+
+
+async def member_mentions(
+    access: Access, placed: dict[str, Any], mentions: list[str]
+) -> list[str] | None:
+    """In a private group, who of the mentioned may be told (active members, now); None
+    elsewhere. Events carry it so consumers need not wait for memberships that travel on
+    other partitions."""
+    group_id = placed.get("group_id")
+    if group_id is None or placed.get("group_visibility") != "private":
+        return None
+    return await access.active_members_among(group_id, mentions)

@@ -197,9 +197,16 @@ async def test_a_mention_the_writer_verified_reaches_a_member_we_have_not_seen_j
     await join(bus, client, login, group, owner)  # Milo's own membership never arrives
     secret = post(owner, mentions=[milo, outsider], group=group, visibility="private")
     secret = secret.model_copy(update={"member_mentions": [milo]})
-    await publish(bus, secret)
-    groups = await wait_inbox(client, await login(milo))
-    assert [g["type"] for g in groups] == ["mention"]
+    private = {"group": group, "visibility": "private", "mentions": [milo, outsider]}
+    await publish(
+        bus,
+        secret,
+        answer(secret.id, owner, owner, member_mentions=[milo], **private),
+        comment(secret.id, owner, owner, member_mentions=[milo], **private),
+    )
+    groups = await wait_inbox(client, await login(milo), 3)
+    assert {g["type"] for g in groups} == {"mention"}  # post, answer and comment
+    assert sum(g["count"] for g in groups) == 3
     await publish(bus, follow(owner, outsider))  # a sentinel after the private post
     out = await wait_inbox(client, await login(outsider))
     assert [g["type"] for g in out] == ["follower"]

@@ -46,6 +46,7 @@ def new_comment(
     mentions: list[str],
     author_id: str,
     now: datetime,
+    member_mentions: list[str] | None = None,
 ) -> tuple[dict[str, Any], Event]:
     """One level of replies: a reply's parent must be a top-level comment of the same post."""
     if parent is not None:
@@ -82,6 +83,7 @@ def new_comment(
             author_id=author_id,
             text=body.text,
             mentions=mentions,
+            member_mentions=member_mentions,
             topics=list(post.get("topics") or []),
             created_at=now,
             **where,

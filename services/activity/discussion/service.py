@@ -8,7 +8,7 @@ from typing import Any
 
 import structlog
 
-from services.activity.access import Access
+from services.activity.access import Access, member_mentions
 from services.activity.directory import Directory
 from services.activity.discussion import domain
 from services.activity.discussion.domain import TargetType
@@ -63,13 +63,15 @@ class DiscussionService:
                 raise domain.DiscussionRuleViolation(f"parent_id {parent_id}: no such comment")
         body = domain.comment_body(text)
         resolved = await self._directory.resolve_handles(body.handles)
+        mentions = [resolved[h] for h in body.handles if h in resolved]
         doc, event = domain.new_comment(
             post,
             parent,
             body,
-            mentions=[resolved[h] for h in body.handles if h in resolved],
+            mentions=mentions,
             author_id=principal.user_id,
             now=_now(),
+            member_mentions=await member_mentions(self._access, post, mentions),
         )
         if parent is not None:
             # Before the reply exists: a crash here leaves a harmless flag, never a

@@ -40,7 +40,13 @@ def is_question(doc: dict[str, Any] | None) -> bool:
 
 
 def new_answer(
-    question: dict[str, Any], body: Body, *, mentions: list[str], author_id: str, now: datetime
+    question: dict[str, Any],
+    body: Body,
+    *,
+    mentions: list[str],
+    author_id: str,
+    now: datetime,
+    member_mentions: list[str] | None = None,
 ) -> tuple[dict[str, Any], Event]:
     answer_id = new_id()
     where = placement(question)
@@ -72,6 +78,7 @@ def new_answer(
             topics=doc["topics"],
             text=body.text,
             mentions=mentions,
+            member_mentions=member_mentions,
             created_at=now,
             **where,
         )
@@ -85,7 +92,13 @@ def may_change(answer: dict[str, Any], user_id: str, *, moderator: bool) -> None
 
 
 def edit_answer(
-    answer: dict[str, Any], body: Body, *, mentions: list[str], editor_id: str, now: datetime
+    answer: dict[str, Any],
+    body: Body,
+    *,
+    mentions: list[str],
+    editor_id: str,
+    now: datetime,
+    member_mentions: list[str] | None = None,
 ) -> tuple[dict[str, Any], Event]:
     """The fields to set and the `answer.updated` event (mentions: the new ones only)."""
     revision = answer["revision"] + 1
@@ -108,6 +121,11 @@ def edit_answer(
             topics=answer.get("topics") or [],
             text=body.text,
             mentions=new_mentions,
+            member_mentions=(
+                None
+                if member_mentions is None
+                else [m for m in member_mentions if m in new_mentions]
+            ),
             revision=revision,
             edited_at=now,
             **placement(answer),

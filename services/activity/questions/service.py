@@ -8,7 +8,7 @@ from typing import Any
 
 import structlog
 
-from services.activity.access import Access
+from services.activity.access import Access, member_mentions
 from services.activity.directory import Directory
 from services.activity.questions import domain
 from services.activity.questions.repository import QuestionRepository, vote_id
@@ -63,12 +63,14 @@ class QuestionService:
     async def answer(self, principal: Principal, question_id: str, text: str) -> dict[str, Any]:
         question = await self.visible_question(principal, question_id)
         body = domain.answer_body(text)
+        mentions = await self._mentions(body.handles)
         doc, event = domain.new_answer(
             question,
             body,
-            mentions=await self._mentions(body.handles),
+            mentions=mentions,
             author_id=principal.user_id,
             now=_now(),
+            member_mentions=await member_mentions(self._access, question, mentions),
         )
         await self._repo.add_answer(doc, [event])
         self._on_events()
@@ -80,12 +82,14 @@ class QuestionService:
         moderator = await self._access.can_moderate(principal, answer)
         domain.may_change(answer, principal.user_id, moderator=moderator)
         body = domain.answer_body(text)
+        mentions = await self._mentions(body.handles)
         changes, event = domain.edit_answer(
             answer,
             body,
-            mentions=await self._mentions(body.handles),
+            mentions=mentions,
             editor_id=principal.user_id,
             now=_now(),
+            member_mentions=await member_mentions(self._access, answer, mentions),
         )
         if not await self._repo.update_answer(
             answer_id, revision=answer["revision"], changes=changes, events=[event]

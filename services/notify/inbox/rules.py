@@ -93,7 +93,14 @@ def for_answer(data: AnswerCreated | AnswerUpdated) -> list[Candidate]:
             )
         )
     return out + _mentions(
-        data.mentions, data.author_id, "answer", data.id, data.question_id, where, data.text
+        data.mentions,
+        data.author_id,
+        "answer",
+        data.id,
+        data.question_id,
+        where,
+        data.text,
+        data.member_mentions,
     )
 
 
@@ -145,7 +152,14 @@ def for_comment(data: CommentCreated) -> list[Candidate]:
         )
     )
     return out + _mentions(
-        data.mentions, data.author_id, "comment", data.id, data.post_id, where, data.text
+        data.mentions,
+        data.author_id,
+        "comment",
+        data.id,
+        data.post_id,
+        where,
+        data.text,
+        data.member_mentions,
     )
 
 

@@ -41,6 +41,11 @@ class AnswerCreated(_Placed):
     topics: list[str] = Field(default_factory=list, description="the question's topics")
     text: str = Field(description="plain-text rendering of the answer, for search")
     mentions: list[str] = Field(default_factory=list, description="user ids")
+    member_mentions: list[str] | None = Field(
+        None,
+        description="of `mentions`, who were active members of the private group when this "
+        "was written (None outside private groups)",
+    )
     created_at: datetime
 
 
@@ -58,6 +63,11 @@ class AnswerUpdated(_Placed):
     topics: list[str] = Field(default_factory=list)
     text: str
     mentions: list[str] = Field(default_factory=list, description="user ids newly mentioned")
+    member_mentions: list[str] | None = Field(
+        None,
+        description="of `mentions`, who were active members of the private group when this "
+        "was written (None outside private groups)",
+    )
     revision: int = Field(ge=1)
     edited_at: datetime
 
@@ -125,6 +135,11 @@ class CommentCreated(_Placed):
     author_id: str
     text: str
     mentions: list[str] = Field(default_factory=list, description="user ids")
+    member_mentions: list[str] | None = Field(
+        None,
+        description="of `mentions`, who were active members of the private group when this "
+        "was written (None outside private groups)",
+    )
     topics: list[str] = Field(default_factory=list, description="the post's topics")
     created_at: datetime
 
