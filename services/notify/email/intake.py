@@ -18,9 +18,9 @@ import structlog
 
 from services.notify.email.compose import Composer, message_id
 from services.notify.email.outbox import EmailOutbox
-from services.notify.ids import by_ids
 from services.notify.preferences.domain import decide
 from services.notify.preferences.repository import PreferenceRepository
+from services.notify.routing import route_batch
 from shared.store.port import DocumentStore
 
 log = structlog.get_logger()
@@ -61,23 +61,15 @@ class ImmediateIntake:
 
         One preferences read for the batch, and one bookmark write per resulting state (not
         per notification): the notifications collection is the busiest one."""
-        docs = await self._notifications.find(
-            {"channels.email": {"$in": UNSEEN}}, sort=[("created_at", 1), ("_id", 1)], limit=BATCH
+        return await route_batch(
+            self._notifications,
+            self._prefs,
+            channel="email",
+            unseen=UNSEEN,
+            decide=self._decide,
+            limit=BATCH,
+            now=now,
         )
-        if not docs:
-            return 0
-        prefs = await self._prefs.many([d["recipient_id"] for d in docs])
-        org = await self._prefs.org()
-        moved: dict[str, list[str]] = {}
-        for doc in docs:
-            state = await self._decide(doc, prefs.get(doc["recipient_id"]), org, now)
-            moved.setdefault(state, []).append(doc["_id"])
-        for state, ids in moved.items():
-            await self._notifications.update_many(
-                {**by_ids(ids), "channels.email": {"$in": UNSEEN}},
-                {"$set": {"channels.email": state}},
-            )
-        return len(docs)
 
     async def route(self, notification: dict[str, Any], now: datetime) -> str:
         """Route one notification (what `scan` does for each of a batch)."""

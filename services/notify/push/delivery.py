@@ -16,11 +16,11 @@ from typing import Any
 import structlog
 
 from services.notify.email.content import safe_text
-from services.notify.ids import by_ids
 from services.notify.preferences.domain import decide
 from services.notify.preferences.repository import PreferenceRepository
 from services.notify.push.provider import Outcome, PushProvider
 from services.notify.push.repository import DeviceRepository, PushQueue
+from services.notify.routing import route_batch
 from shared.store.port import DocumentStore
 
 log = structlog.get_logger()
@@ -84,23 +84,15 @@ class PushDelivery:
     async def intake(self, now: datetime | None = None) -> int:
         """Route one batch of new notifications: one preferences read for the batch, one
         bookmark write per resulting state (the notifications collection is the busiest)."""
-        docs = await self._notifications.find(
-            {"channels.push": {"$in": UNSEEN}}, sort=[("created_at", 1), ("_id", 1)], limit=BATCH
+        return await route_batch(
+            self._notifications,
+            self._prefs,
+            channel="push",
+            unseen=UNSEEN,
+            decide=self._route,
+            limit=BATCH,
+            now=now,
         )
-        if not docs:
-            return 0
-        prefs = await self._prefs.many([d["recipient_id"] for d in docs])
-        org = await self._prefs.org()
-        moved: dict[str, list[str]] = {}
-        for doc in docs:
-            state = await self._route(doc, prefs.get(doc["recipient_id"]), org, now)
-            moved.setdefault(state, []).append(doc["_id"])
-        for state, ids in moved.items():
-            await self._notifications.update_many(
-                {**by_ids(ids), "channels.push": {"$in": UNSEEN}},
-                {"$set": {"channels.push": state}},
-            )
-        return len(docs)
 
     async def _route(
         self,
