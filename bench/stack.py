@@ -18,7 +18,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import re
 import shutil
 import signal
 import socket
@@ -33,28 +32,15 @@ from pathlib import Path
 
 import httpx
 
+from canteen.gateway import gateway_routes, service_for
+
 ROOT = Path(__file__).resolve().parents[1]
-NGINX_CONF = ROOT / "deploy" / "gateway" / "nginx.conf"
 ENGINES_ENV = ROOT / "var" / "engines" / "engines.env"
 SERVICES = ("activity", "profiles", "search", "notify")
 SECRET = "bench-dev-signing-secret-" + "s" * 16
 CURSOR_SECRET = "bench-cursor-secret-" + "c" * 20
 START_DEADLINE_SECONDS = 180
 STOP_DEADLINE_SECONDS = 20
-
-
-def gateway_routes() -> dict[str, str]:
-    """Prefix -> service, read from the gateway's `location /prefix { proxy_pass ... }`."""
-    conf = re.sub(r"#[^\n]*", "", NGINX_CONF.read_text())
-    conf = re.sub(r"'[^']*'", "''", conf)  # JSON bodies in strings hold braces
-    routes = {}
-    for m in re.finditer(r"location\s+(/\S*)\s*\{([^{}]*)\}", conf):
-        upstream = re.search(r"proxy_pass\s+http://(\w+)\s*;", m[2])
-        if upstream and upstream[1] in SERVICES:
-            routes[m[1]] = upstream[1]
-    if routes.get("/api/v1/") != "activity":
-        raise RuntimeError(f"{NGINX_CONF}: the catch-all /api/v1/ no longer goes to activity")
-    return routes
 
 
 def engine_addresses() -> dict[str, str]:
@@ -148,7 +134,7 @@ class Stack:
 
     def service_of(self, path: str) -> str:
         bare = path.split("?", 1)[0]
-        return self.routes[max((p for p in self.routes if bare.startswith(p)), key=len)]
+        return service_for(bare, self.routes)
 
     def log(self, service: str) -> Path:
         return self.base / f"{service}.log"

@@ -17,7 +17,6 @@ import base64
 import contextlib
 import logging
 import os
-import re
 import signal
 import socket
 import subprocess
@@ -37,31 +36,18 @@ from aiosmtpd.controller import Controller
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from canteen.gateway import gateway_routes, service_for
 from shared.settings import CanteenSettings
 from tests.conftest import CURSOR_SECRET, DEV_SECRET
 from tests.notify.test_email_support import Sink
 from tests.support import engine_address
 
 ROOT = Path(__file__).resolve().parents[3]
-NGINX_CONF = ROOT / "deploy" / "gateway" / "nginx.conf"
 SERVICES = ("activity", "profiles", "search", "notify")
 START_DEADLINE_SECONDS = 120
 STOP_DEADLINE_SECONDS = 20
 LOG_TAIL_LINES = 80
 logging.getLogger("mail.log").setLevel(logging.WARNING)  # aiosmtpd's per-command chatter
-
-
-def gateway_routes() -> dict[str, str]:
-    """Prefix -> service, from the gateway's prefix locations (`location /p { proxy_pass }`)."""
-    conf = re.sub(r"#[^\n]*", "", NGINX_CONF.read_text())
-    conf = re.sub(r"'[^']*'", "''", conf)  # JSON bodies in strings hold braces
-    routes = {}
-    for m in re.finditer(r"location\s+(/\S*)\s*\{([^{}]*)\}", conf):
-        upstream = re.search(r"proxy_pass\s+http://(\w+)\s*;", m[2])
-        if upstream and upstream[1] in SERVICES:
-            routes[m[1]] = upstream[1]
-    assert routes.get("/api/v1/") == "activity", "the gateway's catch-all changed"
-    return routes
 
 
 def free_port() -> int:
@@ -115,9 +101,7 @@ class Stack:
 
     def url(self, path: str) -> str:
         """The absolute URL of `path` on the service the gateway would send it to."""
-        bare = path.split("?", 1)[0]
-        prefix = max((p for p in self.routes if bare.startswith(p)), key=len)
-        return self.urls[self.routes[prefix]] + path
+        return self.urls[service_for(path, self.routes)] + path
 
     def log_tails(self) -> str:
         out = []
