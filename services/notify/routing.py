@@ -11,7 +11,6 @@ from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from typing import Any
 
-from services.notify.ids import by_ids
 from services.notify.preferences.repository import PreferenceRepository
 from shared.store.port import Collection
 
@@ -46,6 +45,6 @@ async def route_batch(
         moved.setdefault(state, []).append(doc["_id"])
     for state, ids in moved.items():
         await notifications.update_many(
-            {**by_ids(ids), field: {"$in": list(unseen)}}, {"$set": {field: state}}
+            {"_id": {"$in": ids}, field: {"$in": list(unseen)}}, {"$set": {field: state}}
         )
     return len(docs)

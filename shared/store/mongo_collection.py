@@ -280,6 +280,15 @@ class MongoCollection(Collection):
             if _client_side(update):
                 result, _, _ = await self._update_arrays(filter, update, upsert=False, many=True)
                 return result
+            ids = _point_ids(filter)
+            if ids is not None and await self._store.is_ferretdb():
+                matched = modified = 0
+                for doc in await self._point_find(ids, filter):
+                    with translated():
+                        res = await self._coll.update_one({"_id": doc["_id"]}, update)
+                    matched += res.matched_count
+                    modified += res.modified_count
+                return UpdateResult(matched, modified)
             live = await self._live(filter)
             with translated():
                 res = await self._coll.update_many(live, update)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from services.notify.ids import by_ids
 from shared.store.port import DocumentStore
 
 AUDIENCES = "audiences"
@@ -74,7 +73,7 @@ class Audiences:
         One `$in` query by `_id`, whatever mix of ids is asked."""
         if not ids:
             return set()
-        docs = await self._docs.find(by_ids(ids), projection=["state"])
+        docs = await self._docs.find({"_id": {"$in": list(ids)}}, projection=["state"])
         return {
             d["_id"] for d in docs if not d["_id"].startswith("m:") or d.get("state") == "active"
         }

@@ -28,7 +28,6 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from services.notify.ids import by_ids
 from shared.events.envelope import Event
 from shared.outbox import insert_with_events
 from shared.outbox.records import strip_outbox
@@ -124,7 +123,7 @@ class InboxRepository:
     async def existing(self, ids: Sequence[str]) -> dict[str, dict[str, Any]]:
         if not ids:
             return {}
-        docs = await self.notifications.find(by_ids(ids))
+        docs = await self.notifications.find({"_id": {"$in": list(ids)}})
         return {d["_id"]: clean(d) for d in docs}
 
     async def claim(self, user_id: str, nid: str, *, visible: bool) -> int | None:
@@ -143,7 +142,9 @@ class InboxRepository:
             return seqs
         known = {
             d["_id"]: d
-            for d in await self.counters.find(by_ids(wants), projection=["seq", "_applied"])
+            for d in await self.counters.find(
+                {"_id": {"$in": list(wants)}}, projection=["seq", "_applied"]
+            )
         }
         fresh = [u for u in wants if u not in known]
         if fresh:
@@ -192,7 +193,7 @@ class InboxRepository:
         # or by an earlier delivery of the same events): they are counted with seqs 1..n.
         # The others go through the guarded claim.
         created = []
-        for doc in await self.counters.find(by_ids(users)):
+        for doc in await self.counters.find({"_id": {"$in": list(users)}}):
             nids = [nid for nid, _ in wants[doc["_id"]]]
             if len(nids) <= APPLIED_CAP and list(doc.get("_applied", []))[: len(nids)] == nids:
                 created.append(doc["_id"])
@@ -268,7 +269,9 @@ class InboxRepository:
             return
         known = {
             d["_id"]: d
-            for d in await self.groups.find(by_ids(by_group), projection=["_v", "_applied"])
+            for d in await self.groups.find(
+                {"_id": {"$in": list(by_group)}}, projection=["_v", "_applied"]
+            )
         }
         fresh = [g for g in by_group if g not in known]
         if fresh:
@@ -321,7 +324,7 @@ class InboxRepository:
         return {k: max(0, int(doc.get(k, 0))) for k in ("unread", "unseen", "seq")}
 
     async def counters_of(self, user_ids: list[str]) -> dict[str, int]:
-        docs = await self.counters.find(by_ids(user_ids), projection=["unread"])
+        docs = await self.counters.find({"_id": {"$in": list(user_ids)}}, projection=["unread"])
         return {d["_id"]: max(0, int(d.get("unread", 0))) for d in docs}
 
     async def group_page(

@@ -5,7 +5,6 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from services.notify.ids import by_ids
 from shared.store.port import DocumentStore
 
 PREFERENCES = "preferences"
@@ -27,7 +26,7 @@ class PreferenceRepository:
     async def many(self, user_ids: list[str]) -> dict[str, dict[str, Any]]:
         if not user_ids:
             return {}
-        docs = await self._prefs.find(by_ids(user_ids))
+        docs = await self._prefs.find({"_id": {"$in": list(user_ids)}})
         return {d["_id"]: d for d in docs}
 
     async def put(self, user_id: str, doc: dict[str, Any]) -> dict[str, Any]:

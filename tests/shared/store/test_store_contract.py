@@ -624,3 +624,8 @@ async def test_finds_pinned_by_ids_filter_sort_page_and_project(store: DocumentS
     ]
     assert await docs.find_one({"_id": "d3", "g": 0}) is None
     assert (await docs.find_one({"_id": "d3", "n": {"$lt": 4}}) or {}).get("n") == 3
+    many = await docs.update_many(
+        {"_id": {"$in": ["d1", "d2", "d3", "d9"]}, "g": 1}, {"$inc": {"n": 10}}
+    )
+    assert (many.matched_count, many.modified_count) == (2, 2)
+    assert [d["n"] for d in await docs.find({"g": 1}, sort=[("_id", 1)])] == [11, 13, 5]
