@@ -13,6 +13,12 @@ from starlette.responses import Response
 
 from shared.http.context import request_id_of
 from shared.http.problems import Problem, problem_response, problem_type, status_phrase
+from shared.search.errors import SearchUnavailable
+from shared.store.errors import StoreUnavailable
+
+# A dependency that is down is the client's cue to retry later, not a bug: 503, not 500.
+UNAVAILABLE = (StoreUnavailable, SearchUnavailable)
+RETRY_AFTER_SECONDS = 5
 
 log = structlog.get_logger(__name__)
 
@@ -91,6 +97,25 @@ async def _validation(request: Request, exc: Exception) -> Response:
     )
 
 
+def unavailable_response(request_id: str | None, instance: str | None) -> Response:
+    """A backing store or index cannot be reached: retry soon (the request wrote nothing
+    it will not also publish, since writes and their events share one document)."""
+    return problem_response(
+        503,
+        title="Service Unavailable",
+        type=problem_type("dependency-unavailable"),
+        detail="A backing service is unavailable. Retry shortly; /readyz names it.",
+        instance=instance,
+        request_id=request_id,
+        headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+    )
+
+
+async def _unavailable(request: Request, exc: Exception) -> Response:
+    log.warning("http.request.unavailable", path=request.url.path, reason=str(exc)[:200])
+    return unavailable_response(request_id_of(request), request.url.path)
+
+
 def generic_server_error(request_id: str | None, instance: str | None) -> Response:
     """The only thing a client learns about a bug: that it happened, and its request id."""
     return problem_response(
@@ -112,4 +137,6 @@ def install_exception_handlers(app: FastAPI) -> None:
     app.add_exception_handler(Problem, _problem)
     app.add_exception_handler(StarletteHTTPException, _http_exception)
     app.add_exception_handler(RequestValidationError, _validation)
+    for unavailable in UNAVAILABLE:
+        app.add_exception_handler(unavailable, _unavailable)
     app.add_exception_handler(Exception, _unexpected)

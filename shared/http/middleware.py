@@ -27,7 +27,7 @@ from shared.http.context import (
     request_id_of,
     trace_id_from,
 )
-from shared.http.errors import generic_server_error
+from shared.http.errors import UNAVAILABLE, generic_server_error, unavailable_response
 from shared.http.metrics import UNMATCHED_ROUTE, HttpMetrics
 from shared.http.problems import Problem, problem_response, problem_type
 
@@ -288,6 +288,13 @@ class _Guard:
             if response_started:
                 raise
             await self._reject(scope, receive, send)
+        except UNAVAILABLE as exc:
+            # From a middleware or dependency outside the routes' exception handlers.
+            log.warning("http.request.unavailable", path=scope["path"], reason=str(exc)[:200])
+            if response_started:
+                raise
+            response = unavailable_response(request_id_of(scope), scope["path"])
+            await response(scope, receive, send)
         except Exception:
             # The traceback goes to the server log only; the client gets the request id.
             log.exception("http.request.failed", method=scope["method"], path=scope["path"])
