@@ -15,21 +15,29 @@
 # Caches: deploy/native/.cache/ (+ ~/.m2, ~/go/pkg/mod). Data, logs, pid files: var/engines/<engine>/.
 # Tunables (env): CANTEEN_ENGINES_START_TIMEOUT (s, default 240), CANTEEN_ENGINES_STOP_TIMEOUT
 # (s, default 40), CANTEEN_JAVA17_HOME (a JDK 17..21; default: found under /usr/lib/jvm or PATH).
+# A second, private set of engines (the fault-injection tests stop and start their own, never
+# the shared ones): CANTEEN_ENGINES_VAR (data, logs, pid files, engines.env),
+# CANTEEN_ENGINES_KAFKA_PORT (controller on port+1), CANTEEN_ENGINES_FERRETDB_PORT,
+# CANTEEN_ENGINES_OPENSEARCH_PORT (transport on one of port+100..port+199),
+# CANTEEN_ENGINES_OPENSEARCH_CLUSTER, and CANTEEN_ENGINES_KAFKA_KEEP_LOG=1: a restart keeps the
+# topics, as a real broker restart must not lose what it had acknowledged.
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 ROOT="$(cd "$HERE/../.." && pwd)"
 CACHE="$HERE/.cache"
-VAR="$ROOT/var/engines"
+VAR="${CANTEEN_ENGINES_VAR:-$ROOT/var/engines}"
 ALL_ENGINES=(kafka opensearch ferretdb)
 
-KAFKA_BOOTSTRAP=127.0.0.1:19092
-KAFKA_CONTROLLER=127.0.0.1:19093
-OS_PORT=19200
+KAFKA_PORT="${CANTEEN_ENGINES_KAFKA_PORT:-19092}"
+KAFKA_BOOTSTRAP="127.0.0.1:${KAFKA_PORT}"
+KAFKA_CONTROLLER="127.0.0.1:$((KAFKA_PORT + 1))"
+KAFKA_KEEP_LOG="${CANTEEN_ENGINES_KAFKA_KEEP_LOG:-0}"
+OS_PORT="${CANTEEN_ENGINES_OPENSEARCH_PORT:-19200}"
 OS_URL="http://127.0.0.1:${OS_PORT}"
-OS_TRANSPORT_PORTS=19300-19399
-OS_CLUSTER=canteen-test
-FDB_ADDR=127.0.0.1:27018
+OS_TRANSPORT_PORTS="$((OS_PORT + 100))-$((OS_PORT + 199))"
+OS_CLUSTER="${CANTEEN_ENGINES_OPENSEARCH_CLUSTER:-canteen-test}"
+FDB_ADDR="127.0.0.1:${CANTEEN_ENGINES_FERRETDB_PORT:-27018}"
 FDB_URI="mongodb://${FDB_ADDR}/"
 
 START_TIMEOUT="${CANTEEN_ENGINES_START_TIMEOUT:-240}"
@@ -59,7 +67,7 @@ port_open() { # port -> 0 when something accepts on 127.0.0.1:port
 
 engine_port() {
   case "$1" in
-    kafka) echo 19092 ;;
+    kafka) echo "$KAFKA_PORT" ;;
     opensearch) echo "$OS_PORT" ;;
     ferretdb) echo "${FDB_ADDR##*:}" ;;
   esac
@@ -233,8 +241,11 @@ log.index.size.max.bytes=1048576
 EOF
   # Every external test gets its own topics (CANTEEN_BUS_NAMESPACE): thousands of partitions
   # per run. 512m of heap ran out (OOM) once a few runs had accumulated; and the topics of
-  # finished runs are worth nothing, so a (re)start begins with an empty log.
-  rm -rf "$d/data" && mkdir -p "$d/data"
+  # finished runs are worth nothing, so a (re)start begins with an empty log -- unless the
+  # caller restarts a broker on purpose and checks that nothing acknowledged was lost.
+  if [[ $KAFKA_KEEP_LOG != 1 ]]; then
+    rm -rf "$d/data" && mkdir -p "$d/data"
+  fi
   local jvm=(-Dcanteen.engine=kafka -Xms1g -Xmx2g -XX:+UseG1GC -XX:MaxGCPauseMillis=20
     -XX:+ExplicitGCInvokesConcurrent -Djava.awt.headless=true -Dfile.encoding=UTF-8
     "-Dlog4j2.configurationFile=file:$HERE/kafka/log4j2.properties"
