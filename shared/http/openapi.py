@@ -5,7 +5,8 @@ answers every error as RFC 9457 problem+json instead (see `errors.py`). This rew
 document once, when it is first generated: one `Problem` schema, the 4xx answers a route
 can really give (401 behind auth, 404 with a path id, 413/422 with a body or query), all
 as `application/problem+json`, so generated clients and schema-driven fuzzers see what the
-server sends.
+server sends. Then it adds the kit's examples (`openapi_examples.py`): a problem example on
+every documented error, and pages and lists shown with their items' examples.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Any
 
 from fastapi import FastAPI
 
+from shared.http.openapi_examples import VALIDATION_PROBLEM, document_examples
 from shared.http.problems import PROBLEM_MEDIA_TYPE
 
 PROBLEM_SCHEMA: dict[str, Any] = {
@@ -42,15 +44,7 @@ PROBLEM_SCHEMA: dict[str, Any] = {
         },
     },
     "additionalProperties": True,
-    "example": {
-        "type": "urn:canteen:problem:validation",
-        "title": "Unprocessable Content",
-        "status": 422,
-        "detail": "The request is invalid.",
-        "instance": "/api/v1/posts",
-        "request_id": "0193a8c2-6f1e-7c3a-9d52-1f0e8b7a4c21",
-        "errors": [{"location": "body.text", "message": "Field required", "type": "missing"}],
-    },
+    "examples": [VALIDATION_PROBLEM],
 }
 _METHODS = {"get", "put", "post", "delete", "patch"}
 _DESCRIPTIONS = {
@@ -121,6 +115,7 @@ def document_problems(spec: dict[str, Any]) -> dict[str, Any]:
     for name in ("HTTPValidationError", "ValidationError"):
         if f"#/components/schemas/{name}" not in text:
             schemas.pop(name, None)
+    document_examples(spec, _METHODS)
     return spec
 
 

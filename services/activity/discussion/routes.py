@@ -13,6 +13,7 @@ from fastapi import APIRouter, Depends, Response, status
 from fastapi.routing import APIRoute
 from pydantic import BaseModel, ConfigDict, Field
 
+from services.activity.discussion import examples
 from services.activity.discussion.domain import (
     MAX_COMMENT_CHARS,
     DiscussionRuleViolation,
@@ -29,13 +30,17 @@ _PLURALS: dict[str, TargetType] = {"posts": "post", "answers": "answer", "commen
 
 
 class CommentIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [examples.COMMENT_IN, examples.REPLY_IN]}
+    )
 
     text: str = Field(min_length=1, max_length=MAX_COMMENT_CHARS)
     parent_id: str | None = Field(None, min_length=1, max_length=100)
 
 
 class CommentOut(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [examples.COMMENT]})
+
     id: str
     post_id: str
     parent_id: str | None
@@ -54,17 +59,23 @@ class CommentOut(BaseModel):
 
 
 class ReactionIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [examples.REACTION_IN]}
+    )
 
     kind: ReactionKind
 
 
 class ReactionOut(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [examples.REACTION]})
+
     kind: ReactionKind | None
     previous_kind: ReactionKind | None
 
 
 class ReactionsOut(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [examples.REACTIONS]})
+
     total: int
     by_kind: dict[str, int]
     mine: ReactionKind | None

@@ -6,16 +6,20 @@ from typing import Annotated, Any
 from fastapi import Path
 from pydantic import BaseModel, ConfigDict, Field
 
+from services.activity.groups import examples
 from services.activity.groups.domain import JoinPolicy, Role, Visibility
 
 SLUG_PATTERN = r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$"
-GroupId = Annotated[str, Path(min_length=1, max_length=64)]
-UserId = Annotated[str, Path(min_length=1, max_length=128)]
-Slug = Annotated[str, Path(min_length=1, max_length=64)]
+GroupId = Annotated[str, Path(min_length=1, max_length=64, examples=[examples.GROUP_ID])]
+UserId = Annotated[str, Path(min_length=1, max_length=128, examples=["bo"])]
+Slug = Annotated[str, Path(min_length=1, max_length=64, examples=["platform-guild"])]
 
 
 class GroupIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [examples.GROUP_IN, examples.PRIVATE_GROUP_IN]},
+    )
 
     name: str = Field(min_length=1, max_length=100)
     slug: str = Field(min_length=1, max_length=64, pattern=SLUG_PATTERN)
@@ -25,7 +29,9 @@ class GroupIn(BaseModel):
 
 
 class GroupPatch(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [examples.GROUP_PATCH]}
+    )
 
     name: str | None = Field(None, min_length=1, max_length=100)
     description: str | None = Field(None, max_length=2000)
@@ -34,18 +40,22 @@ class GroupPatch(BaseModel):
 
 
 class InvitationIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [examples.INVITATION_IN]}
+    )
 
     user_id: str = Field(min_length=1, max_length=128)
 
 
 class RoleIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [examples.ROLE_IN]})
 
     role: Role
 
 
 class GroupOut(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [examples.GROUP]})
+
     id: str
     slug: str
     name: str
@@ -63,6 +73,8 @@ class GroupOut(BaseModel):
 
 
 class MembershipOut(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [examples.MEMBERSHIP]})
+
     group_id: str
     user_id: str
     state: str = Field(description="active | requested | invited | none")

@@ -15,6 +15,7 @@ from fastapi.routing import APIRoute
 from pydantic import BaseModel, ConfigDict, Field
 
 from services.activity.directory import author_view
+from services.activity.posts import examples
 from services.activity.posts.activitystreams import as2_post, media_type_for, wants_activity_streams
 from services.activity.posts.domain import (
     MAX_ARTICLE_CHARS,
@@ -50,7 +51,12 @@ Tag = Annotated[str, Field(min_length=1, max_length=MAX_TAG_CHARS)]
 
 
 class PostIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [examples.NEW_NOTE, examples.NEW_QUESTION, examples.NEW_RESOURCE]
+        },
+    )
 
     kind: PostKind = "note"
     title: str | None = Field(None, max_length=MAX_TITLE_CHARS)
@@ -62,7 +68,7 @@ class PostIn(BaseModel):
 
 
 class PostPatch(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [examples.POST_PATCH]})
 
     title: str | None = Field(None, max_length=MAX_TITLE_CHARS)
     body_md: str | None = Field(None, max_length=MAX_ARTICLE_CHARS)
@@ -72,6 +78,8 @@ class PostPatch(BaseModel):
 
 
 class Author(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [examples.AUTHOR]})
+
     id: str
     handle: str | None
     display_name: str
@@ -79,6 +87,8 @@ class Author(BaseModel):
 
 
 class PostOut(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [examples.NOTE, examples.QUESTION]})
+
     id: str
     kind: PostKind
     author_id: str

@@ -13,6 +13,7 @@ from fastapi import APIRouter, Depends, Query, Response, status
 from fastapi.routing import APIRoute
 from pydantic import BaseModel, ConfigDict, Field
 
+from services.activity.questions import examples
 from services.activity.questions.domain import (
     MAX_ANSWER_CHARS,
     QuestionRuleViolation,
@@ -32,30 +33,34 @@ from shared.http.ratelimit import limited
 
 
 class AnswerIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [examples.ANSWER_IN]})
 
     text: str = Field(min_length=1, max_length=MAX_ANSWER_CHARS)
 
 
 class VoteIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [examples.VOTE_IN]})
 
     value: Literal[-1, 0, 1]
 
 
 class AcceptIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [examples.ACCEPT_IN]})
 
     answer_id: str = Field(min_length=1, max_length=100)
 
 
 class Votes(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [examples.VOTES]})
+
     up: int
     down: int
     score: int
 
 
 class AnswerOut(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [examples.ANSWER]})
+
     id: str
     question_id: str
     author_id: str
@@ -79,18 +84,24 @@ class AnswerOut(BaseModel):
 
 
 class VoteOut(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [examples.VOTE]})
+
     answer_id: str
     value: int
     previous_value: int
 
 
 class AcceptedOut(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [examples.ACCEPTED]})
+
     question_id: str
     state: Literal["open", "answered"]
     accepted_answer_id: str | None
 
 
 class QuestionOut(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [examples.QUESTION]})
+
     id: str
     author_id: str
     audience: str

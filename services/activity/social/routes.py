@@ -9,18 +9,23 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Response, status
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 
+from services.activity.social import examples
 from services.activity.social.domain import FollowRuleViolation, TargetType, topic_target
 from services.activity.social.service import FollowService
 from shared.http import Page, PageDep, PageParams, PrincipalDep, Unprocessable
 from shared.http.ratelimit import limited
 
-UserId = Annotated[str, Path(min_length=1, max_length=128)]
-RawTopic = Annotated[str, Path(min_length=1, max_length=100)]
+UserId = Annotated[str, Path(min_length=1, max_length=128, examples=["ana"])]
+RawTopic = Annotated[str, Path(min_length=1, max_length=100, examples=["kubernetes"])]
 
 
 class FollowOut(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [examples.FOLLOW, examples.FOLLOW_TOPIC]}
+    )
+
     follower_id: str
     target_type: TargetType
     target_id: str
@@ -28,6 +33,8 @@ class FollowOut(BaseModel):
 
 
 class StatsOut(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [examples.STATS]})
+
     followers: int
     following: int
 

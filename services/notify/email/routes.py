@@ -9,11 +9,12 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from fastapi.responses import HTMLResponse
 
+from services.notify.email import examples
 from services.notify.email.compose import UNSUBSCRIBE_PATH, Composer
 from services.notify.email.unsubscribe import BadLink, Unsubscriber, describe
 from shared.http import BadRequest, problem_type
 
-Token = Annotated[str, Query(min_length=10, max_length=2000)]
+Token = Annotated[str, Query(min_length=10, max_length=2000, examples=[examples.TOKEN])]
 
 
 def build_router(unsubscriber: Unsubscriber, composer: Composer) -> APIRouter:
@@ -24,7 +25,11 @@ def build_router(unsubscriber: Unsubscriber, composer: Composer) -> APIRouter:
             "this unsubscribe link is not valid", type=problem_type("invalid-unsubscribe-link")
         )
 
-    @router.get(UNSUBSCRIBE_PATH, response_class=HTMLResponse)
+    @router.get(
+        UNSUBSCRIBE_PATH,
+        response_class=HTMLResponse,
+        responses={200: examples.page(examples.CONFIRM_PAGE)},
+    )
     async def confirm(token: Token) -> HTMLResponse:
         """A confirmation page for an unsubscribe link (changes nothing)."""
         try:
@@ -34,7 +39,11 @@ def build_router(unsubscriber: Unsubscriber, composer: Composer) -> APIRouter:
         page = composer.page(what=describe(kind), action=f"?token={token}", done=False)
         return HTMLResponse(page)
 
-    @router.post(UNSUBSCRIBE_PATH, response_class=HTMLResponse)
+    @router.post(
+        UNSUBSCRIBE_PATH,
+        response_class=HTMLResponse,
+        responses={200: examples.page(examples.DONE_PAGE)},
+    )
     async def unsubscribe(token: Token) -> HTMLResponse:
         """One-click unsubscribe (RFC 8058): turn this kind of email off."""
         try:

@@ -9,8 +9,9 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query
 from fastapi.routing import APIRoute
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 
+from services.notify.inbox import examples
 from services.notify.inbox.domain import group_summary
 from services.notify.inbox.service import Inbox, NotificationNotFound
 from services.notify.preferences.domain import TYPES
@@ -21,11 +22,15 @@ Id = Annotated[str, Path(min_length=1, max_length=64)]
 
 
 class Target(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [examples.TARGET]})
+
     type: str
     id: str
 
 
 class NotificationOut(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [examples.NOTIFICATION]})
+
     id: str
     type: str
     actor_id: str | None
@@ -54,6 +59,8 @@ class NotificationOut(BaseModel):
 
 
 class GroupOut(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [examples.GROUP]})
+
     id: str
     type: str
     target: Target
@@ -69,6 +76,8 @@ class GroupOut(BaseModel):
 
 
 class UnreadCount(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [examples.UNREAD]})
+
     unread: int
     unseen: int
 

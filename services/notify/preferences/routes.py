@@ -10,6 +10,7 @@ from fastapi import APIRouter
 from fastapi.routing import APIRoute
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator
 
+from services.notify.preferences import examples
 from services.notify.preferences.domain import CHANNELS, DEFAULT_CHANNELS, TYPES, pref_key
 from services.notify.preferences.repository import PreferenceRepository
 from shared.http import AdminDep, PrincipalDep
@@ -20,7 +21,7 @@ MAX_MUTES = 500
 
 
 class ChannelSwitches(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [examples.SWITCHES]})
 
     in_app: bool | None = None
     email: bool | None = None
@@ -28,7 +29,9 @@ class ChannelSwitches(BaseModel):
 
 
 class QuietHours(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [examples.QUIET_HOURS]}
+    )
 
     start: HHMM
     end: HHMM
@@ -42,7 +45,7 @@ def _known_types(value: dict[str, ChannelSwitches]) -> dict[str, ChannelSwitches
 
 
 class OrgPreferencesIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [examples.ORG_IN]})
 
     channels: dict[str, ChannelSwitches] = Field(default_factory=dict, max_length=len(TYPES))
     digest: Literal["off", "daily", "weekly"] | None = None
@@ -51,6 +54,8 @@ class OrgPreferencesIn(BaseModel):
 
 
 class PreferencesIn(OrgPreferencesIn):
+    model_config = ConfigDict(json_schema_extra={"examples": [examples.MINE_IN]})
+
     muted_groups: list[Id] = Field(default_factory=list, max_length=MAX_MUTES)
     muted_posts: list[Id] = Field(default_factory=list, max_length=MAX_MUTES)
     quiet_hours: QuietHours | None = None
@@ -104,7 +109,9 @@ def _to_api(doc: dict[str, Any] | None, *, org: bool) -> dict[str, Any]:
 def build_router(repo: PreferenceRepository, route_class: type[APIRoute]) -> APIRouter:
     router = APIRouter(prefix="/api/v1", tags=["notification-preferences"], route_class=route_class)
 
-    @router.get("/notification-preferences")
+    @router.get(
+        "/notification-preferences", responses={200: examples.answer(examples.MINE_WITH_DEFAULTS)}
+    )
     async def get_preferences(principal: PrincipalDep) -> dict[str, Any]:
         """Your notification preferences, with the org defaults and built-in defaults."""
         mine = _to_api(await repo.get(principal.user_id), org=False)
@@ -112,17 +119,17 @@ def build_router(repo: PreferenceRepository, route_class: type[APIRoute]) -> API
         mine["defaults"] = {"channels": DEFAULT_CHANNELS, "channel_names": list(CHANNELS)}
         return mine
 
-    @router.put("/notification-preferences")
+    @router.put("/notification-preferences", responses={200: examples.answer(examples.MINE)})
     async def put_preferences(body: PreferencesIn, principal: PrincipalDep) -> dict[str, Any]:
         """Replace your notification preferences (unset channels follow the org defaults)."""
         return _to_api(await repo.put(principal.user_id, _to_store(body)), org=False)
 
-    @router.get("/notification-preferences/org")
+    @router.get("/notification-preferences/org", responses={200: examples.answer(examples.ORG)})
     async def get_org_preferences(principal: PrincipalDep) -> dict[str, Any]:
         """The organisation's default notification preferences."""
         return _to_api(await repo.org(), org=True)
 
-    @router.put("/notification-preferences/org")
+    @router.put("/notification-preferences/org", responses={200: examples.answer(examples.ORG)})
     async def put_org_preferences(body: OrgPreferencesIn, admin: AdminDep) -> dict[str, Any]:
         """Replace the organisation's defaults (admins); people's own choices override them."""
         return _to_api(await repo.put_org(_to_store(body)), org=True)

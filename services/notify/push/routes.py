@@ -10,13 +10,16 @@ from fastapi import APIRouter, Depends, status
 from fastapi.routing import APIRoute
 from pydantic import BaseModel, ConfigDict, Field
 
+from services.notify.push import examples
 from services.notify.push.repository import MAX_DEVICES, DeviceRepository, device_id
 from services.notify.push.subscriptions import InvalidSubscription, check
 from shared.http import Conflict, NotFound, PrincipalDep, Unprocessable, problem_type
 
 
 class KeysIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [examples.DEVICE_IN["keys"]]}
+    )
 
     p256dh: str = Field(min_length=80, max_length=100)
     auth: str = Field(min_length=16, max_length=32)
@@ -25,7 +28,7 @@ class KeysIn(BaseModel):
 class DeviceIn(BaseModel):
     """A browser's PushSubscription (`subscription.toJSON()`), plus an optional label."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [examples.DEVICE_IN]})
 
     endpoint: str = Field(min_length=10, max_length=2048)
     keys: KeysIn
@@ -34,6 +37,8 @@ class DeviceIn(BaseModel):
 
 
 class DeviceOut(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [examples.DEVICE]})
+
     id: str
     endpoint: str
     user_agent: str | None
@@ -46,6 +51,8 @@ class DeviceOut(BaseModel):
 
 
 class VapidKeyOut(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [examples.VAPID_KEY]})
+
     public_key: str = Field(description="applicationServerKey for PushManager.subscribe")
 
 

@@ -17,9 +17,10 @@ from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import StreamingResponse
 from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 
 from services.notify.inbox.repository import InboxRepository
+from services.notify.stream import examples
 from services.notify.stream.broker import Broker, Subscriber
 from services.notify.stream.tokens import MAX_TOKEN_CHARS, InvalidStreamToken, StreamTokens
 from shared.http import Principal, PrincipalDep, Problem, Unauthorized, problem_type
@@ -35,6 +36,8 @@ _bearer = HTTPBearer(auto_error=False)
 
 
 class StreamToken(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [examples.STREAM_TOKEN]})
+
     token: str
     expires_in: int
 
@@ -91,11 +94,14 @@ def build_router(
         "/notifications/stream",
         response_class=StreamingResponse,
         responses={
-            200: {"content": {"text/event-stream": {}}},
+            200: {"content": {"text/event-stream": {"example": examples.EVENTS}}},
             429: {
                 "description": "Too many open streams for this person.",
                 "content": {
-                    "application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}
+                    "application/problem+json": {
+                        "schema": {"$ref": "#/components/schemas/Problem"},
+                        "example": examples.TOO_MANY,
+                    }
                 },
             },
         },

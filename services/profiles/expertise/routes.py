@@ -6,8 +6,9 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 
+from services.profiles.expertise import examples
 from services.profiles.expertise.service import (
     ExpertiseService,
     PersonNotFound,
@@ -21,6 +22,8 @@ MAX_EXPERTS = 50
 
 
 class EvidenceOut(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [examples.EVIDENCE]})
+
     kind: str
     ref_id: str
     link: str
@@ -31,6 +34,8 @@ class EvidenceOut(BaseModel):
 
 
 class TopicOut(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [examples.TOPIC]})
+
     topic: str
     score: float
     hidden: bool
@@ -38,11 +43,15 @@ class TopicOut(BaseModel):
 
 
 class ExpertiseOut(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [examples.EXPERTISE]})
+
     person_id: str
     topics: list[TopicOut]
 
 
 class ExpertOut(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [examples.EXPERT]})
+
     person_id: str
     handle: str | None = None
     display_name: str | None = None
@@ -52,6 +61,8 @@ class ExpertOut(BaseModel):
 
 
 class AskOut(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [examples.ASK]})
+
     person_id: str
     handle: str | None = None
     display_name: str | None = None
@@ -63,6 +74,8 @@ class AskOut(BaseModel):
 
 
 class SuggestionOut(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [examples.SUGGESTION]})
+
     person_id: str
     handle: str | None = None
     display_name: str | None = None
@@ -72,6 +85,8 @@ class SuggestionOut(BaseModel):
 
 
 class HiddenTopicsOut(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [examples.HIDDEN_TOPICS]})
+
     hidden_topics: list[str]
 
 

@@ -13,6 +13,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response, status
 from fastapi.routing import APIRoute
 from pydantic import BaseModel, ConfigDict, Field
 
+from services.profiles.people import examples
 from services.profiles.people.domain import (
     MAX_BIO_CHARS,
     MAX_ID_CHARS,
@@ -51,14 +52,16 @@ Filter = Annotated[str | None, Query(min_length=1, max_length=MAX_TEXT_CHARS)]
 
 
 class Link(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [examples.LINK]})
 
     label: str = Field(min_length=1, max_length=MAX_LINK_LABEL_CHARS)
     url: str = Field(min_length=1, max_length=MAX_URL_CHARS, description="http(s)")
 
 
 class PersonPatch(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [examples.PERSON_PATCH]}
+    )
 
     handle: str | None = Field(None, max_length=64, description="[a-z0-9._-]{2,64}, unique")
     display_name: str | None = Field(None, max_length=MAX_NAME_CHARS)
@@ -74,6 +77,8 @@ class PersonPatch(BaseModel):
 
 
 class PersonIn(PersonPatch):
+    model_config = ConfigDict(json_schema_extra={"examples": [examples.PERSON_IN]})
+
     id: str = Field(min_length=1, max_length=MAX_ID_CHARS, description="the person's JWT sub")
     display_name: str = Field(min_length=1, max_length=MAX_NAME_CHARS)
 

@@ -5,18 +5,23 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 
+from services.profiles.people import examples
 from shared.http.auth.principal import Principal
 from shared.http.pagination import CursorPayload
 
 
 class LinkOut(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [examples.LINK]})
+
     label: str
     url: str
 
 
 class PersonOut(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [examples.PERSON]})
+
     id: str
     handle: str
     display_name: str

@@ -12,6 +12,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, status
 from pydantic import BaseModel, ConfigDict, Field
 
+from services.profiles.scim import examples
 from services.profiles.scim.credentials import CredentialNotFound, Credentials
 from shared.http import AdminDep, NotFound
 
@@ -19,12 +20,16 @@ ADMIN_PREFIX = "/api/v1/admin/scim-tokens"
 
 
 class CredentialIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [examples.CREDENTIAL_IN]}
+    )
 
     name: str = Field(min_length=1, max_length=200, description="e.g. 'Entra ID production'")
 
 
 class CredentialOut(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [examples.CREDENTIAL]})
+
     id: str
     name: str
     created_at: datetime
@@ -38,10 +43,14 @@ class CredentialOut(BaseModel):
 
 
 class IssuedCredential(CredentialOut):
+    model_config = ConfigDict(json_schema_extra={"examples": [examples.ISSUED]})
+
     token: str = Field(description="the bearer token; shown once, store it in the IdP now")
 
 
 class CredentialList(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [examples.CREDENTIALS]})
+
     items: list[CredentialOut]
 
 

@@ -75,13 +75,31 @@ _DOCUMENTED = {
 }
 
 
+# One typical error per status, as `error_response` renders it (OpenAPI examples).
+_EXAMPLES: dict[int, tuple[str | None, str]] = {
+    400: ("invalidFilter", "operator co is not supported (only eq)"),
+    401: (None, "invalid or revoked provisioning token"),
+    404: (None, "User 00u1a2b3c4d5e6f7g8h9 not found"),
+    409: ("uniqueness", "userName bo.berg@example.com is taken"),
+    501: (None, "search /Users/.search instead"),
+}
+
+
+def _example(code: int) -> dict[str, Any]:
+    scim_type, detail = _EXAMPLES.get(code, (None, "request failed"))
+    body: dict[str, Any] = {"schemas": [ERROR_SCHEMA], "status": str(code)}
+    if scim_type:
+        body["scimType"] = scim_type
+    return {**body, "detail": detail}
+
+
 def error_docs(*codes: int, **descriptions: str) -> dict[int | str, dict[str, Any]]:
     """OpenAPI `responses` for SCIM errors: the codes given, or the ones every route can give."""
     chosen = codes or tuple(_DOCUMENTED)
     return {
         code: {
             "description": descriptions.get(f"d{code}", _DOCUMENTED.get(code, "SCIM error")),
-            "content": {SCIM_MEDIA_TYPE: {"schema": ERROR_BODY}},
+            "content": {SCIM_MEDIA_TYPE: {"schema": ERROR_BODY, "example": _example(code)}},
         }
         for code in chosen
     }

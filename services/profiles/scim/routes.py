@@ -10,6 +10,7 @@ import structlog
 from fastapi import APIRouter, Body, Depends, Header, Query, Request, Response
 from starlette.routing import Match
 
+from services.profiles.scim import examples
 from services.profiles.scim.credentials import Credentials
 from services.profiles.scim.discovery import (
     MAX_RESULTS,
@@ -102,18 +103,20 @@ def build_scim_router(users: ScimUsers, credentials: Credentials) -> APIRouter:
             }
         )
 
-    @router.get("/ServiceProviderConfig")
+    @router.get("/ServiceProviderConfig", responses={200: examples.answer(examples.CONFIG)})
     async def config(request: Request, caller: Caller) -> Response:
         """What this SCIM service supports."""
         return scim_json(service_provider_config(base_url(request)))
 
-    @router.get("/Schemas")
+    @router.get("/Schemas", responses={200: examples.answer(examples.SCHEMAS)})
     async def all_schemas(request: Request, caller: Caller) -> Response:
         """The schemas this SCIM service serves."""
         found = schemas(base_url(request))
         return scim_json(_list(found))
 
-    @router.get("/Schemas/{schema_id}")
+    @router.get(
+        "/Schemas/{schema_id}", responses={200: examples.answer(examples.ENTERPRISE_SCHEMA)}
+    )
     async def one_schema(schema_id: str, request: Request, caller: Caller) -> Response:
         """One schema by its URN."""
         for schema in schemas(base_url(request)):
@@ -121,12 +124,12 @@ def build_scim_router(users: ScimUsers, credentials: Credentials) -> APIRouter:
                 return scim_json(schema)
         raise ScimError(404, f"schema {schema_id} not found")
 
-    @router.get("/ResourceTypes")
+    @router.get("/ResourceTypes", responses={200: examples.answer(examples.RESOURCE_TYPES)})
     async def all_resource_types(request: Request, caller: Caller) -> Response:
         """The resource types this SCIM service serves (User)."""
         return scim_json(_list(resource_types(base_url(request))))
 
-    @router.get("/ResourceTypes/{type_id}")
+    @router.get("/ResourceTypes/{type_id}", responses={200: examples.answer(examples.USER_TYPE)})
     async def one_resource_type(type_id: str, request: Request, caller: Caller) -> Response:
         """One resource type."""
         for resource_type in resource_types(base_url(request)):
@@ -134,7 +137,7 @@ def build_scim_router(users: ScimUsers, credentials: Credentials) -> APIRouter:
                 return scim_json(resource_type)
         raise ScimError(404, f"resource type {type_id} not found")
 
-    @router.get("/Users", name="scim_users")
+    @router.get("/Users", name="scim_users", responses={200: examples.answer(examples.USERS)})
     async def list_users(
         request: Request,
         caller: Caller,
@@ -147,9 +150,13 @@ def build_scim_router(users: ScimUsers, credentials: Credentials) -> APIRouter:
         """Provisioned users: `filter` (eq on userName, externalId, id, active), pages."""
         return await listing(request, filter, startIndex, count, attributes, excludedAttributes)
 
-    @router.post("/Users/.search")
+    @router.post("/Users/.search", responses={200: examples.answer(examples.USERS)})
     async def search_users(
-        request: Request, caller: Caller, body: Annotated[Any, Body()] = None
+        request: Request,
+        caller: Caller,
+        body: Annotated[
+            Any, Body(openapi_examples=examples.body("Find a user by userName", examples.SEARCH))
+        ] = None,
     ) -> Response:
         """The same query as GET /Users, in a SearchRequest body."""
         if not isinstance(body, dict) or SEARCH_SCHEMA not in (body.get("schemas") or []):
@@ -166,14 +173,20 @@ def build_scim_router(users: ScimUsers, credentials: Credentials) -> APIRouter:
             body.get("excludedAttributes"),
         )
 
-    @router.post("/Users")
+    @router.post(
+        "/Users", status_code=201, responses={201: examples.answer(examples.USER, "Created")}
+    )
     async def create_user(
-        request: Request, caller: Caller, body: Annotated[Any, Body()] = None
+        request: Request,
+        caller: Caller,
+        body: Annotated[
+            Any, Body(openapi_examples=examples.body("A user as Okta sends it", examples.NEW_USER))
+        ] = None,
     ) -> Response:
         """Provision a user (the people use cases create or adopt the person)."""
         return user_response(request, await users.create(caller, body), 201)
 
-    @router.get("/Users/{user_id}")
+    @router.get("/Users/{user_id}", responses={200: examples.answer(examples.USER)})
     async def read_user(
         user_id: str,
         request: Request,
@@ -185,16 +198,32 @@ def build_scim_router(users: ScimUsers, credentials: Credentials) -> APIRouter:
         user = to_scim(await users.get(user_id), users_url=users_url(request))
         return scim_json(project(user, attributes, excludedAttributes))
 
-    @router.put("/Users/{user_id}")
+    @router.put("/Users/{user_id}", responses={200: examples.answer(examples.USER)})
     async def replace_user(
-        user_id: str, request: Request, caller: Caller, body: Annotated[Any, Body()] = None
+        user_id: str,
+        request: Request,
+        caller: Caller,
+        body: Annotated[
+            Any,
+            Body(
+                openapi_examples=examples.body(
+                    "The user's provisioned attributes", examples.NEW_USER
+                )
+            ),
+        ] = None,
     ) -> Response:
         """Replace a user's provisioned attributes."""
         return user_response(request, await users.replace(caller, user_id, body))
 
-    @router.patch("/Users/{user_id}")
+    @router.patch("/Users/{user_id}", responses={200: examples.answer(examples.USER)})
     async def patch_user(
-        user_id: str, request: Request, caller: Caller, body: Annotated[Any, Body()] = None
+        user_id: str,
+        request: Request,
+        caller: Caller,
+        body: Annotated[
+            Any,
+            Body(openapi_examples=examples.body("Change the title, deactivate", examples.PATCH)),
+        ] = None,
     ) -> Response:
         """Change a user with PatchOp operations (add, replace, remove)."""
         current = to_scim(await users.get(user_id), users_url=users_url(request))
@@ -206,7 +235,11 @@ def build_scim_router(users: ScimUsers, credentials: Credentials) -> APIRouter:
         await users.delete(caller, user_id)
         return Response(status_code=204)
 
-    @router.post("/.search", responses=error_docs(501, d501="Not supported (RFC 7644 §3.4.3)."))
+    @router.post(
+        "/.search",
+        status_code=501,
+        responses=error_docs(501, d501="Not supported (RFC 7644 §3.4.3)."),
+    )
     async def search_everything(caller: Caller) -> Response:
         """Searching every resource type at once is not supported."""
         raise ScimError(501, "search /Users/.search instead")

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from services.profiles.expertise.topics import InvalidSkill
+from services.profiles.skills import examples
 from services.profiles.skills.domain import MAX_ALIASES, SkillRuleViolation
 from services.profiles.skills.service import (
     PersonNotFound,
@@ -34,7 +35,7 @@ Name = Annotated[str, Field(min_length=1, max_length=100)]
 
 
 class SkillIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [examples.SKILL_IN]})
 
     name: Name
     aliases: list[Name] = Field(default_factory=list, max_length=MAX_ALIASES)
@@ -42,7 +43,9 @@ class SkillIn(BaseModel):
 
 
 class SkillPatch(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [examples.SKILL_PATCH]}
+    )
 
     name: Name | None = None
     aliases: list[Name] | None = Field(None, max_length=MAX_ALIASES)
@@ -50,6 +53,8 @@ class SkillPatch(BaseModel):
 
 
 class SkillOut(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [examples.SKILL]})
+
     id: str
     name: str
     aliases: list[str]
@@ -61,12 +66,14 @@ class SkillOut(BaseModel):
 
 
 class LevelIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [examples.LEVEL_IN]})
 
     level: int = Field(ge=1, le=5)
 
 
 class DeclaredOut(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [examples.DECLARED]})
+
     person_id: str
     skill_id: str
     level: int
@@ -74,6 +81,8 @@ class DeclaredOut(BaseModel):
 
 
 class PersonSkillOut(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [examples.PERSON_SKILL]})
+
     skill_id: str
     name: str
     level: int | None
@@ -82,11 +91,15 @@ class PersonSkillOut(BaseModel):
 
 
 class PersonSkillsOut(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [examples.PERSON_SKILLS]})
+
     person_id: str
     skills: list[PersonSkillOut]
 
 
 class EndorsementOut(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [examples.ENDORSEMENT]})
+
     id: str
     endorser_id: str
     person_id: str

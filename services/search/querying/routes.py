@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from services.search.domain.query import QuerySyntaxError, parse_query
+from services.search.querying import examples
 from services.search.querying.discovery import DiscoveryService
 from services.search.querying.service import SearchParams, SearchService, SearchType
 from shared.http import AdminDep, PrincipalDep, Problem, Unprocessable, problem_type
@@ -28,6 +29,8 @@ class Unavailable(Problem):
 
 
 class SearchPage(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [examples.SEARCH_PAGE]})
+
     items: list[dict[str, Any]]
     total: int
     facets: dict[str, list[dict[str, Any]]]
@@ -36,12 +39,16 @@ class SearchPage(BaseModel):
 
 
 class Synonyms(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [examples.SYNONYMS]})
     rules: list[Annotated[str, Field(min_length=1, max_length=500)]] = Field(max_length=2000)
 
 
 # A facet filter value (topic, author id, group id, department): bounded like any input.
 FacetValue = Annotated[str, Field(min_length=1, max_length=200)]
+
+
+def _example(value: Any) -> dict[str, Any]:
+    return {"content": {"application/json": {"example": value}}}
 
 
 def build_router(service: SearchService, discovery: DiscoveryService, synonyms: Any) -> APIRouter:
@@ -51,7 +58,7 @@ def build_router(service: SearchService, discovery: DiscoveryService, synonyms: 
     async def search(
         principal: PrincipalDep,
         request: Request,
-        q: Annotated[str, Query(max_length=500)] = "",
+        q: Annotated[str, Query(max_length=500, examples=["kube credentials"])] = "",
         type: SearchType = "all",
         topic: Annotated[list[FacetValue] | None, Query(max_length=10)] = None,
         author: Annotated[list[FacetValue] | None, Query(max_length=10)] = None,
@@ -119,10 +126,10 @@ def build_router(service: SearchService, discovery: DiscoveryService, synonyms: 
             did_you_mean=result.did_you_mean,
         )
 
-    @router.get("/suggest")
+    @router.get("/suggest", responses={200: _example(examples.SUGGESTIONS)})
     async def suggest(
         principal: PrincipalDep,
-        q: Annotated[str, Query(min_length=1, max_length=100)],
+        q: Annotated[str, Query(min_length=1, max_length=100, examples=["kub"])],
         limit: Annotated[int, Query(ge=1, le=20)] = 8,
     ) -> dict[str, list[dict[str, Any]]]:
         """Typeahead: titles, people, groups and topics starting with `q`."""
@@ -133,10 +140,10 @@ def build_router(service: SearchService, discovery: DiscoveryService, synonyms: 
         except SearchQueryError as exc:
             raise Unprocessable(str(exc)) from None
 
-    @router.get("/search/experts")
+    @router.get("/search/experts", responses={200: _example(examples.EXPERTS)})
     async def experts(
         principal: PrincipalDep,
-        topic: Annotated[str, Query(min_length=1, max_length=100)],
+        topic: Annotated[str, Query(min_length=1, max_length=100, examples=["kubernetes"])],
         limit: Annotated[int, Query(ge=1, le=50)] = 10,
     ) -> dict[str, list[dict[str, Any]]]:
         """People ranked by their expertise on a topic (hidden topics and leavers left out)."""
