@@ -2,14 +2,15 @@
 
 Entries go in chunks, a few inserts in flight at once, so the store inserts one chunk
 while the next is validated and encoded. No entry is read first: ids are deterministic
-(`<user_id>:<post_id>`), so a duplicate can only come from an earlier delivery of the
-same event.
+(`<user_id>:<post_id>`), so a duplicate comes from an earlier delivery of the same event,
+or from a follow's or join's backfill that found the post stored before its fan-out ran.
 
 Redelivery: the caller passes the post author's entry as `last`, written only after every
-other entry, so it marks a finished fan-out. A chunk that meets a duplicate makes
+other entry, so it marks a finished fan-out. Nothing else may write it (a backfill skips
+the follower's own posts, see `FanOut._backfill`). A chunk that meets a duplicate makes
 the writer look for that marker by `_id` (one lookup); when it is there the earlier
 delivery wrote everything, otherwise the chunks that failed are inserted entry by missing
-entry (`TimelineRepository.add`), as a partial earlier delivery requires.
+entry (`TimelineRepository.add`), as a partial earlier delivery or a backfill requires.
 """
 
 from __future__ import annotations

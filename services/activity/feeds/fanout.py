@@ -235,7 +235,16 @@ class FanOut:
         await self._audiences.dropped("group", group_id)
 
     async def _backfill(self, user_id: str, source: dict[str, Any]) -> None:
+        """The source's newest posts into `user_id`'s timeline, except `user_id`'s own.
+
+        A person's entry of their own post is written by that post's fan-out alone, last:
+        it is `EntryWriter`'s mark of a finished fan-out. Backfilled, it would tell a
+        fan-out still to come (its event lagging behind this follow or join) that it had
+        run, and the post would reach no one without an entry yet. The fan-out writes it.
+        """
         readable = await self._access.readable_filter(Principal(user_id=user_id))
         posts = await self._sources.posts(source, readable, limit=BACKFILL, after=None)
-        await self._timelines.add([timeline_entry(user_id, p) for p in posts])
+        await self._timelines.add(
+            [timeline_entry(user_id, p) for p in posts if p["author_id"] != user_id]
+        )
         await self._timelines.trim(user_id, self._cap)
