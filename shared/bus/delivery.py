@@ -26,6 +26,7 @@ from shared.bus.port import BatchHandler, Handler, PoisonEvent, RetryPolicy, dlq
 from shared.events.codec import MalformedMessage, Message, decode
 from shared.events.envelope import Event
 from shared.events.registry import InvalidEvent, UnknownEventType
+from shared.unavailable import DependencyUnavailable
 
 log = structlog.get_logger(__name__)
 
@@ -147,27 +148,46 @@ class Delivery:
         topic = decoded[0][0].topic
         duration, handled = self._metrics_for(topic)
         started = time.perf_counter()
-        try:
-            await self.batch_handler([event for _, event in decoded])
-        except Exception as exc:
-            duration.observe(time.perf_counter() - started)
-            log.warning(
-                "bus.batch.failed",
-                group=self.group,
-                topic=topic,
-                partition=decoded[0][0].partition,
-                first_offset=decoded[0][0].offset,
-                size=len(decoded),
-                error=describe(exc),
-            )
-            self.metrics.batch_fallbacks.labels(self.group, topic).inc()
-            for record, _ in decoded:
-                if self.stopping.is_set():
-                    raise Abandoned from None
-                await self.deliver(record)
-            return
+        waits = 0
+        while True:
+            try:
+                await self.batch_handler([event for _, event in decoded])
+            except DependencyUnavailable as exc:
+                # The store is down, not the events: wait for it, then run the batch again.
+                waits += 1
+                await self._wait_for_dependency(decoded[0][0], waits, exc)
+                continue
+            except Exception as exc:
+                await self._fall_back(decoded, exc, duration, started)
+                return
+            break
         duration.observe(time.perf_counter() - started)
         handled.inc(len(decoded))
+
+    async def _fall_back(
+        self,
+        decoded: Sequence[tuple[Record, Event]],
+        exc: Exception,
+        duration: Any,
+        started: float,
+    ) -> None:
+        """The batch failed: deliver its events one by one, with retries and dead letters."""
+        topic = decoded[0][0].topic
+        duration.observe(time.perf_counter() - started)
+        log.warning(
+            "bus.batch.failed",
+            group=self.group,
+            topic=topic,
+            partition=decoded[0][0].partition,
+            first_offset=decoded[0][0].offset,
+            size=len(decoded),
+            error=describe(exc),
+        )
+        self.metrics.batch_fallbacks.labels(self.group, topic).inc()
+        for record, _ in decoded:
+            if self.stopping.is_set():
+                raise Abandoned from None
+            await self.deliver(record)
 
     async def deliver(self, record: Record) -> None:
         """Return once the record is handled or dead-lettered; raise Abandoned if stopping."""
@@ -183,12 +203,19 @@ class Delivery:
         # bind/reset by tokens: half the cost of bound_contextvars, which is per event here.
         tokens = structlog.contextvars.bind_contextvars(**context)
         try:
-            attempt = 0
+            attempt = waits = 0
             while True:
                 attempt += 1
                 started = time.perf_counter()
                 try:
                     await self.handler(event)
+                except DependencyUnavailable as exc:
+                    # Not the event's fault: an outage must not dead-letter anything. Wait
+                    # for the dependency without spending one of the event's attempts.
+                    duration.observe(time.perf_counter() - started)
+                    attempt -= 1
+                    waits += 1
+                    await self._wait_for_dependency(record, waits, exc)
                 except POISON_ERRORS as exc:
                     duration.observe(time.perf_counter() - started)
                     await self._dead_letter(record, exc, attempts=attempt, reason="poison")
@@ -227,6 +254,20 @@ class Delivery:
             )
             self._children[topic] = children
         return children
+
+    async def _wait_for_dependency(self, record: Record, waits: int, exc: Exception) -> None:
+        delay = self.retry.backoff(waits)
+        log.warning(
+            "bus.handler.dependency_unavailable",
+            topic=record.topic,
+            partition=record.partition,
+            offset=record.offset,
+            waits=waits,
+            retry_in=delay,
+            error=describe(exc),
+        )
+        self.metrics.retries.labels(self.group, record.topic).inc()
+        await self._pause(delay)
 
     async def _pause(self, delay: float) -> None:
         try:

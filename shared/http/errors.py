@@ -13,11 +13,10 @@ from starlette.responses import Response
 
 from shared.http.context import request_id_of
 from shared.http.problems import Problem, problem_response, problem_type, status_phrase
-from shared.search.errors import SearchUnavailable
-from shared.store.errors import StoreUnavailable
+from shared.unavailable import DependencyUnavailable
 
 # A dependency that is down is the client's cue to retry later, not a bug: 503, not 500.
-UNAVAILABLE = (StoreUnavailable, SearchUnavailable)
+UNAVAILABLE = (DependencyUnavailable,)
 RETRY_AFTER_SECONDS = 5
 
 log = structlog.get_logger(__name__)

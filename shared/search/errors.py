@@ -1,5 +1,7 @@
 """Errors raised by every SearchIndex adapter."""
 
+from shared.unavailable import DependencyUnavailable
+
 
 class SearchError(Exception):
     """A search index operation failed."""
@@ -9,7 +11,7 @@ class SearchQueryError(SearchError):
     """The request cannot run as given (unknown field, malformed value): a 4xx, not a 500."""
 
 
-class SearchUnavailable(SearchError):
+class SearchUnavailable(SearchError, DependencyUnavailable):
     """The index cannot be reached or keeps failing after retries."""
 
 

@@ -1,5 +1,7 @@
 """Errors raised by every DocumentStore adapter."""
 
+from shared.unavailable import DependencyUnavailable
+
 
 class StoreError(Exception):
     """A store operation failed."""
@@ -13,5 +15,5 @@ class UnsupportedOperation(StoreError):
     """The filter, update or sort is outside the subset the port guarantees on every adapter."""
 
 
-class StoreUnavailable(StoreError):
+class StoreUnavailable(StoreError, DependencyUnavailable):
     """The store cannot be reached."""

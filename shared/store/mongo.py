@@ -13,6 +13,7 @@ FerretDB lacks some things the port promises, so this adapter does them itself:
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -24,6 +25,11 @@ from shared.store.errors import StoreUnavailable
 from shared.store.mongo_collection import MongoCollection
 from shared.store.mongo_errors import translated
 from shared.store.port import Document, DocumentStore
+
+# After a write found the server unreachable, the writers queued behind it fail at once for
+# this long instead of each waiting out its own server selection in turn (with 20 queued,
+# the last one answered after 100 s): an outage is a prompt 503, not a hang.
+UNREACHABLE_GRACE_SECONDS = 3.0
 
 _META = "_canteen_indexes"
 
@@ -48,6 +54,7 @@ class MongoDocumentStore(DocumentStore):
         self._serialize_writes = serialize_writes
         self._is_ferretdb: bool | None = None
         self._write_locks: dict[str, asyncio.Lock] = {}
+        self._unreachable_until = 0.0
         self._collections: dict[str, MongoCollection] = {}
 
     def collection(self, name: str) -> MongoCollection:
@@ -88,4 +95,10 @@ class MongoDocumentStore(DocumentStore):
             yield
             return
         async with self._write_locks.setdefault(collection, asyncio.Lock()):
-            yield
+            if time.monotonic() < self._unreachable_until:
+                raise StoreUnavailable("the store was unreachable moments ago; retry shortly")
+            try:
+                yield
+            except StoreUnavailable:
+                self._unreachable_until = time.monotonic() + UNREACHABLE_GRACE_SECONDS
+                raise

@@ -19,6 +19,7 @@ from bus_support import BusFactory, eventually, make_event, running
 from shared.bus import EventBus, PoisonEvent, RetryPolicy
 from shared.events.codec import Message, encode
 from shared.events.envelope import Event
+from shared.store.errors import StoreUnavailable
 
 FAST_RETRY = RetryPolicy(max_attempts=3, initial_backoff=0.01, max_backoff=0.05)
 REPO = Path(__file__).resolve().parents[3]
@@ -116,6 +117,54 @@ async def test_a_failing_event_is_retried_then_dead_lettered_with_its_reason(
     # an operator finds and replays them.
     assert dead.headers["dlq_group"] == bus_factory.physical(group).encode()
     assert dead.headers["dlq_original_topic"] == bus_factory.physical(topic).encode()
+
+
+async def test_an_unavailable_store_is_waited_for_and_never_dead_letters(
+    bus: EventBus, topic: str, group: str
+) -> None:
+    """An outage is not the event's fault: more failures than attempts, then it is handled."""
+    attempts: Counter[int] = Counter()
+    handled: list[int] = []
+
+    async def handler(event: Event) -> None:
+        n = event.data["n"]
+        attempts[n] += 1
+        if attempts[n] <= FAST_RETRY.max_attempts + 2:
+            raise StoreUnavailable("connection refused")
+        handled.append(n)
+
+    await bus.publish_batch([(topic, make_event("k", 0)), (topic, make_event("k", 1))])
+    async with running(
+        bus.consumer(group=group, topics=[topic], handler=handler, retry=FAST_RETRY)
+    ):
+        await eventually(lambda: handled == [0, 1], within=30)
+    assert attempts == {0: FAST_RETRY.max_attempts + 3, 1: FAST_RETRY.max_attempts + 3}
+
+
+async def test_a_batch_meeting_an_unavailable_store_is_run_again_whole(
+    bus: EventBus, topic: str, group: str
+) -> None:
+    calls: list[list[int]] = []
+    singles: list[int] = []
+    applied: list[int] = []
+
+    async def batch(events: Sequence[Event]) -> None:
+        calls.append([e.data["n"] for e in events])
+        if len(calls) <= FAST_RETRY.max_attempts + 1:
+            raise StoreUnavailable("server selection timed out")
+        applied.extend(e.data["n"] for e in events)
+
+    async def single(event: Event) -> None:
+        singles.append(event.data["n"])
+
+    await bus.publish_batch([(topic, make_event("k", n)) for n in range(4)])
+    consumer = bus.consumer(
+        group=group, topics=[topic], handler=single, retry=FAST_RETRY, batch_handler=batch
+    )
+    async with running(consumer):
+        await eventually(lambda: sorted(applied) == [0, 1, 2, 3], within=30)
+    assert singles == []  # no fall-back to single events, so no dead letters either
+    assert len(calls) > FAST_RETRY.max_attempts + 1
 
 
 async def test_malformed_messages_and_poison_events_are_dead_lettered_at_once(

@@ -1,0 +1,41 @@
+"""A MongoDB-wire server that is down fails writers promptly, not one selection timeout each.
+
+On FerretDB the adapter serialises a process's writes per collection; when the server is
+gone, the writers queued behind the first failure fail at once (StoreUnavailable, a 503 at
+the API) instead of each waiting out its own server selection in turn. No server needed:
+nothing listens on the port.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+
+from shared.store.errors import StoreUnavailable
+from shared.store.mongo import MongoDocumentStore
+
+
+def _closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])  # closed again when the block ends
+
+
+async def test_writers_queued_behind_an_unreachable_server_fail_at_once() -> None:
+    store = MongoDocumentStore(
+        f"mongodb://127.0.0.1:{_closed_port()}/",
+        "unreachable",
+        serialize_writes=True,
+        serverSelectionTimeoutMS=300,
+    )
+    try:
+        notes = store.collection("notes")
+        results = await asyncio.gather(
+            *(notes.insert_one({"_id": f"n{i}"}) for i in range(8)), return_exceptions=True
+        )
+    finally:
+        await store.close()
+    assert all(isinstance(r, StoreUnavailable) for r in results), results
+    waited = [r for r in results if "moments ago" not in str(r)]
+    # Only the first writer waited for the server; the seven behind it were told at once.
+    assert len(waited) == 1, [str(r)[:80] for r in results]
