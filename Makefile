@@ -9,7 +9,7 @@ ENGINES_ENV := var/engines/engines.env
 PYTEST_ARGS ?=
 
 .PHONY: help install run test test-embedded test-engines lint format engines-up engines-down \
-        engines-status bench asyncapi asyncapi-validate clean demo
+        engines-status bench soak asyncapi asyncapi-validate clean demo
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -66,6 +66,9 @@ asyncapi-validate: $(STAMP)  ## validate docs/asyncapi.yaml with the AsyncAPI CL
 bench: $(STAMP) engines-up  ## benchmarks against the raw engines; numbers go to docs/performance.md
 	set -a && source $(ENGINES_ENV) && set +a && \
 	  $(BIN)/python bench/run_all.py --output var/bench/latest.md
+
+soak: $(STAMP)  ## 30 min of mixed load with a fault every 3 min on private engines (CANTEEN_SOAK_MINUTES=5 for less)
+	$(BIN)/pytest -p no:cacheprovider -s tests/reliability/soak.py
 
 clean:  ## remove the venv, data and caches (not the engine download cache)
 	rm -rf $(VENV) var .mypy_cache .ruff_cache .pytest_cache

@@ -408,8 +408,15 @@ up_one() { # runs in a background worker, one per engine
   esac
   local t1=$SECONDS
   "start_$e"
+  # The pid file is written at once, but the process is setsid/nohup until it execs the
+  # engine (its marker is in the cmdline only then): give a loaded machine a few seconds.
+  local until_exec=$((SECONDS + 10))
   pid="$(read_pid "$e")"
-  [[ -n $pid ]] || { sleep 1; show_tail "$(log_file "$e")"; die "process did not start"; }
+  while [[ -z $pid ]] && ((SECONDS < until_exec)); do
+    sleep 0.2
+    pid="$(read_pid "$e")"
+  done
+  [[ -n $pid ]] || { show_tail "$(log_file "$e")"; die "process did not start"; }
 
   if ! "wait_$e" "$pid" "$START_TIMEOUT"; then
     show_tail "$(log_file "$e")"
