@@ -10,6 +10,7 @@ notify on those engines, and can SIGKILL, restart, SIGSTOP and SIGCONT each one.
 from __future__ import annotations
 
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -66,9 +67,12 @@ class PrivateEngines:
     env: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        kafka = _free_block(39_092, 2)
-        ferretdb = _free_block(39_517, 1)
-        opensearch = _free_block(39_700, 2)  # http; transport picks a free one of +100..+199
+        # A random start: a port is free again while its engine is stopped on purpose, and
+        # a second rig on the machine picking from the same start could take it meanwhile.
+        base = random.randrange(30_000, 50_000)
+        kafka = _free_block(base, 2)
+        ferretdb = _free_block(base + 2, 1)
+        opensearch = _free_block(base + 3, 2)  # http; transport picks one of +100..+199
         self.env = {
             "CANTEEN_ENGINES_VAR": str(self.folder),
             "CANTEEN_ENGINES_KAFKA_PORT": str(kafka),
