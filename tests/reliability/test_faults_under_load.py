@@ -39,7 +39,7 @@ pytestmark = pytest.mark.engines
 
 # Writes per fault at least (the load also runs on for as long as the fault lasts).
 OPERATIONS = int(os.environ.get("CANTEEN_FAULT_OPERATIONS", "400"))
-CONVERGE_WITHIN_SECONDS = 300
+CONVERGE_WITHIN_SECONDS = 600  # stated bound; one check pass alone takes 30-90 s on FerretDB
 OUTAGE_PROBE_SECONDS = 90
 OPENSEARCH_OUTAGE_SECONDS = 60
 PAUSE_PAST_SESSION_TIMEOUT_SECONDS = 10 + 8  # aiokafka's session.timeout.ms is 10 s
