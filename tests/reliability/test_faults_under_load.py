@@ -12,7 +12,7 @@ store of truth (convergence.py). They share one stack and one growing ledger, in
 5. SIGSTOP the notify process past its consumer group's session timeout, then SIGCONT.
 
 During each outage the APIs answer 503 problem+json (never a 500, never a hang past the
-client's 30 s timeout) and `/readyz` names the dependency that is down. Afterwards: no
+client's 60 s timeout) and `/readyz` names the dependency that is down. Afterwards: no
 acknowledged write lost, nothing downstream that activity does not hold, no duplicate
 timeline entry, notification, index document or expertise evidence, exact counters. The
 numbers (writes, refused writes, convergence time) go to var/reliability/faults-latest.json

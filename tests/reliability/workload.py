@@ -35,7 +35,7 @@ MENTIONED = "mia"  # mentioned by a third of the posts: one mention notification
 TOPICS = ("kubernetes", "python", "security", "onboarding")
 WORDS = ("deploy", "review", "checklist", "incident", "roadmap", "release", "pipeline")
 ATTEMPTS = 3
-REQUEST_TIMEOUT_SECONDS = 30.0  # "never hang": an answer, even a 503, comes before this
+REQUEST_TIMEOUT_SECONDS = 60.0  # "never hang": an answer, even a 503, comes before this
 
 
 @dataclass
