@@ -12,6 +12,7 @@ import pytest
 
 from canteen.allinone import create_single
 from shared.settings import CanteenSettings
+from tests.activity.test_feeds_support import World, open_world
 from tests.conftest import Login, login_with, serve
 
 
@@ -24,3 +25,12 @@ async def client(settings: CanteenSettings) -> AsyncIterator[httpx.AsyncClient]:
 @pytest.fixture
 def login(client: httpx.AsyncClient) -> Login:
     return login_with(client)
+
+
+@pytest.fixture
+async def world(
+    client: httpx.AsyncClient, login: Login, settings: CanteenSettings
+) -> AsyncIterator[World]:
+    """The feeds tests' world: a client, people, and direct access to the store and bus."""
+    async with open_world(client, login, settings) as w:
+        yield w

@@ -6,7 +6,6 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Any
 
-import httpx
 import pytest
 
 from services.activity.feeds.audiences import AUDIENCES, AudienceLists
@@ -16,8 +15,7 @@ from shared.backends import make_store
 from shared.events.schemas.activity.social import FollowCreated
 from shared.settings import CanteenSettings
 from shared.store.port import DocumentStore
-from tests.activity.test_feeds_support import T0, World, open_world
-from tests.conftest import Login
+from tests.activity.test_feeds_support import T0, World
 from tests.support import eventually
 
 
@@ -176,14 +174,6 @@ async def test_the_writer_writes_the_last_entry_last(store: DocumentStore) -> No
 
 
 # -- through the `activity.feeds` consumer ------------------------------------------------
-
-
-@pytest.fixture
-async def world(
-    client: httpx.AsyncClient, login: Login, settings: CanteenSettings
-) -> AsyncIterator[World]:
-    async with open_world(client, login, settings) as w:
-        yield w
 
 
 async def listed(world: World, key: str) -> list[str] | None:

@@ -9,24 +9,10 @@ topics or joins its group. Every follower must end with the post all the same.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from typing import Any
 
-import httpx
-import pytest
-
-from shared.settings import CanteenSettings
-from tests.activity.test_feeds_support import World, open_world
-from tests.conftest import Login
+from tests.activity.test_feeds_support import World
 from tests.support import eventually
-
-
-@pytest.fixture
-async def world(
-    client: httpx.AsyncClient, login: Login, settings: CanteenSettings
-) -> AsyncIterator[World]:
-    async with open_world(client, login, settings) as w:
-        yield w
 
 
 async def holders(world: World, post_id: str) -> list[str]:

@@ -2,24 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
 
-import httpx
-import pytest
-
-from shared.settings import CanteenSettings
-from tests.activity.conftest import Login
-from tests.activity.test_feeds_support import World, open_world
+from tests.activity.test_feeds_support import World
 from tests.support import eventually
-
-
-@pytest.fixture
-async def world(
-    client: httpx.AsyncClient, login: Login, settings: CanteenSettings
-) -> AsyncIterator[World]:
-    async with open_world(client, login, settings) as w:
-        yield w
 
 
 async def test_a_post_reaches_followers_of_its_author_and_topics_and_the_author(

@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
-import httpx
 import pytest
 
 from shared.events.envelope import new_event
 from shared.settings import CanteenSettings
-from tests.activity.conftest import Login
-from tests.activity.test_feeds_support import World, open_world
+from tests.activity.test_feeds_support import World
 from tests.support import eventually
 
 THRESHOLD = 2
@@ -22,14 +18,6 @@ def settings(settings: CanteenSettings) -> CanteenSettings:
     return settings.model_copy(
         update={"activity_fanout_threshold": THRESHOLD, "activity_timeline_cap": CAP}
     )
-
-
-@pytest.fixture
-async def world(
-    client: httpx.AsyncClient, login: Login, settings: CanteenSettings
-) -> AsyncIterator[World]:
-    async with open_world(client, login, settings) as w:
-        yield w
 
 
 async def test_merge_on_read_gives_the_page_fan_out_would_have(world: World) -> None:

@@ -2,24 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
 
-import httpx
-import pytest
-
-from shared.settings import CanteenSettings
-from tests.activity.conftest import Login
-from tests.activity.test_feeds_support import PROBLEM, World, open_world
-
-
-@pytest.fixture
-async def world(
-    client: httpx.AsyncClient, login: Login, settings: CanteenSettings
-) -> AsyncIterator[World]:
-    async with open_world(client, login, settings) as w:
-        yield w
-
+from tests.activity.test_feeds_support import PROBLEM, World
 
 ORG, PUBLIC, PRIVATE = "org question", "public-group question", "private-group question"
 EVERYONE = [PRIVATE, PUBLIC, ORG]  # newest first

@@ -23,7 +23,7 @@ from shared.events.schemas.activity.social import FollowCreated, FollowRemoved, 
 from shared.ids import new_id
 from shared.settings import CanteenSettings
 from shared.store.port import DocumentStore
-from tests.activity.conftest import Login
+from tests.conftest import Login
 from tests.support import eventually
 
 PROBLEM = "application/problem+json"
