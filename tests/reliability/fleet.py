@@ -22,6 +22,7 @@ from pathlib import Path
 
 import httpx
 
+from bench.stack import free_port, vm_rss_kib
 from canteen.gateway import gateway_routes, service_for
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -43,12 +44,6 @@ def _free(port: int) -> bool:
         except OSError:
             return False
     return True
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _free_block(start: int, width: int, stop: int = 60_000, step: int = 211) -> int:
@@ -229,16 +224,7 @@ class Fleet:
         return codes
 
     def rss_kib(self) -> dict[str, int]:
-        out = {}
-        for service, proc in self.procs.items():
-            try:
-                status = Path(f"/proc/{proc.pid}/status").read_text()
-            except OSError:
-                out[service] = 0
-                continue
-            line = next((x for x in status.splitlines() if x.startswith("VmRSS:")), "0 0")
-            out[service] = int(line.split()[1])
-        return out
+        return {service: vm_rss_kib(proc.pid) for service, proc in self.procs.items()}
 
     def log_tails(self) -> str:
         out = []
