@@ -23,6 +23,7 @@ from scim2_models import (
 from services.profiles.scim.mapping import CORE_USER, ENTERPRISE
 
 MAX_RESULTS = 200
+LIST_SCHEMA = "urn:ietf:params:scim:api:messages:2.0:ListResponse"
 _USER_ATTRIBUTES = {"userName", "name", "displayName", "title", "active", "emails"}
 _ENTERPRISE_ATTRIBUTES = {"department", "manager"}
 _SCHEMA_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:Schema"
@@ -95,4 +96,15 @@ def service_provider_config(base_url: str) -> dict[str, Any]:
             "resourceType": "ServiceProviderConfig",
             "location": f"{base_url}/ServiceProviderConfig",
         },
+    }
+
+
+def list_response(resources: list[dict[str, Any]]) -> dict[str, Any]:
+    """A ListResponse holding all of `resources` on one page (discovery lists are short)."""
+    return {
+        "schemas": [LIST_SCHEMA],
+        "totalResults": len(resources),
+        "startIndex": 1,
+        "itemsPerPage": len(resources),
+        "Resources": resources,
     }

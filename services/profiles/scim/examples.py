@@ -7,12 +7,16 @@ from typing import Any
 
 from pydantic.config import JsonDict
 
-from services.profiles.scim.discovery import resource_types, schemas, service_provider_config
+from services.profiles.scim.discovery import (
+    list_response,
+    resource_types,
+    schemas,
+    service_provider_config,
+)
 from services.profiles.scim.mapping import CORE_USER, ENTERPRISE
 from services.profiles.scim.patch import PATCH_SCHEMA
 
 BASE = "https://canteen.example.com/scim/v2"
-LIST_SCHEMA = "urn:ietf:params:scim:api:messages:2.0:ListResponse"
 SEARCH_SCHEMA = "urn:ietf:params:scim:api:messages:2.0:SearchRequest"
 
 NEW_USER: JsonDict = {
@@ -63,16 +67,6 @@ SEARCH: JsonDict = {
 }
 
 
-def listing(resources: list[dict[str, Any]]) -> dict[str, Any]:
-    return {
-        "schemas": [LIST_SCHEMA],
-        "totalResults": len(resources),
-        "startIndex": 1,
-        "itemsPerPage": len(resources),
-        "Resources": resources,
-    }
-
-
 def body(summary: str, value: Any) -> dict[str, Any]:
     """`openapi_examples` for a request body: one named example."""
     return {"default": {"summary": summary, "value": value}}
@@ -83,11 +77,11 @@ def answer(value: Any, description: str = "Successful Response") -> dict[str, An
     return {"description": description, "content": {"application/scim+json": {"example": value}}}
 
 
-USERS = listing([USER])
+USERS = list_response([USER])
 CONFIG = service_provider_config(BASE)
-SCHEMAS = listing(schemas(BASE))
+SCHEMAS = list_response(schemas(BASE))
 ENTERPRISE_SCHEMA = next(s for s in schemas(BASE) if s["id"] == ENTERPRISE)
-RESOURCE_TYPES = listing(resource_types(BASE))
+RESOURCE_TYPES = list_response(resource_types(BASE))
 USER_TYPE = resource_types(BASE)[0]
 
 # The admin routes that issue provisioning tokens (`admin_routes.py`).

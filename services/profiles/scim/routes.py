@@ -13,7 +13,9 @@ from starlette.routing import Match
 from services.profiles.scim import examples
 from services.profiles.scim.credentials import Credentials
 from services.profiles.scim.discovery import (
+    LIST_SCHEMA,
     MAX_RESULTS,
+    list_response,
     resource_types,
     schemas,
     service_provider_config,
@@ -32,7 +34,6 @@ from services.profiles.scim.service import ScimUsers
 from shared.http.auth.principal import ADMIN_ROLE, Principal
 
 PREFIX = "/scim/v2"
-LIST_SCHEMA = "urn:ietf:params:scim:api:messages:2.0:ListResponse"
 SEARCH_SCHEMA = "urn:ietf:params:scim:api:messages:2.0:SearchRequest"
 _CHALLENGE = {"WWW-Authenticate": 'Bearer realm="scim"'}
 
@@ -112,7 +113,7 @@ def build_scim_router(users: ScimUsers, credentials: Credentials) -> APIRouter:
     async def all_schemas(request: Request, caller: Caller) -> Response:
         """The schemas this SCIM service serves."""
         found = schemas(base_url(request))
-        return scim_json(_list(found))
+        return scim_json(list_response(found))
 
     @router.get(
         "/Schemas/{schema_id}", responses={200: examples.answer(examples.ENTERPRISE_SCHEMA)}
@@ -127,7 +128,7 @@ def build_scim_router(users: ScimUsers, credentials: Credentials) -> APIRouter:
     @router.get("/ResourceTypes", responses={200: examples.answer(examples.RESOURCE_TYPES)})
     async def all_resource_types(request: Request, caller: Caller) -> Response:
         """The resource types this SCIM service serves (User)."""
-        return scim_json(_list(resource_types(base_url(request))))
+        return scim_json(list_response(resource_types(base_url(request))))
 
     @router.get("/ResourceTypes/{type_id}", responses={200: examples.answer(examples.USER_TYPE)})
     async def one_resource_type(type_id: str, request: Request, caller: Caller) -> Response:
@@ -261,13 +262,3 @@ def build_scim_router(users: ScimUsers, credentials: Credentials) -> APIRouter:
         raise ScimError(404, f"{request.url.path} not found")
 
     return router
-
-
-def _list(resources: list[dict[str, Any]]) -> dict[str, Any]:
-    return {
-        "schemas": [LIST_SCHEMA],
-        "totalResults": len(resources),
-        "startIndex": 1,
-        "itemsPerPage": len(resources),
-        "Resources": resources,
-    }
