@@ -155,7 +155,7 @@ class Delivery:
             except DependencyUnavailable as exc:
                 # The store is down, not the events: wait for it, then run the batch again.
                 waits += 1
-                await self._wait_for_dependency(decoded[0][0], waits, exc)
+                await self._back_off("bus.batch.dependency_unavailable", decoded[0][0], waits, exc)
                 continue
             except Exception as exc:
                 await self._fall_back(decoded, exc, duration, started)
@@ -203,9 +203,8 @@ class Delivery:
         # bind/reset by tokens: half the cost of bound_contextvars, which is per event here.
         tokens = structlog.contextvars.bind_contextvars(**context)
         try:
-            attempt = waits = 0
+            failures = waits = 0  # failures of the event itself; waits for a dependency
             while True:
-                attempt += 1
                 started = time.perf_counter()
                 try:
                     await self.handler(event)
@@ -213,30 +212,19 @@ class Delivery:
                     # Not the event's fault: an outage must not dead-letter anything. Wait
                     # for the dependency without spending one of the event's attempts.
                     duration.observe(time.perf_counter() - started)
-                    attempt -= 1
                     waits += 1
-                    await self._wait_for_dependency(record, waits, exc)
+                    await self._back_off("bus.handler.dependency_unavailable", record, waits, exc)
                 except POISON_ERRORS as exc:
                     duration.observe(time.perf_counter() - started)
-                    await self._dead_letter(record, exc, attempts=attempt, reason="poison")
+                    await self._dead_letter(record, exc, attempts=failures + 1, reason="poison")
                     return
                 except Exception as exc:
                     duration.observe(time.perf_counter() - started)
-                    if attempt >= self.retry.max_attempts:
-                        await self._dead_letter(record, exc, attempts=attempt, reason="exhausted")
+                    failures += 1
+                    if failures >= self.retry.max_attempts:
+                        await self._dead_letter(record, exc, attempts=failures, reason="exhausted")
                         return
-                    delay = self.retry.backoff(attempt)
-                    log.warning(
-                        "bus.handler.failed",
-                        topic=record.topic,
-                        partition=record.partition,
-                        offset=record.offset,
-                        attempt=attempt,
-                        retry_in=delay,
-                        error=describe(exc),
-                    )
-                    self.metrics.retries.labels(self.group, record.topic).inc()
-                    await self._pause(delay)
+                    await self._back_off("bus.handler.failed", record, failures, exc)
                 else:
                     duration.observe(time.perf_counter() - started)
                     handled.inc()
@@ -255,14 +243,15 @@ class Delivery:
             self._children[topic] = children
         return children
 
-    async def _wait_for_dependency(self, record: Record, waits: int, exc: Exception) -> None:
-        delay = self.retry.backoff(waits)
+    async def _back_off(self, name: str, record: Record, n: int, exc: Exception) -> None:
+        """Log the `n`-th failure or wait of `record`, count a retry, sleep the backoff."""
+        delay = self.retry.backoff(n)
         log.warning(
-            "bus.handler.dependency_unavailable",
+            name,
             topic=record.topic,
             partition=record.partition,
             offset=record.offset,
-            waits=waits,
+            attempt=n,
             retry_in=delay,
             error=describe(exc),
         )
