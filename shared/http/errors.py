@@ -15,8 +15,6 @@ from shared.http.context import request_id_of
 from shared.http.problems import Problem, problem_response, problem_type, status_phrase
 from shared.unavailable import DependencyUnavailable
 
-# A dependency that is down is the client's cue to retry later, not a bug: 503, not 500.
-UNAVAILABLE = (DependencyUnavailable,)
 RETRY_AFTER_SECONDS = 5
 
 log = structlog.get_logger(__name__)
@@ -136,6 +134,6 @@ def install_exception_handlers(app: FastAPI) -> None:
     app.add_exception_handler(Problem, _problem)
     app.add_exception_handler(StarletteHTTPException, _http_exception)
     app.add_exception_handler(RequestValidationError, _validation)
-    for unavailable in UNAVAILABLE:
-        app.add_exception_handler(unavailable, _unavailable)
+    # A dependency that is down is the client's cue to retry later, not a bug: 503, not 500.
+    app.add_exception_handler(DependencyUnavailable, _unavailable)
     app.add_exception_handler(Exception, _unexpected)

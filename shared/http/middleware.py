@@ -27,9 +27,10 @@ from shared.http.context import (
     request_id_of,
     trace_id_from,
 )
-from shared.http.errors import UNAVAILABLE, generic_server_error, unavailable_response
+from shared.http.errors import generic_server_error, unavailable_response
 from shared.http.metrics import UNMATCHED_ROUTE, HttpMetrics
 from shared.http.problems import Problem, problem_response, problem_type
+from shared.unavailable import DependencyUnavailable
 
 log = structlog.get_logger(__name__)
 
@@ -288,7 +289,7 @@ class _Guard:
             if response_started:
                 raise
             await self._reject(scope, receive, send)
-        except UNAVAILABLE as exc:
+        except DependencyUnavailable as exc:
             # From a middleware or dependency outside the routes' exception handlers.
             log.warning("http.request.unavailable", path=scope["path"], reason=str(exc)[:200])
             if response_started:
