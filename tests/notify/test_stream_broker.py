@@ -66,3 +66,64 @@ async def test_local_writes_reach_clients_without_a_tick_and_only_once(
     assert drain(ana) == [("unread", 1)]
     assert await broker.tick() is False  # nothing new: the poll may back off
     assert drain(ana) == []
+
+
+def sent_ids(sub: Subscriber) -> list[str]:
+    return [doc["_id"] for kind, doc in drain(sub) if kind == "notification"]
+
+
+def test_a_later_seq_waits_for_the_earlier_one_another_replica_wrote() -> None:
+    """Ids must increase: a reconnect resumes after the last id it got."""
+    ana = Subscriber("ana", floor=1, hold_seconds=2.0)
+    assert ana.offer(note("n3", "ana", 3), now=100.0) is True
+    assert sent_ids(ana) == []  # seq 2 may still land
+    assert ana.offer(note("n2", "ana", 2), now=100.5) is True
+    assert sent_ids(ana) == ["n2", "n3"]
+    assert ana.floor == 3
+    assert ana.offer(note("n2", "ana", 2), now=101.0) is False  # a tick re-reading it
+
+
+def test_a_gap_that_never_fills_holds_only_for_the_hold() -> None:
+    ana = Subscriber("ana", floor=0, hold_seconds=2.0)
+    ana.offer(note("n2", "ana", 2), now=10.0)
+    ana.offer(note("n4", "ana", 4), now=11.0)
+    ana.release(now=11.9)
+    assert sent_ids(ana) == []
+    assert ana.waiting_until == 12.0
+    ana.release(now=12.0)  # seq 1 never came; seq 3 may still: each waits its own hold
+    assert sent_ids(ana) == ["n2"]
+    assert ana.waiting_until == 13.0
+    # seq 1 landing now is too late for this stream (it is in the inbox list)
+    assert ana.offer(note("n1", "ana", 1), now=12.5) is False
+    ana.release(now=13.0)
+    assert sent_ids(ana) == ["n4"]
+    assert ana.waiting_until is None
+
+
+def test_notifications_not_shown_close_gaps_without_being_sent() -> None:
+    ana = Subscriber("ana", floor=0)
+    ana.offer(note("n2", "ana", 2), now=1.0)
+    ana.offer(note("n1", "ana", 1, in_app=False), now=1.1)
+    assert sent_ids(ana) == ["n2"]
+    ana.offer(note("n3", "ana", 3, hidden=True), now=1.2)
+    ana.offer(note("n4", "ana", 4), now=1.3)
+    assert sent_ids(ana) == ["n4"]
+
+
+async def test_a_tick_fills_the_gap_before_a_local_write_goes_out(
+    store: DocumentStore,
+) -> None:
+    """Replica two wrote seq 1 (and a seq 2 not shown in the app); this replica writes
+    seq 3 and publishes it at once: it goes out after 1, on the tick that finds it."""
+    repo = InboxRepository(store)
+    broker = Broker(repo, poll_seconds=0.05)
+    ana = Subscriber("ana", floor=0, hold_seconds=60.0)
+    broker.subscribe(ana)
+    broker.publish([note("n3", "ana", 3)])
+    assert sent_ids(ana) == []
+    await store.collection("notifications").insert_many(
+        [note("n1", "ana", 1), note("n2", "ana", 2, in_app=False), note("n3", "ana", 3)]
+    )
+    assert await broker.tick() is True
+    assert sent_ids(ana) == ["n1", "n3"]
+    assert ana.held == {}

@@ -362,8 +362,10 @@ class InboxRepository:
         return [clean(d) for d in docs]
 
     async def recent_for(self, user_ids: list[str], since: datetime) -> list[dict[str, Any]]:
+        """Recent notifications of these users, hidden ones too: the stream shows only the
+        others, but needs every seq to tell a gap that will fill from one that will not."""
         docs = await self.notifications.find(
-            {"recipient_id": {"$in": user_ids}, "created_at": {"$gte": since}, **VISIBLE},
+            {"recipient_id": {"$in": user_ids}, "created_at": {"$gte": since}},
             sort=[("seq", 1), ("_id", 1)],
         )
         return [clean(d) for d in docs]

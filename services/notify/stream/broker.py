@@ -12,12 +12,21 @@ refreshes only those clients' badges (one counter read by id). So polling is onl
 replicas' writes and other devices' reads; it is adaptive: every `poll_seconds` while ticks
 find something new, backing off to `max_poll_seconds` when they do not (a tick is a query
 over the whole `notifications` collection on engines that cannot push the filter down).
+
+Event ids are seqs and a reconnect resumes after its Last-Event-ID, so a client must get
+them in increasing order: were seq 3 (written here) sent before seq 2 (written by another
+replica, seen on the next tick), a reconnect after 3 would never get 2. So a subscriber
+holds a notification back while an earlier seq is missing, until the missing one arrives
+or `hold_seconds` pass. A seq can be missing for good (a notification not shown in the app
+still takes one; a crash between claiming a seq and writing the notification leaves a
+gap), so the hold is bounded; ticks read hidden notifications too, only to close gaps.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -28,30 +37,55 @@ from services.notify.inbox.repository import InboxRepository
 
 log = structlog.get_logger()
 QUEUE_MAX = 1000
-SENT_CAP = 4096
+HOLD_SECONDS = 2.0
+
+
+def shown(doc: dict[str, Any]) -> bool:
+    """Whether a notification appears in the app (the others only take a seq)."""
+    return not doc.get("hidden") and bool(doc.get("in_app", True))
 
 
 @dataclass(eq=False)
 class Subscriber:
+    """One open stream. `floor`: every seq up to it was sent (or passed over for good)."""
+
     user_id: str
     floor: int
+    hold_seconds: float = HOLD_SECONDS
     queue: asyncio.Queue[tuple[str, Any]] = field(default_factory=lambda: asyncio.Queue(QUEUE_MAX))
-    sent: set[int] = field(default_factory=set)
+    # seq -> (monotonic time it arrived, the notification or None if not shown)
+    held: dict[int, tuple[float, dict[str, Any] | None]] = field(default_factory=dict)
     unread: int | None = None
     overflowed: bool = False
 
-    def offer(self, doc: dict[str, Any]) -> bool:
-        """Queue `doc` unless sent before; whether it was new."""
+    def offer(self, doc: dict[str, Any], now: float | None = None) -> bool:
+        """Take `doc` unless its seq was sent or passed over; whether it was new."""
         seq = int(doc["seq"])
-        if seq <= self.floor or seq in self.sent:
+        if seq <= self.floor or seq in self.held:
             return False
-        self.sent.add(seq)
-        if len(self.sent) > SENT_CAP:
-            keep = sorted(self.sent)[SENT_CAP // 2 :]
-            self.floor = max(self.floor, min(keep) - 1)
-            self.sent = set(keep)
-        self._put(("notification", doc))
+        self.held[seq] = (time.monotonic() if now is None else now, doc if shown(doc) else None)
+        self.release(now)
         return True
+
+    def release(self, now: float | None = None) -> None:
+        """Send held notifications in seq order: the next one, or any held past the hold."""
+        now = time.monotonic() if now is None else now
+        while self.held:
+            seq = min(self.held)
+            arrived, doc = self.held[seq]
+            if seq != self.floor + 1 and now - arrived < self.hold_seconds:
+                return  # an earlier seq may still land
+            del self.held[seq]
+            self.floor = seq
+            if doc is not None:
+                self._put(("notification", doc))
+
+    @property
+    def waiting_until(self) -> float | None:
+        """When the oldest held notification is sent even if the gap before it stays."""
+        if not self.held:
+            return None
+        return min(arrived for arrived, _ in self.held.values()) + self.hold_seconds
 
     def offer_unread(self, unread: int) -> None:
         if unread != self.unread:
@@ -106,11 +140,12 @@ class Broker:
         """Notifications this replica just wrote: to their connected recipients at once."""
         for doc in docs:
             subs = self._subs.get(doc["recipient_id"])
-            if not subs or doc.get("hidden") or not doc.get("in_app", True):
+            if not subs:
                 continue
             for sub in list(subs):
                 sub.offer(doc)
-            self._dirty.add(doc["recipient_id"])
+            if shown(doc):
+                self._dirty.add(doc["recipient_id"])
         if self._dirty:
             self._wake.set()
 
@@ -121,12 +156,24 @@ class Broker:
     def connections(self) -> int:
         return sum(len(s) for s in self._subs.values())
 
+    def _next_turn(self) -> float:
+        """Seconds until the next tick: the poll interval, sooner if a hold runs out."""
+        holds = [
+            until
+            for subs in self._subs.values()
+            for sub in subs
+            if (until := sub.waiting_until) is not None
+        ]
+        if not holds:
+            return self._interval
+        return max(0.0, min(self._interval, min(holds) - time.monotonic()))
+
     async def run(self) -> None:
         """Tick until cancelled; a failing tick is logged and retried on the next one."""
         while True:
             woken = False
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=self._interval)
+                await asyncio.wait_for(self._wake.wait(), timeout=self._next_turn())
                 woken = True
             self._wake.clear()
             try:
@@ -153,7 +200,8 @@ class Broker:
                 sub.offer_unread(counts.get(user, 0))
 
     async def tick(self) -> bool:
-        """Read connected users' recent notifications and badges; whether any was new."""
+        """Read connected users' recent notifications and badges; whether any was new
+        (or is still held back, so the next tick comes soon)."""
         users = sorted(self._subs)
         self._dirty.clear()
         if not users:
@@ -167,9 +215,10 @@ class Broker:
         found = False
         for doc in docs:
             for sub in list(self._subs.get(doc["recipient_id"], ())):
-                found = sub.offer(doc) or found
+                found = (sub.offer(doc) and shown(doc)) or found
         for user in users:
             for sub in list(self._subs.get(user, ())):
-                found = sub.unread != counts.get(user, 0) or found
+                sub.release()
+                found = bool(sub.held) or sub.unread != counts.get(user, 0) or found
                 sub.offer_unread(counts.get(user, 0))
         return found

@@ -132,9 +132,9 @@ def build_router(
         yield b"retry: %d\n\n" % RETRY_MS
         if resume is not None:
             while True:
-                batch = await repo.since(user_id, max([floor, *sub.sent]), CATCH_UP_BATCH)
+                batch = await repo.since(user_id, sub.floor, CATCH_UP_BATCH)
                 for doc in batch:
-                    sub.sent.add(int(doc["seq"]))
+                    sub.floor = int(doc["seq"])
                     yield _event(doc)
                 if len(batch) < CATCH_UP_BATCH:
                     break
