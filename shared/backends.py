@@ -53,13 +53,17 @@ def _make_bus(
     metrics: BusMetrics | None,
 ) -> EventBus:
     if settings.backend == "embedded":
-        from shared.bus.sqlite import SqliteEventBus
+        from shared.bus.sqlite import Retention, SqliteEventBus
 
         return SqliteEventBus(
             str(settings.data_dir / "events.sqlite3"),
             partitions=settings.bus_partitions,
             topics=topics,
             metrics=metrics,
+            retention=Retention(
+                seconds=settings.bus_retention_hours * 3600,
+                dlq_seconds=settings.bus_dlq_retention_hours * 3600,
+            ),
         )
     from shared.bus.kafka import KafkaEventBus
 

@@ -50,6 +50,12 @@ class CanteenSettings(BaseSettings):
     kafka_sasl_password: SecretStr | None = Field(None, description="Kafka SASL password")
     kafka_ca_file: Path | None = Field(None, description="CA bundle for Kafka TLS")
     bus_partitions: int = Field(3, ge=1, le=64, description="partitions per topic (both buses)")
+    bus_retention_hours: float = Field(
+        168, gt=0, description="embedded bus: hours an event is kept (Kafka: the topic's config)"
+    )
+    bus_dlq_retention_hours: float = Field(
+        720, gt=0, description="embedded bus: hours a dead-lettered event is kept"
+    )
     bus_namespace: str | None = Field(
         None,
         pattern=r"^[a-z0-9][a-z0-9_-]{0,40}$",

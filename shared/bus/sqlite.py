@@ -9,11 +9,13 @@ object on the same file (the all-in-one process gives each service its own bus o
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import time
 import uuid
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from functools import partial
 from typing import TypeVar
 
@@ -60,6 +62,15 @@ class _Connection:
         self._executor.shutdown(wait=False)
 
 
+@dataclass(frozen=True)
+class Retention:
+    """How long the log keeps records (Kafka's `retention.ms`), dead letters apart."""
+
+    seconds: float
+    dlq_seconds: float
+    every_seconds: float = 600.0
+
+
 # Consumers to wake per log file, shared by every bus object of this process on that file.
 _WAKEUPS: dict[str, set[asyncio.Event]] = {}
 
@@ -75,6 +86,7 @@ class SqliteEventBus(EventBus):
         lease_ttl: float = 10.0,
         fetch_limit: int = 1000,
         metrics: BusMetrics | None = None,
+        retention: Retention | None = None,
     ) -> None:
         self.path = path
         self.partitions = partitions
@@ -83,16 +95,50 @@ class SqliteEventBus(EventBus):
         self.lease_ttl = lease_ttl
         self.fetch_limit = fetch_limit
         self.metrics = metrics or BusMetrics()
+        self.retention = retention
         self._conn = _Connection(path, partitions)
         self._wakeups = _WAKEUPS.setdefault(os.path.realpath(path), set())
+        self._pruner: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         log_ = await self._conn.open()
         await self._conn.call(log_.create_schema)
         await self.create_topics(self.topics)
+        if self.retention is not None:
+            self._pruner = asyncio.create_task(self._prune_forever(self.retention))
 
     async def close(self) -> None:
+        if self._pruner is not None:
+            self._pruner.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._pruner
+            self._pruner = None
         await self._conn.close()
+
+    async def prune(self, retention: Retention, now: float | None = None) -> int:
+        """Delete what `retention` no longer keeps; how many records. On a connection of its
+        own, so publishes and fetches of this bus never queue behind a long prune."""
+        now = time.time() if now is None else now
+        conn = _Connection(self.path, self.partitions)
+        try:
+            db = await conn.open()
+            return await conn.call(
+                lambda: db.prune(now - retention.seconds, now - retention.dlq_seconds)
+            )
+        finally:
+            await conn.close()
+
+    async def _prune_forever(self, retention: Retention) -> None:
+        # Every process on the file prunes: deleting what is already gone is a no-op.
+        while True:
+            await asyncio.sleep(retention.every_seconds)
+            try:
+                deleted = await self.prune(retention)
+            except Exception:  # a locked or full disk: the log keeps growing, try later
+                log.warning("bus.retention.failed", exc_info=True)
+                continue
+            if deleted:
+                log.info("bus.retention.pruned", records=deleted)
 
     async def create_topics(self, topics: Sequence[str]) -> None:
         await self._conn.call(lambda: self._conn.log.create_topics(topics))

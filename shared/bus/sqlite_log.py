@@ -19,7 +19,7 @@ from itertools import count
 import orjson
 
 from shared.bus.delivery import Record
-from shared.bus.port import dlq_topic
+from shared.bus.port import DLQ_SUFFIX, dlq_topic
 from shared.events.codec import Message
 
 TopicPartition = tuple[str, int]
@@ -282,6 +282,38 @@ class SqliteLog:
                 "INSERT OR REPLACE INTO bus_offsets VALUES (?, ?, ?, ?)",
                 [(group, topic, p, offset) for p in targets],
             )
+
+    def prune(self, cutoff: float, dlq_cutoff: float, chunk: int = 5000) -> int:
+        """Delete records appended before `cutoff` (`dlq_cutoff` on dead-letter topics);
+        how many. Per partition, seqs grow with time, so what goes is a prefix: found by
+        walking the primary key from the oldest record, deleted in chunks of `chunk` rows,
+        each its own short transaction (appenders wait for one chunk at most). A consumer
+        whose position fell behind reads on from the oldest record kept, as Kafka's
+        consumers do after retention."""
+        deleted = 0
+        for topic, partition in self._conn.execute(
+            "SELECT topic, partition FROM bus_heads ORDER BY topic, partition"
+        ).fetchall():
+            before = dlq_cutoff if topic.endswith(DLQ_SUFFIX) else cutoff
+            # One statement, one snapshot: a record appended meanwhile is after `newest`.
+            oldest, newest, keep = self._conn.execute(
+                "SELECT MIN(seq), MAX(seq), (SELECT seq FROM bus_log WHERE topic = ?1"
+                " AND partition = ?2 AND ts >= ?3 ORDER BY seq LIMIT 1) FROM bus_log"
+                " WHERE topic = ?1 AND partition = ?2",
+                (topic, partition, before),
+            ).fetchone()
+            if oldest is None:
+                continue
+            if keep is None:  # nothing young enough: every record seen goes
+                keep = newest + 1
+            for start in range(oldest, keep, chunk):
+                with self._write() as conn:
+                    deleted += conn.execute(
+                        "DELETE FROM bus_log WHERE topic = ? AND partition = ?"
+                        " AND seq >= ? AND seq < ?",
+                        (topic, partition, start, min(start + chunk, keep)),
+                    ).rowcount
+        return deleted
 
     def ping(self) -> None:
         self._conn.execute("SELECT 1").fetchone()

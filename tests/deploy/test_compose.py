@@ -358,6 +358,8 @@ def test_the_gateway_routes_every_route_of_every_service_to_it(
 
 NOT_FOR_COMPOSE = {
     "CANTEEN_DATA_DIR",  # embedded backend only
+    "CANTEEN_BUS_RETENTION_HOURS",  # the embedded bus's; Kafka's retention is topic config
+    "CANTEEN_BUS_DLQ_RETENTION_HOURS",
     "CANTEEN_HOST",  # each container binds 0.0.0.0:8000 by its command
     "CANTEEN_PORT",
     "CANTEEN_DEV_SIGNING_SECRET",  # dev mode only; the stack runs CANTEEN_ENV=prod
