@@ -26,7 +26,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -114,6 +114,44 @@ def machine_cpu() -> tuple[float, float]:
 
 
 @dataclass
+class NotReady(RuntimeError):
+    """A service process exited while starting, or was not ready in time (logs attached)."""
+
+
+def wait_ready(
+    procs: Mapping[str, subprocess.Popen[bytes]],
+    urls: Mapping[str, str],
+    services: Iterable[str],
+    *,
+    tails: Callable[[], str],
+    within: float = START_DEADLINE_SECONDS,
+) -> None:
+    """Until each service answers `/readyz` 200 (the benches, the journeys and the fault
+    rig start the four services as processes, then all wait here)."""
+    deadline = time.monotonic() + within
+    waiting = set(services)
+    last: dict[str, str] = {}
+    with httpx.Client(timeout=10) as http:
+        while waiting:
+            for service in sorted(waiting):
+                proc = procs[service]
+                if proc.poll() is not None:
+                    raise NotReady(
+                        f"{service} exited with {proc.returncode} while starting\n{tails()}"
+                    )
+                try:
+                    response = http.get(urls[service] + "/readyz")
+                    last[service] = f"{response.status_code} {response.text[:300]}"
+                    if response.status_code == 200:
+                        waiting.discard(service)
+                except httpx.TransportError as exc:
+                    last[service] = repr(exc)
+            if waiting and time.monotonic() > deadline:
+                raise NotReady(f"not ready within {within:.0f}s: {last}\n{tails()}")
+            if waiting:
+                time.sleep(0.2)  # polling /readyz of processes that are starting
+
+
 class Stack:
     """Four `canteen serve` processes; use as a context manager (`with Stack(...) as s`)."""
 
@@ -205,28 +243,7 @@ class Stack:
         self.stop()
 
     def _wait_ready(self) -> None:
-        deadline = time.monotonic() + START_DEADLINE_SECONDS
-        waiting = set(SERVICES)
-        last: dict[str, str] = {}
-        with httpx.Client(timeout=5) as http:
-            while waiting:
-                for service in sorted(waiting):
-                    if self.procs[service].poll() is not None:
-                        raise RuntimeError(
-                            f"{service} exited with {self.procs[service].returncode} while "
-                            f"starting\n{self.log_tails()}"
-                        )
-                    try:
-                        response = http.get(self.urls[service] + "/readyz")
-                        last[service] = f"{response.status_code} {response.text[:200]}"
-                        if response.status_code == 200:
-                            waiting.discard(service)
-                    except httpx.TransportError as exc:
-                        last[service] = repr(exc)
-                if waiting and time.monotonic() > deadline:
-                    raise RuntimeError(f"not ready in {START_DEADLINE_SECONDS}s: {last}")
-                if waiting:
-                    time.sleep(0.2)  # polling /readyz of processes that are starting
+        wait_ready(self.procs, self.urls, SERVICES, tails=self.log_tails)
 
     def stop(self) -> None:
         """SIGTERM each process we started (by pid), SIGKILL what outlives the deadline."""

@@ -15,14 +15,11 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import httpx
-
-from bench.stack import free_port, vm_rss_kib
+from bench.stack import free_port, vm_rss_kib, wait_ready
 from canteen.gateway import gateway_routes, service_for
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -171,27 +168,9 @@ class Fleet:
 
     def wait_ready(self, *services: str) -> None:
         """Until each answers /readyz 200 (polling processes that are starting)."""
-        deadline = time.monotonic() + START_DEADLINE_SECONDS
-        waiting, last = set(services), {}
-        with httpx.Client(timeout=10) as http:
-            while waiting:
-                for service in sorted(waiting):
-                    proc = self.procs[service]
-                    if proc.poll() is not None:
-                        raise RuntimeError(
-                            f"{service} exited with {proc.returncode}\n" + self.log_tails()
-                        )
-                    try:
-                        response = http.get(self.urls[service] + "/readyz")
-                        last[service] = f"{response.status_code} {response.text[:300]}"
-                        if response.status_code == 200:
-                            waiting.discard(service)
-                    except httpx.TransportError as exc:
-                        last[service] = repr(exc)
-                if waiting and time.monotonic() > deadline:
-                    raise RuntimeError(f"not ready: {last}\n" + self.log_tails())
-                if waiting:
-                    time.sleep(0.2)  # polling processes' /readyz, not waiting on an effect
+        wait_ready(
+            self.procs, self.urls, services, tails=self.log_tails, within=START_DEADLINE_SECONDS
+        )
 
     def kill(self, service: str) -> None:
         """SIGKILL: no shutdown hook runs, nothing is flushed or committed."""

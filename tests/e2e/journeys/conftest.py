@@ -22,7 +22,6 @@ import socket
 import subprocess
 import sys
 import threading
-import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
@@ -36,6 +35,7 @@ from aiosmtpd.controller import Controller
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from bench.stack import NotReady, wait_ready
 from canteen.gateway import gateway_routes, service_for
 from shared.settings import CanteenSettings
 from tests.conftest import CURSOR_SECRET, DEV_SECRET
@@ -141,32 +141,12 @@ def _environment(backend: str, data_dir: Path, smtp_port: int, vapid_scalar: str
 
 
 def _wait_ready(stack: Stack, procs: dict[str, subprocess.Popen[bytes]]) -> None:
-    deadline = time.monotonic() + START_DEADLINE_SECONDS
-    waiting = set(SERVICES)
-    last: dict[str, str] = {}
-    with httpx.Client(timeout=5) as http:
-        while waiting:
-            for service in sorted(waiting):
-                if procs[service].poll() is not None:
-                    pytest.fail(
-                        f"{service} exited with {procs[service].returncode} while starting\n"
-                        + stack.log_tails(),
-                        pytrace=False,
-                    )
-                try:
-                    response = http.get(stack.urls[service] + "/readyz")
-                    last[service] = f"{response.status_code} {response.text[:200]}"
-                    if response.status_code == 200:
-                        waiting.discard(service)
-                except httpx.TransportError as exc:
-                    last[service] = repr(exc)
-            if waiting and time.monotonic() > deadline:
-                pytest.fail(
-                    f"not ready within {START_DEADLINE_SECONDS}s: {last}\n" + stack.log_tails(),
-                    pytrace=False,
-                )
-            if waiting:
-                time.sleep(0.2)  # polling /readyz of processes, not waiting on an effect
+    try:
+        wait_ready(
+            procs, stack.urls, SERVICES, tails=stack.log_tails, within=START_DEADLINE_SECONDS
+        )
+    except NotReady as exc:
+        pytest.fail(str(exc), pytrace=False)
 
 
 def _stop(procs: dict[str, subprocess.Popen[bytes]]) -> None:
