@@ -4,8 +4,6 @@ No `from __future__ import annotations` here: FastAPI resolves the dependency al
 built inside `build_router` at definition time.
 """
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
@@ -19,10 +17,10 @@ from services.activity.discussion.domain import (
     DiscussionRuleViolation,
     TargetType,
 )
-from services.activity.discussion.service import ChangedMeanwhile, DiscussionService
-from services.activity.rules import Invisible, NotPermitted
+from services.activity.discussion.service import DiscussionService
+from services.activity.problems import as_problems
 from shared.events.schemas.activity.discussion import ReactionKind
-from shared.http import Conflict, Forbidden, NotFound, Page, PageDep, PrincipalDep, Unprocessable
+from shared.http import Page, PageDep, PrincipalDep
 from shared.http.ratelimit import limited
 
 # URL segment -> target type
@@ -81,21 +79,6 @@ class ReactionsOut(BaseModel):
     mine: ReactionKind | None
 
 
-@asynccontextmanager
-async def _problems() -> AsyncIterator[None]:
-    """Domain errors as problems: invisible -> 404, not permitted -> 403, ..."""
-    try:
-        yield
-    except Invisible as exc:
-        raise NotFound(detail=str(exc)) from exc
-    except NotPermitted as exc:
-        raise Forbidden(detail=str(exc)) from exc
-    except DiscussionRuleViolation as exc:
-        raise Unprocessable(detail=str(exc)) from exc
-    except ChangedMeanwhile as exc:
-        raise Conflict(detail=str(exc)) from exc
-
-
 def build_router(
     discussion: DiscussionService, *, route_class: type[APIRoute] = APIRoute
 ) -> APIRouter:
@@ -117,7 +100,7 @@ def build_router(
         post_id: str, body: CommentIn, principal: PrincipalDep, svc: Discussion
     ) -> CommentOut:
         """Comment on a post, or reply to one of its top-level comments."""
-        async with _problems():
+        async with as_problems(DiscussionRuleViolation):
             doc = await svc.comment(principal, post_id, body.text, body.parent_id)
         return CommentOut.of(doc)
 
@@ -126,7 +109,7 @@ def build_router(
         post_id: str, principal: PrincipalDep, page: PageDep, svc: Discussion
     ) -> Page[CommentOut]:
         """A post's comments, oldest first, flat: a reply names its parent in `parent_id`."""
-        async with _problems():
+        async with as_problems(DiscussionRuleViolation):
             docs = await svc.thread(principal, post_id, limit=page.fetch_limit, after=page.after)
         items = [CommentOut.of(d) for d in docs]
         return page.page(items, lambda c: {"created_at": c.created_at, "_id": c.id})
@@ -134,7 +117,7 @@ def build_router(
     @router.delete("/comments/{comment_id}", status_code=status.HTTP_204_NO_CONTENT)
     async def delete_comment(comment_id: str, principal: PrincipalDep, svc: Discussion) -> Response:
         """Delete a comment (its author or a moderator)."""
-        async with _problems():
+        async with as_problems(DiscussionRuleViolation):
             await svc.delete_comment(principal, comment_id)
         return Response(status_code=status.HTTP_204_NO_CONTENT)
 
@@ -145,7 +128,7 @@ def build_router(
         targets: Targets, target_id: str, body: ReactionIn, principal: PrincipalDep, svc: Discussion
     ) -> ReactionOut:
         """Set or change your reaction to a post, answer or comment."""
-        async with _problems():
+        async with as_problems(DiscussionRuleViolation):
             out = await svc.react(principal, _PLURALS[targets], target_id, body.kind)
         return ReactionOut.model_validate(out)
 
@@ -154,7 +137,7 @@ def build_router(
         targets: Targets, target_id: str, principal: PrincipalDep, svc: Discussion
     ) -> ReactionOut:
         """Remove your reaction."""
-        async with _problems():
+        async with as_problems(DiscussionRuleViolation):
             out = await svc.react(principal, _PLURALS[targets], target_id, None)
         return ReactionOut.model_validate(out)
 
@@ -163,7 +146,7 @@ def build_router(
         targets: Targets, target_id: str, principal: PrincipalDep, svc: Discussion
     ) -> ReactionsOut:
         """Reaction counts by kind, and yours."""
-        async with _problems():
+        async with as_problems(DiscussionRuleViolation):
             out = await svc.reactions(principal, _PLURALS[targets], target_id)
         return ReactionsOut.model_validate(out)
 

@@ -13,15 +13,10 @@ from services.activity.directory import Directory
 from services.activity.discussion import domain
 from services.activity.discussion.domain import TargetType
 from services.activity.discussion.repository import DiscussionRepository
-from services.activity.rules import Invisible, placement
+from services.activity.rules import CAS_ATTEMPTS, ChangedMeanwhile, Invisible, placement
 from shared.http.auth.principal import Principal
 
 log = structlog.get_logger()
-_CAS_ATTEMPTS = 20
-
-
-class ChangedMeanwhile(RuntimeError):
-    """A concurrent write won the compare-and-swap too many times (409)."""
 
 
 def _now() -> datetime:
@@ -109,7 +104,7 @@ class DiscussionService:
         target = await self.visible(principal, target_type, target_id)
         user = principal.user_id
         rid = domain.reaction_id(target_type, target_id, user)
-        for _ in range(_CAS_ATTEMPTS):
+        for _ in range(CAS_ATTEMPTS):
             current = await self._repo.reaction(rid)
             previous = current["kind"] if current else None
             if previous == kind:

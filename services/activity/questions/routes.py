@@ -4,8 +4,6 @@ No `from __future__ import annotations` here: FastAPI resolves the dependency al
 built inside `build_router` at definition time.
 """
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
@@ -13,21 +11,17 @@ from fastapi import APIRouter, Depends, Query, Response, status
 from fastapi.routing import APIRoute
 from pydantic import BaseModel, ConfigDict, Field
 
+from services.activity.problems import as_problems
 from services.activity.questions import examples
 from services.activity.questions.domain import (
     MAX_ANSWER_CHARS,
     QuestionRuleViolation,
 )
-from services.activity.questions.service import ChangedMeanwhile, QuestionService
-from services.activity.rules import Invisible, NotPermitted
+from services.activity.questions.service import QuestionService
 from shared.http import (
-    Conflict,
-    Forbidden,
-    NotFound,
     Page,
     PageDep,
     PrincipalDep,
-    Unprocessable,
 )
 from shared.http.ratelimit import limited
 
@@ -119,21 +113,6 @@ class QuestionOut(BaseModel):
         return cls.model_validate({**doc, "id": doc["_id"]})
 
 
-@asynccontextmanager
-async def _problems() -> AsyncIterator[None]:
-    """Domain errors as problems: invisible -> 404, not permitted -> 403, ..."""
-    try:
-        yield
-    except Invisible as exc:
-        raise NotFound(detail=str(exc)) from exc
-    except NotPermitted as exc:
-        raise Forbidden(detail=str(exc)) from exc
-    except QuestionRuleViolation as exc:
-        raise Unprocessable(detail=str(exc)) from exc
-    except ChangedMeanwhile as exc:
-        raise Conflict(detail=str(exc)) from exc
-
-
 def build_router(
     questions: QuestionService, *, route_class: type[APIRoute] = APIRoute
 ) -> APIRouter:
@@ -154,13 +133,13 @@ def build_router(
         question_id: str, body: AnswerIn, principal: PrincipalDep, svc: Questions
     ) -> AnswerOut:
         """Answer a question you can see."""
-        async with _problems():
+        async with as_problems(QuestionRuleViolation):
             return AnswerOut.of(await svc.answer(principal, question_id, body.text))
 
     @router.get("/questions/{question_id}/answers", response_model=list[AnswerOut])
     async def answers(question_id: str, principal: PrincipalDep, svc: Questions) -> list[AnswerOut]:
         """A question's answers: accepted first, then by score, then oldest (at most 200)."""
-        async with _problems():
+        async with as_problems(QuestionRuleViolation):
             return [AnswerOut.of(d) for d in await svc.answers(principal, question_id)]
 
     @router.patch("/answers/{answer_id}", response_model=AnswerOut)
@@ -168,13 +147,13 @@ def build_router(
         answer_id: str, body: AnswerIn, principal: PrincipalDep, svc: Questions
     ) -> AnswerOut:
         """Edit an answer (its author or a moderator)."""
-        async with _problems():
+        async with as_problems(QuestionRuleViolation):
             return AnswerOut.of(await svc.edit(principal, answer_id, body.text))
 
     @router.delete("/answers/{answer_id}", status_code=status.HTTP_204_NO_CONTENT)
     async def delete(answer_id: str, principal: PrincipalDep, svc: Questions) -> Response:
         """Delete an answer (its author or a moderator)."""
-        async with _problems():
+        async with as_problems(QuestionRuleViolation):
             await svc.delete(principal, answer_id)
         return Response(status_code=status.HTTP_204_NO_CONTENT)
 
@@ -183,7 +162,7 @@ def build_router(
         answer_id: str, body: VoteIn, principal: PrincipalDep, svc: Questions
     ) -> VoteOut:
         """Vote an answer up (1) or down (-1), or withdraw your vote (0)."""
-        async with _problems():
+        async with as_problems(QuestionRuleViolation):
             return VoteOut.model_validate(await svc.vote(principal, answer_id, body.value))
 
     @router.put("/questions/{question_id}/accepted-answer", response_model=AcceptedOut)
@@ -191,7 +170,7 @@ def build_router(
         question_id: str, body: AcceptIn, principal: PrincipalDep, svc: Questions
     ) -> AcceptedOut:
         """Accept an answer (the asker or a moderator)."""
-        async with _problems():
+        async with as_problems(QuestionRuleViolation):
             return AcceptedOut.model_validate(
                 await svc.accept(principal, question_id, body.answer_id)
             )
@@ -199,7 +178,7 @@ def build_router(
     @router.delete("/questions/{question_id}/accepted-answer", response_model=AcceptedOut)
     async def unaccept(question_id: str, principal: PrincipalDep, svc: Questions) -> AcceptedOut:
         """Un-accept the accepted answer (the asker or a moderator)."""
-        async with _problems():
+        async with as_problems(QuestionRuleViolation):
             return AcceptedOut.model_validate(await svc.accept(principal, question_id, None))
 
     @router.get("/questions", response_model=Page[QuestionOut])

@@ -12,16 +12,11 @@ from services.activity.access import Access, member_mentions
 from services.activity.directory import Directory
 from services.activity.questions import domain
 from services.activity.questions.repository import QuestionRepository, vote_id
-from services.activity.rules import Invisible, placement
+from services.activity.rules import CAS_ATTEMPTS, ChangedMeanwhile, Invisible, placement
 from services.activity.topics import normalize_topic
 from shared.http.auth.principal import Principal
 
 log = structlog.get_logger()
-_CAS_ATTEMPTS = 20
-
-
-class ChangedMeanwhile(RuntimeError):
-    """A concurrent write won the compare-and-swap too many times (409)."""
 
 
 def _now() -> datetime:
@@ -139,7 +134,7 @@ class QuestionService:
     async def vote(self, principal: Principal, answer_id: str, value: int) -> dict[str, Any]:
         answer = await self.visible_answer(principal, answer_id)
         user = principal.user_id
-        for _ in range(_CAS_ATTEMPTS):
+        for _ in range(CAS_ATTEMPTS):
             current = await self._repo.vote(answer_id, user)
             previous = current["value"] if current else 0
             now = _now()
@@ -173,7 +168,7 @@ class QuestionService:
         new = None
         if answer_id is not None:
             new = domain.check_answer_of(question, await self._repo.answer(answer_id))
-        for _ in range(_CAS_ATTEMPTS):
+        for _ in range(CAS_ATTEMPTS):
             old_id = question.get("accepted_answer_id")
             if old_id == answer_id:
                 return _state(question)
