@@ -113,7 +113,6 @@ def machine_cpu() -> tuple[float, float]:
     return float(total - idle), float(total)
 
 
-@dataclass
 class NotReady(RuntimeError):
     """A service process exited while starting, or was not ready in time (logs attached)."""
 
@@ -152,6 +151,7 @@ def wait_ready(
                 time.sleep(0.2)  # polling /readyz of processes that are starting
 
 
+@dataclass
 class Stack:
     """Four `canteen serve` processes; use as a context manager (`with Stack(...) as s`)."""
 
