@@ -18,11 +18,7 @@ from services.activity.questions.domain import (
     QuestionRuleViolation,
 )
 from services.activity.questions.service import QuestionService
-from shared.http import (
-    Page,
-    PageDep,
-    PrincipalDep,
-)
+from shared.http import Page, PageDep, PrincipalDep
 from shared.http.ratelimit import limited
 
 

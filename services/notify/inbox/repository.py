@@ -42,6 +42,11 @@ GROUP_SORT = [("latest_at", -1), ("_id", -1)]
 VISIBLE = {"hidden": False, "in_app": True}
 
 
+def shown(doc: dict[str, Any]) -> bool:
+    """`VISIBLE` for a document in hand: shown in the app (the others only take a seq)."""
+    return not doc.get("hidden") and bool(doc.get("in_app", True))
+
+
 def clean(doc: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in strip_outbox(doc).items() if k != "_applied"}
 

@@ -11,7 +11,7 @@ import structlog
 
 from services.notify.inbox.domain import Candidate, build_notification
 from services.notify.inbox.projection import Audiences, group_key_of, member_key, post_key
-from services.notify.inbox.repository import InboxRepository
+from services.notify.inbox.repository import InboxRepository, shown
 from services.notify.preferences.domain import decide
 from services.notify.preferences.repository import PreferenceRepository
 from shared.events.envelope import Event, new_event
@@ -152,12 +152,7 @@ class Inbox:
     async def mark_one(self, user_id: str, nid: str) -> None:
         if await self.repo.mark_one(user_id, nid, _now()) is None:
             doc = await self.repo.get(nid)
-            if (
-                doc is None
-                or doc["recipient_id"] != user_id
-                or doc.get("hidden")
-                or not doc.get("in_app", True)
-            ):
+            if doc is None or doc["recipient_id"] != user_id or not shown(doc):
                 raise NotificationNotFound(nid)
         log.info("notify.notification.read", notification_id=nid)
 
@@ -174,12 +169,7 @@ class Inbox:
 
     async def get(self, user_id: str, nid: str) -> dict[str, Any]:
         doc = await self.repo.get(nid)
-        if (
-            doc is None
-            or doc["recipient_id"] != user_id
-            or doc.get("hidden")
-            or not doc.get("in_app", True)
-        ):
+        if doc is None or doc["recipient_id"] != user_id or not shown(doc):
             raise NotificationNotFound(nid)
         return doc
 

@@ -33,16 +33,11 @@ from typing import Any
 
 import structlog
 
-from services.notify.inbox.repository import InboxRepository
+from services.notify.inbox.repository import InboxRepository, shown
 
 log = structlog.get_logger()
 QUEUE_MAX = 1000
 HOLD_SECONDS = 2.0
-
-
-def shown(doc: dict[str, Any]) -> bool:
-    """Whether a notification appears in the app (the others only take a seq)."""
-    return not doc.get("hidden") and bool(doc.get("in_app", True))
 
 
 @dataclass(eq=False)
