@@ -73,6 +73,8 @@ class Retention:
 
 # Consumers to wake per log file, shared by every bus object of this process on that file.
 _WAKEUPS: dict[str, set[asyncio.Event]] = {}
+# When a bus object of this process last pruned each log file (time.monotonic()).
+_PRUNED_AT: dict[str, float] = {}
 
 
 class SqliteEventBus(EventBus):
@@ -97,7 +99,8 @@ class SqliteEventBus(EventBus):
         self.metrics = metrics or BusMetrics()
         self.retention = retention
         self._conn = _Connection(path, partitions)
-        self._wakeups = _WAKEUPS.setdefault(os.path.realpath(path), set())
+        self._file = os.path.realpath(path)
+        self._wakeups = _WAKEUPS.setdefault(self._file, set())
         self._pruner: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
@@ -129,9 +132,14 @@ class SqliteEventBus(EventBus):
             await conn.close()
 
     async def _prune_forever(self, retention: Retention) -> None:
-        # Every process on the file prunes: deleting what is already gone is a no-op.
+        # Each process on the file prunes (deleting what is already gone is a no-op), but
+        # only one of its bus objects per period: the all-in-one process has several.
         while True:
             await asyncio.sleep(retention.every_seconds)
+            last = _PRUNED_AT.get(self._file)
+            if last is not None and time.monotonic() - last < retention.every_seconds / 2:
+                continue
+            _PRUNED_AT[self._file] = time.monotonic()
             try:
                 deleted = await self.prune(retention)
             except Exception:  # a locked or full disk: the log keeps growing, try later

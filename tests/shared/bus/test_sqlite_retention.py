@@ -67,14 +67,20 @@ async def test_records_older_than_the_retention_go_and_consumers_read_on_from_th
         await bus.close()
 
 
-async def test_a_started_bus_prunes_on_its_own_schedule(tmp_path: Path) -> None:
+async def test_started_buses_prune_on_their_own_schedule(tmp_path: Path) -> None:
+    """Two bus objects on one file (as in the all-in-one process) share the pruning."""
     path = tmp_path / "bus.sqlite3"
     retention = Retention(seconds=0.2, dlq_seconds=0.2, every_seconds=0.05)
-    bus = SqliteEventBus(str(path), partitions=1, topics=[TOPIC], retention=retention)
-    await bus.start()
+    buses = [
+        SqliteEventBus(str(path), partitions=1, topics=[TOPIC], retention=retention)
+        for _ in range(2)
+    ]
+    for bus in buses:
+        await bus.start()
     try:
-        await bus.publish_batch([(TOPIC, make_event("k", i)) for i in range(5)])
+        await buses[0].publish_batch([(TOPIC, make_event("k", i)) for i in range(5)])
         assert len(stamps(path, TOPIC)) == 5
         await eventually(lambda: not stamps(path, TOPIC), within=30)
     finally:
-        await bus.close()
+        for bus in buses:
+            await bus.close()
