@@ -51,7 +51,16 @@ def quiet_settings() -> CanteenSettings:
 
 
 def run(coro: Coroutine[Any, Any, T]) -> T:
-    return asyncio.run(coro)
+    """Run an admin command's work; an unreachable backend is a message and exit 1, not
+    a traceback (the operator's next step is to start it or fix its address)."""
+    from aiokafka.errors import KafkaConnectionError
+
+    from shared.unavailable import DependencyUnavailable
+
+    try:
+        return asyncio.run(coro)
+    except (KafkaConnectionError, DependencyUnavailable) as exc:
+        raise fail(f"a backend is unreachable: {exc}", code=1) from None
 
 
 def fail(message: str, code: int = 2) -> typer.Exit:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime
 
+import pytest
+
 from shared.backends import make_bus
 from shared.bus.dlq import DeadLetters
 from shared.bus.port import dlq_topic
@@ -13,6 +15,7 @@ from shared.events.codec import Message, encode
 from shared.ids import new_id
 from shared.settings import CanteenSettings
 from tests.cli.conftest import Invoke
+from tests.cli.test_check import closed_port
 
 TOPIC = "canteen.activity"
 
@@ -136,3 +139,16 @@ def test_unknown_position_is_an_error(settings: CanteenSettings, invoke: Invoke)
     result = invoke("admin", "dlq", "show", TOPIC, "--partition", "0", "--offset", "99")
     assert result.exit_code == 1
     assert "no dead letter" in result.stderr
+
+
+@pytest.mark.parametrize(
+    "settings", [pytest.param("external", marks=pytest.mark.engines)], indirect=True
+)
+def test_an_unreachable_bus_is_a_message_not_a_traceback(
+    invoke: Invoke, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CANTEEN_KAFKA_BOOTSTRAP_SERVERS", f"127.0.0.1:{closed_port()}")
+    result = invoke("admin", "dlq", "list")
+    assert result.exit_code == 1
+    assert "a backend is unreachable" in result.stderr
+    assert "Traceback" not in result.output

@@ -11,6 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
+from services.notify.inbox.routes import ITEMS_PER_GROUP
 from shared.backends import make_bus
 from shared.bus.port import EventBus
 from shared.events import Event
@@ -231,14 +232,18 @@ async def wait_inbox(
     within: float = 60,
     **params: Any,
 ) -> list[dict[str, Any]]:
-    """Wait until the inbox holds `n` notifications in all (over its groups)."""
+    """Wait until the inbox holds `n` notifications in all (over its groups), each group
+    with its items: a group and its notifications are separate writes, and a reader may
+    see the group's count a moment before the item it counts."""
 
     async def probe() -> list[dict[str, Any]]:
         return await inbox(client, headers, **params)
 
-    return await eventually(
-        probe, until=lambda groups: sum(g["count"] for g in groups) >= n, within=within
-    )
+    def settled(groups: list[dict[str, Any]]) -> bool:
+        listed = all(len(g["items"]) == min(g["count"], ITEMS_PER_GROUP) for g in groups)
+        return listed and sum(g["count"] for g in groups) >= n
+
+    return await eventually(probe, until=settled, within=within)
 
 
 async def unread(client: httpx.AsyncClient, headers: dict[str, str]) -> int:

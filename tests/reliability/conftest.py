@@ -30,6 +30,7 @@ class Rig:
     ledger: Ledger = field(default_factory=Ledger)
     tokens: dict[str, str] = field(default_factory=dict)
     ready: bool = False
+    diverged: str | None = None  # the first disagreement a fault left behind for good
     results: list[dict[str, Any]] = field(default_factory=list)
 
     def record(self, fault: str, **numbers: Any) -> None:

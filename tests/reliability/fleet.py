@@ -30,6 +30,7 @@ START_DEADLINE_SECONDS = 180
 STOP_DEADLINE_SECONDS = 20
 ENGINE_DEADLINE_SECONDS = 300
 LOG_TAIL_LINES = 60
+ALARMS = ("[warning", "[error", "[critical")
 DEV_SECRET = "reliability-dev-signing-secret-" + "r" * 16
 CURSOR_SECRET = "reliability-cursor-secret-" + "c" * 16
 
@@ -206,9 +207,31 @@ class Fleet:
         return {service: vm_rss_kib(proc.pid) for service, proc in self.procs.items()}
 
     def log_tails(self) -> str:
+        """Each service's last warnings and errors (request lines drown them in a plain
+        tail), then its last lines, and the pending dead letters."""
         out = []
         for service, path in self.logs.items():
             lines = path.read_text(errors="replace").splitlines() if path.exists() else []
+            alarms = [line for line in lines if any(level in line for level in ALARMS)]
+            out.append(f"----- {service}, last {LOG_TAIL_LINES} warnings and errors -----")
+            out.extend(alarms[-LOG_TAIL_LINES:])
             out.append(f"----- {service}, last {LOG_TAIL_LINES} lines -----")
             out.extend(lines[-LOG_TAIL_LINES:])
+        out.append("----- dead letters -----")
+        out.append(self.dead_letters())
         return "\n".join(out)
+
+    def dead_letters(self) -> str:
+        """`canteen admin dlq list` against the private engines: pending counts per topic."""
+        try:
+            done = subprocess.run(
+                [str(Path(sys.executable).parent / "canteen"), "admin", "dlq", "list"],
+                env=self.env,
+                cwd=self.folder,
+                capture_output=True,
+                text=True,
+                timeout=120,
+            )
+        except subprocess.TimeoutExpired:
+            return "dlq list timed out"
+        return (done.stdout + done.stderr).strip()

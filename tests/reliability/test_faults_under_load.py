@@ -100,6 +100,7 @@ async def converge(client: Client, rig: Rig) -> tuple[float, Truth]:
         if not problems:
             return time.monotonic() - started, truth
         if time.monotonic() - started > CONVERGE_WITHIN_SECONDS:
+            rig.diverged = problems[0]
             pytest.fail(
                 f"not converged within {CONVERGE_WITHIN_SECONDS}s:\n" + "\n".join(problems[:40])
             )
@@ -109,6 +110,10 @@ async def converge(client: Client, rig: Rig) -> tuple[float, Truth]:
 
 async def under_load(rig: Rig, client: Client, name: str, fault: Fault) -> list[Write]:
     """Run the load with the fault, converge, check; the writes of this fault."""
+    if rig.diverged:
+        # The ledger is shared: every later check would fail on the same disagreement,
+        # after its own wait of CONVERGE_WITHIN_SECONDS.
+        pytest.fail(f"an earlier fault left the stack unconverged: {rig.diverged}")
     workload = Workload(client, seed=len(rig.results) + 1)
     if not rig.ready:
         await workload.setup()
