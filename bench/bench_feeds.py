@@ -27,7 +27,6 @@ import os
 import random
 import re
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -44,6 +43,7 @@ import structlog
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.stack import free_port
 from services.activity.access import Access
 from services.activity.directory import Directory
 from services.activity.feeds.audiences import AudienceLists
@@ -126,13 +126,6 @@ async def prepared_store(settings: CanteenSettings) -> DocumentStore:
 
 
 # -- (a) HTTP ---------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 def serve(kind: str, data_dir: str, port: int, body: bytes) -> None:

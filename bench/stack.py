@@ -80,6 +80,8 @@ def engine_pids() -> dict[str, int]:
 
 
 def free_port() -> int:
+    """A loopback port nobody listens on now (bound, then released): for a server to come,
+    or, left alone, for a client to find closed."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])

@@ -2,21 +2,13 @@
 
 from __future__ import annotations
 
-import socket
-
 import pytest
 
+from bench.stack import free_port
 from shared.settings import CanteenSettings
 from tests.cli.conftest import Invoke
 
 COMPONENTS = ("activity store", "profiles store", "search store", "notify store", "event bus")
-
-
-def closed_port() -> int:
-    """A loopback port nobody listens on (bound, then released)."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def test_every_backend_answers(settings: CanteenSettings, invoke: Invoke) -> None:
@@ -32,7 +24,7 @@ def test_every_backend_answers(settings: CanteenSettings, invoke: Invoke) -> Non
     "settings", [pytest.param("external", marks=pytest.mark.engines)], indirect=True
 )
 def test_a_down_engine_fails_the_check(invoke: Invoke, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("CANTEEN_MONGODB_URI", f"mongodb://127.0.0.1:{closed_port()}/")
+    monkeypatch.setenv("CANTEEN_MONGODB_URI", f"mongodb://127.0.0.1:{free_port()}/")
     result = invoke("admin", "check", "--timeout", "2")
     assert result.exit_code == 1
     rows = {c: next(x for x in result.stderr.splitlines() if c in x) for c in COMPONENTS}

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 
+from bench.stack import free_port
 from shared.backends import make_bus
 from shared.bus.dlq import DeadLetters
 from shared.bus.port import dlq_topic
@@ -15,7 +16,6 @@ from shared.events.codec import Message, encode
 from shared.ids import new_id
 from shared.settings import CanteenSettings
 from tests.cli.conftest import Invoke
-from tests.cli.test_check import closed_port
 
 TOPIC = "canteen.activity"
 
@@ -147,7 +147,7 @@ def test_unknown_position_is_an_error(settings: CanteenSettings, invoke: Invoke)
 def test_an_unreachable_bus_is_a_message_not_a_traceback(
     invoke: Invoke, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("CANTEEN_KAFKA_BOOTSTRAP_SERVERS", f"127.0.0.1:{closed_port()}")
+    monkeypatch.setenv("CANTEEN_KAFKA_BOOTSTRAP_SERVERS", f"127.0.0.1:{free_port()}")
     result = invoke("admin", "dlq", "list")
     assert result.exit_code == 1
     assert "a backend is unreachable" in result.stderr

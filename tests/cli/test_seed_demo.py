@@ -7,7 +7,6 @@ backends, and once through the real command against a `canteen run` subprocess.
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -17,6 +16,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from bench.stack import free_port
 from canteen.allinone import create_all_in_one
 from canteen.demo.client import Api
 from canteen.demo.data import Org, build_org
@@ -112,12 +112,6 @@ async def test_seeds_the_company_once(client: httpx.AsyncClient) -> None:
     await eventually(found, until=lambda titles: question.title in titles, within=60)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def _ready(http: httpx.Client) -> bool:
     try:
         return http.get("/readyz").status_code == 200
@@ -128,7 +122,7 @@ def _ready(http: httpx.Client) -> bool:
 @pytest.fixture
 def stack(settings: CanteenSettings) -> Iterator[str]:
     """`canteen run` in a subprocess on a temp data dir; yields its URL."""
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, **settings_env(settings), "CANTEEN_PORT": str(port)}
     env["CANTEEN_LOG_LEVEL"] = "warning"
     canteen = Path(sys.executable).with_name("canteen")
@@ -171,7 +165,7 @@ def test_command_seeds_a_running_stack(stack: str) -> None:
 
 def test_command_explains_an_unreachable_stack() -> None:
     canteen = str(Path(sys.executable).with_name("canteen"))
-    url = f"http://127.0.0.1:{_free_port()}"
+    url = f"http://127.0.0.1:{free_port()}"
     result = subprocess.run(
         [canteen, "admin", "seed-demo", "--url", url, "--people", "3", "--posts", "1"],
         capture_output=True,

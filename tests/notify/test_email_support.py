@@ -3,7 +3,6 @@ service pointed at it, plus a second handle on the service's store to seed docum
 
 from __future__ import annotations
 
-import socket
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -16,17 +15,12 @@ import httpx
 import pytest
 from aiosmtpd.controller import Controller
 
+from bench.stack import free_port
 from canteen.allinone import create_single
 from shared.backends import make_store
 from shared.settings import CanteenSettings
 from shared.store.port import DocumentStore
 from tests.conftest import serve
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @dataclass

@@ -18,7 +18,6 @@ import contextlib
 import logging
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -35,7 +34,7 @@ from aiosmtpd.controller import Controller
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from bench.stack import NotReady, wait_ready
+from bench.stack import NotReady, free_port, wait_ready
 from canteen.gateway import gateway_routes, service_for
 from shared.settings import CanteenSettings
 from tests.conftest import CURSOR_SECRET, DEV_SECRET
@@ -48,12 +47,6 @@ START_DEADLINE_SECONDS = 120
 STOP_DEADLINE_SECONDS = 20
 LOG_TAIL_LINES = 80
 logging.getLogger("mail.log").setLevel(logging.WARNING)  # aiosmtpd's per-command chatter
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def b64(data: bytes) -> str:

@@ -9,21 +9,15 @@ nothing listens on the port.
 from __future__ import annotations
 
 import asyncio
-import socket
 
+from bench.stack import free_port
 from shared.store.errors import StoreUnavailable
 from shared.store.mongo import MongoDocumentStore
 
 
-def _closed_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])  # closed again when the block ends
-
-
 async def test_writers_queued_behind_an_unreachable_server_fail_at_once() -> None:
     store = MongoDocumentStore(
-        f"mongodb://127.0.0.1:{_closed_port()}/",
+        f"mongodb://127.0.0.1:{free_port()}/",
         "unreachable",
         serialize_writes=True,
         serverSelectionTimeoutMS=300,
