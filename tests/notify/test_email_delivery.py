@@ -98,10 +98,10 @@ async def test_refused_send_is_retried_not_lost(
     assert sink.refused == 1
 
     # The server has the mail a moment before the sender records it as sent.
-    async def mail() -> dict | None:
-        return await store.collection(EMAIL_OUTBOX).find_one({"_id": "n:n4"})
-
-    outbox = await eventually(mail, until=lambda doc: doc is not None and doc["state"] != "sending")
+    outbox = await eventually(
+        lambda: store.collection(EMAIL_OUTBOX).find_one({"_id": "n:n4"}),
+        until=lambda doc: doc is not None and doc["state"] != "sending",
+    )
     assert outbox is not None and outbox["state"] == "sent" and outbox["attempts"] == 2
     assert "451" in outbox["last_error"]
 

@@ -30,6 +30,7 @@ START_DEADLINE_SECONDS = 180
 STOP_DEADLINE_SECONDS = 20
 ENGINE_DEADLINE_SECONDS = 300
 LOG_TAIL_LINES = 60
+CANTEEN = str(Path(sys.executable).parent / "canteen")  # the venv's command
 ALARMS = ("[warning", "[error", "[critical")
 DEV_SECRET = "reliability-dev-signing-secret-" + "r" * 16
 CURSOR_SECRET = "reliability-cursor-secret-" + "c" * 16
@@ -147,7 +148,7 @@ class Fleet:
         log = self.logs[service].open("ab")
         self.procs[service] = subprocess.Popen(
             [
-                str(Path(sys.executable).parent / "canteen"),
+                CANTEEN,
                 "serve",
                 service,
                 "--host",
@@ -225,7 +226,7 @@ class Fleet:
         """`canteen admin dlq list` against the private engines: pending counts per topic."""
         try:
             done = subprocess.run(
-                [str(Path(sys.executable).parent / "canteen"), "admin", "dlq", "list"],
+                [CANTEEN, "admin", "dlq", "list"],
                 env=self.env,
                 cwd=self.folder,
                 capture_output=True,

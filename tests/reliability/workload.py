@@ -27,6 +27,7 @@ from typing import Any, Literal
 import httpx
 
 from tests.reliability.fleet import Fleet
+from tests.support import eventually
 
 Fate = Literal["acked", "refused", "unknown"]
 AUTHORS = tuple(f"p{i:02d}" for i in range(12))
@@ -177,13 +178,11 @@ class Workload:
         it does not know yet when a post is written stays plain text (docs/activity.md)."""
         hello = {"body_md": "Hello, I have just joined."}  # no run marker: not in the checks
         post = await self.client.ok("POST", "/api/v1/posts", as_=MENTIONED, json=hello)
-        deadline = time.monotonic() + 60
-        while True:
-            read = await self.client.ok("GET", f"/api/v1/posts/{post['id']}", as_=MENTIONED)
-            if read["author"]["handle"] == MENTIONED:
-                return
-            assert time.monotonic() < deadline, f"activity never learnt of {MENTIONED}: {read}"
-            await asyncio.sleep(0.1)
+        await eventually(
+            lambda: self.client.ok("GET", f"/api/v1/posts/{post['id']}", as_=MENTIONED),
+            until=lambda read: read["author"]["handle"] == MENTIONED,
+            within=60,
+        )
 
     def _marker(self) -> str:
         return f"{self.ledger.run}m{uuid.uuid4().hex[:10]}"
