@@ -167,17 +167,36 @@ provision_java_engine() { # engine main-source-file
 }
 
 FDB_BIN="$CACHE/bin/canteen-ferretdb"
+# The wrapper module built against a copy of FerretDB v1.24.2 with id-index.sed applied
+# (a `replace` in the build copy's go.mod; the checked-in go.mod is untouched).
+build_ferretdb() { # wrapper-src build-dir -> $FDB_BIN.tmp
+  local src=$1 build=$2 module metadata
+  module="$(cd "$src" && go mod download -json github.com/FerretDB/FerretDB >/dev/null &&
+    go list -m -f '{{.Dir}}' github.com/FerretDB/FerretDB)" || return 1
+  rm -rf "$build" && mkdir -p "$build/wrapper"
+  cp -R "$module" "$build/ferretdb" && chmod -R u+w "$build/ferretdb"
+  metadata="$build/ferretdb/internal/backends/sqlite/metadata/metadata.go"
+  sed -i -f "$src/id-index.sed" "$metadata"
+  if ! grep -q 'IDColumn = DefaultColumn + `->"_id"`' "$metadata"; then
+    echo "id-index.sed did not apply to $metadata (FerretDB version changed?)"
+    return 1
+  fi
+  cp "$src/main.go" "$src/go.mod" "$src/go.sum" "$build/wrapper/"
+  (cd "$build/wrapper" &&
+    go mod edit -replace "github.com/FerretDB/FerretDB=$build/ferretdb" &&
+    go build -buildvcs=false -trimpath -o "$FDB_BIN.tmp" .)
+}
 provision_ferretdb() {
   local src="$HERE/ferretdb" want plog
-  want="$(fingerprint "$src/main.go" "$src/go.mod" "$src/go.sum")"
+  want="$(fingerprint "$src/main.go" "$src/go.mod" "$src/go.sum" "$src/id-index.sed")"
   if [[ -x $FDB_BIN && -f $FDB_BIN.stamp && $(cat "$FDB_BIN.stamp") == "$want" ]]; then
     return 0
   fi
   command -v go >/dev/null || die "go not found"
   plog="$VAR/ferretdb/provision.log"
-  say "provisioning: go build $src -> $FDB_BIN (a minute or two cold) ..."
-  mkdir -p "$CACHE/bin"
-  if ! (cd "$src" && go build -buildvcs=false -trimpath -o "$FDB_BIN.tmp" .) >"$plog" 2>&1; then
+  say "provisioning: go build $src (FerretDB patched: id-index.sed) -> $FDB_BIN (a minute or two cold) ..."
+  mkdir -p "$CACHE/bin" "$VAR/ferretdb"
+  if ! build_ferretdb "$src" "$CACHE/build/ferretdb" >"$plog" 2>&1; then
     show_tail "$plog"
     die "go build failed (see $plog)"
   fi
