@@ -2,16 +2,26 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import jwt
 
-from shared.http.auth.jwks import JwksCache
+from shared.http.auth.jwks import JwksCache, VerificationKey
 from shared.http.auth.principal import Principal
 
 DEV_ALGORITHM = "HS256"
 _ASYMMETRIC = frozenset({"RS256", "ES256"})
+# Checking a signature is most of an authenticated request's cost, and a client sends the
+# same token on every request until it expires. A verified token's principal is reused
+# until its `exp` (+ leeway), for at most CACHE_SECONDS, and only while the JWKS cache still
+# holds the key it was checked with (a rotated-out key is refused at once). The cache
+# holds CACHE_SIZE tokens, oldest out. The principal gate (deprovisioned people) still
+# runs on every request: it is not part of this.
+CACHE_SECONDS = 60.0
+CACHE_SIZE = 4096
 
 _REASONS: tuple[tuple[type[jwt.PyJWTError], str], ...] = (
     (jwt.ExpiredSignatureError, "token expired"),
@@ -23,6 +33,14 @@ _REASONS: tuple[tuple[type[jwt.PyJWTError], str], ...] = (
     (jwt.InvalidIssuedAtError, "invalid issued-at time"),
     (jwt.DecodeError, "malformed token"),
 )
+
+
+@dataclass
+class _Verified:
+    principal: Principal
+    until: float  # the token's exp, then (cached) the time it may be reused until
+    kid: str
+    key: VerificationKey | None  # None: the dev secret, which never rotates
 
 
 class InvalidToken(Exception):
@@ -44,15 +62,37 @@ class TokenVerifier:
         leeway_seconds: int,
         jwks: JwksCache | None,
         dev_secret: str | None,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self._issuer = issuer
         self._audience = audience
         self._leeway = leeway_seconds
         self._jwks = jwks
         self._dev_secret = dev_secret
+        self._clock = clock
+        self._verified: dict[str, _Verified] = {}
 
     async def verify(self, token: str) -> Principal:
         """Raises InvalidToken, or KeysUnavailable when the JWKS cannot be fetched."""
+        now = self._clock()
+        hit = self._verified.get(token)
+        if hit is not None:
+            if now < hit.until and (hit.key is None or self._holds(hit.kid, hit.key)):
+                return hit.principal
+            # Expired, due for a fresh check, or its key was rotated out: verify again.
+            del self._verified[token]
+        checked = await self._check(token)
+        if len(self._verified) >= CACHE_SIZE:
+            del self._verified[next(iter(self._verified))]
+        checked.until = min(checked.until + self._leeway, now + CACHE_SECONDS)
+        self._verified[token] = checked
+        return checked.principal
+
+    def _holds(self, kid: str, key: VerificationKey) -> bool:
+        return self._jwks is not None and self._jwks.holds(kid, key)
+
+    async def _check(self, token: str) -> _Verified:
+        """The token's principal and the key it was checked with, from signature and claims."""
         try:
             header = jwt.get_unverified_header(token)
         except jwt.PyJWTError:
@@ -61,7 +101,7 @@ class TokenVerifier:
         try:
             claims = jwt.decode(
                 token,
-                key,
+                key.key if isinstance(key, VerificationKey) else key,
                 algorithms=[algorithm],
                 audience=self._audience,
                 issuer=self._issuer,
@@ -72,7 +112,12 @@ class TokenVerifier:
             raise InvalidToken(f"missing claim: {exc.claim}") from None
         except jwt.PyJWTError as exc:
             raise InvalidToken(_reason(exc)) from None
-        return _principal(claims)
+        return _Verified(
+            principal=_principal(claims),
+            until=float(claims["exp"]),
+            kid=str(header.get("kid", "")),
+            key=key if isinstance(key, VerificationKey) else None,
+        )
 
     async def _key_for(self, header: Mapping[str, Any]) -> tuple[Any, str]:
         # The algorithm comes from our side of the key, never from the token alone:
@@ -90,7 +135,7 @@ class TokenVerifier:
             raise InvalidToken("unknown signing key")
         if key.algorithm != algorithm:
             raise InvalidToken("unsupported token algorithm")
-        return key.key, key.algorithm
+        return key, key.algorithm
 
 
 def _reason(exc: jwt.PyJWTError) -> str:

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import time
 from collections.abc import AsyncIterator
+from typing import Any
 
 import httpx
+import jwt
 import pytest
 import structlog
 from http_kit_support import (
@@ -21,6 +23,8 @@ from http_kit_support import (
     serve,
     sign,
 )
+
+from shared.http.auth.verifier import CACHE_SECONDS, TokenVerifier
 
 ME = "/api/v1/demo/me"
 ADMIN = "/api/v1/demo/admin"
@@ -192,3 +196,48 @@ async def test_a_dev_token_is_refused_by_a_production_app(
 
     assert response.status_code == 401
     assert response.json()["detail"] == "unsupported token algorithm"
+
+
+async def test_a_verified_token_is_reused_until_its_expiry_or_the_cache_bound(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    checks: list[str] = []
+    real_decode = jwt.decode
+
+    def counted_decode(token: str, *args: Any, **kwargs: Any) -> Any:
+        checks.append(token)
+        return real_decode(token, *args, **kwargs)
+
+    monkeypatch.setattr(jwt, "decode", counted_decode)
+    secret = "cache-test-secret-" + "x" * 32
+    clock = [time.time()]
+    verifier = TokenVerifier(
+        issuer="iss",
+        audience="aud",
+        leeway_seconds=0,
+        jwks=None,
+        dev_secret=secret,
+        clock=lambda: clock[0],
+    )
+
+    def dev_token(ttl: int) -> str:
+        now = int(clock[0])
+        claims = {"sub": "ana", "iss": "iss", "aud": "aud", "iat": now, "exp": now + ttl}
+        return jwt.encode(claims, secret, algorithm="HS256")
+
+    short, long = dev_token(30), dev_token(3600)
+    start = clock[0]
+    first = await verifier.verify(short)
+    assert await verifier.verify(short) is first and checks == [short]
+
+    clock[0] = start + 31  # past its exp: checked again (jwt then judges it by real time)
+    await verifier.verify(short)
+    assert checks == [short, short]
+
+    await verifier.verify(long)
+    clock[0] = start + 31 + CACHE_SECONDS - 1
+    await verifier.verify(long)
+    assert checks == [short, short, long]
+    clock[0] = start + 31 + CACHE_SECONDS + 1  # a key dropped from the JWKS counts within this
+    await verifier.verify(long)
+    assert checks == [short, short, long, long]
