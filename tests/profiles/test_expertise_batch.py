@@ -267,22 +267,19 @@ async def test_a_batch_failing_half_way_then_one_by_one_ends_the_same(
         await setup_people(one)
         await setup_people(many)
         await one.deliver(*events)
-        # Sources are written, then some projections, then the store fails.
-        real = ExpertiseRepository.write_projection
-        calls = 0
+        # Sources are written, then half of the new projections, then the store fails.
+        real = ExpertiseRepository.insert_projections
 
-        async def flaky(self: ExpertiseRepository, *args: Any) -> bool:
-            nonlocal calls
-            calls += 1
-            if calls > 5:
-                raise RuntimeError("store went away")
-            return await real(self, *args)
+        async def half_then_fail(self: ExpertiseRepository, new: list[Any]) -> bool:
+            assert len(new) > 1, "the scenario should create several projections"
+            await real(self, new[: len(new) // 2])
+            raise RuntimeError("store went away")
 
-        monkeypatch.setattr(ExpertiseRepository, "write_projection", flaky)
+        monkeypatch.setattr(ExpertiseRepository, "insert_projections", half_then_fail)
         envelopes = [new_event(e) for e in events]
         with pytest.raises(RuntimeError, match="store went away"):
             await many.dispatcher.handle_batch(envelopes)
-        monkeypatch.setattr(ExpertiseRepository, "write_projection", real)
+        monkeypatch.setattr(ExpertiseRepository, "insert_projections", real)
         for event in envelopes:  # what the bus does after a failed batch
             await many.dispatcher(event)
         assert_same(await snapshot(one), await snapshot(many), source_versions=False)
@@ -304,3 +301,34 @@ async def test_concurrent_batches_of_two_partitions_lose_nothing(
         assert_same(await snapshot(one), await snapshot(many))
         doc = await many.expertise("ana", "go")
         assert doc is not None and len(doc["contrib"]) == 40
+
+
+@pytest.mark.parametrize("read", ["sources_by_id", "expertise_by_id"])
+async def test_a_document_created_by_another_writer_after_the_batch_read_it(
+    settings: CanteenSettings, monkeypatch: pytest.MonkeyPatch, read: str
+) -> None:
+    # The batch reads its sources (or ana's `go` document) as missing; before it inserts
+    # them, the one-by-one path delivers the batch's first answer, creating both. The
+    # batch's insert clashes; it reads again and ends where one-by-one delivery ends.
+    batch = [answer(f"b{i}", f"qb{i}", "asker", "ana", ["go"]) for i in range(5)]
+    async with harness(twin(settings, "single")) as one, harness(twin(settings, "batch")) as many:
+        await setup_people(one)
+        await setup_people(many)
+        await one.deliver(*batch)
+        real = getattr(ExpertiseRepository, read)
+        raced = False
+
+        async def read_then_race(self: ExpertiseRepository, ids: list[str]) -> Any:
+            nonlocal raced
+            found = await real(self, ids)
+            if not raced:
+                raced = True
+                await many.deliver(batch[0])
+            return found
+
+        monkeypatch.setattr(ExpertiseRepository, read, read_then_race)
+        await many.deliver_batch(*batch)
+        assert raced
+        assert_same(await snapshot(one), await snapshot(many), source_versions=False)
+        doc = await many.expertise("ana", "go")
+        assert doc is not None and len(doc["contrib"]) == 5

@@ -13,6 +13,11 @@ people read, expertise write). Here a batch of one partition's events, in offset
    same pure `domain.project` the per-event path uses (`domain.project_all`), and writes
    each document once.
 
+New sources and new expertise documents (most of a batch: every answer and article is a
+new source) go in one `insert_many` per collection instead of one insert each; on
+FerretDB, where every write is a round trip serialised per collection, that is most of a
+batch's cost.
+
 Concurrency: the same answer can change on another partition (acceptances travel under
 the question's key) and the same (person, topic) from any partition, or from the skills
 feature's endorsements. Every write is a compare-and-swap on the document's version `v`
@@ -110,12 +115,16 @@ class BatchScorer:
                 return done
             current = await self._repo.sources_by_id(list(pending))
             folded = {sid: _fold(sid, current.get(sid), ups) for sid, ups in pending.items()}
+            created = [sid for sid in folded if sid not in current]
+            changed = [sid for sid in folded if sid in current]
+            # New sources in one insert (most signals create their source); if another
+            # writer created one meanwhile, all of them are read again next round.
+            if await self._repo.insert_sources([folded[sid] for sid in created]):
+                done.update((sid, folded[sid]) for sid in created)
             written = await asyncio.gather(
-                *(self._repo.replace_source(current.get(sid), new) for sid, new in folded.items())
+                *(self._repo.replace_source(current[sid], folded[sid]) for sid in changed)
             )
-            for (sid, new), ok in zip(folded.items(), written, strict=True):
-                if ok:
-                    done[sid] = new
+            done.update((sid, folded[sid]) for sid, ok in zip(changed, written, strict=True) if ok)
             pending = {sid: ups for sid, ups in pending.items() if sid not in done}
         raise RuntimeError("expertise sources kept changing; giving up (will be retried)")
 
@@ -127,18 +136,26 @@ class BatchScorer:
             docs = await self._repo.expertise_by_id([f"{p}:{t}" for p, t in pending])
             new_people = {p for p, t in pending if f"{p}:{t}" not in docs}
             hidden = await self._repo.hidden_topics(new_people)
+            created: list[tuple[str, str, domain.Projected, bool]] = []
             writes = []
             for (person_id, topic), doc_steps in pending.items():
                 doc = docs.get(f"{person_id}:{topic}")
                 projected = domain.project_all(doc, doc_steps)
                 if projected is None:
                     continue
-                is_hidden = bool(doc["hidden"]) if doc else topic in hidden.get(person_id, set())
+                if doc is None:
+                    is_hidden = topic in hidden.get(person_id, set())
+                    created.append((person_id, topic, projected, is_hidden))
+                    continue
+                is_hidden = bool(doc["hidden"])
                 writes.append(((person_id, topic), (person_id, topic, doc, projected, is_hidden)))
+            lost: set[DocKey] = set()
+            if not await self._repo.insert_projections(created):
+                lost.update((p, t) for p, t, _, _ in created)
             results = await asyncio.gather(
                 *(self._repo.write_projection(*args) for _, args in writes)
             )
-            lost = {key for (key, _), ok in zip(writes, results, strict=True) if not ok}
+            lost.update(key for (key, _), ok in zip(writes, results, strict=True) if not ok)
             pending = {key: s for key, s in pending.items() if key in lost}
         raise RuntimeError("expertise documents kept changing; giving up (will be retried)")
 

@@ -114,6 +114,50 @@ class ExpertiseRepository:
         can keep them right. A loser re-reads and re-projects; per-source versions inside
         `contrib` make re-applying a source a no-op.
         """
+        if doc is None:
+            return await self.insert_projections([(person_id, topic, projected, hidden)])
+        fields, events = self._projection_fields(person_id, topic, projected, hidden)
+        result = await self._expertise.update_one(
+            {"_id": doc["_id"], "v": doc["v"]},
+            update_with_events({"$set": fields, "$inc": {"v": 1}}, events),
+        )
+        if not result.matched_count:
+            return False
+        self._notify(events)
+        return True
+
+    async def insert_projections(self, new: list[tuple[str, str, domain.Projected, bool]]) -> bool:
+        """Create expertise documents (person, topic, projection, hidden) in one write.
+
+        False if one already existed (another writer created it since it was read): the
+        documents before it in the list were written, the rest were not; the caller
+        re-reads them all and goes on from what is there (re-projecting its own is a no-op).
+        """
+        docs, events = [], []
+        for person_id, topic, projected, hidden in new:
+            fields, doc_events = self._projection_fields(person_id, topic, projected, hidden)
+            docs.append(
+                insert_with_events(
+                    {"_id": f"{person_id}:{topic}", "person_id": person_id, "topic": topic}
+                    | {"v": 1, "published_ref": None}
+                    | fields,
+                    doc_events,
+                )
+            )
+            events += doc_events
+        if not docs:
+            return True
+        try:
+            await self._expertise.insert_many(docs)
+        except DuplicateKeyError:
+            self._notify(events)  # some may be in: let the relay look
+            return False
+        self._notify(events)
+        return True
+
+    def _projection_fields(
+        self, person_id: str, topic: str, projected: domain.Projected, hidden: bool
+    ) -> tuple[dict[str, Any], list[Any]]:
         fields: dict[str, Any] = {
             "score_ref": projected.score_ref,
             "contrib": projected.contrib,
@@ -125,27 +169,7 @@ class ExpertiseRepository:
         if projected.publish:
             fields["published_ref"] = projected.score_ref
             events.append(self._changed(person_id, topic, projected.score_ref, hidden))
-        if doc is None:
-            try:
-                await self._expertise.insert_one(
-                    insert_with_events(
-                        {"_id": f"{person_id}:{topic}", "person_id": person_id, "topic": topic}
-                        | {"v": 1, "published_ref": None}
-                        | fields,
-                        events,
-                    )
-                )
-            except DuplicateKeyError:
-                return False
-        else:
-            result = await self._expertise.update_one(
-                {"_id": doc["_id"], "v": doc["v"]},
-                update_with_events({"$set": fields, "$inc": {"v": 1}}, events),
-            )
-            if not result.matched_count:
-                return False
-        self._notify(events)
-        return True
+        return fields, events
 
     # batched reads and writes (see batch.py)
 
@@ -165,6 +189,16 @@ class ExpertiseRepository:
         )
         return {p["_id"]: set(p.get("hidden_topics", [])) for p in people}
 
+    async def insert_sources(self, docs: list[dict[str, Any]]) -> bool:
+        """Create sources in one write; False if one already existed (see insert_projections)."""
+        if not docs:
+            return True
+        try:
+            await self._sources.insert_many(docs)
+        except DuplicateKeyError:
+            return False
+        return True
+
     async def replace_source(self, old: dict[str, Any] | None, new: dict[str, Any]) -> bool:
         """Write a source's new state computed from `old` (None: new); False if it changed.
 
@@ -172,11 +206,7 @@ class ExpertiseRepository:
         answer (acceptances travel under the question's key, votes under the answer's).
         """
         if old is None:
-            try:
-                await self._sources.insert_one(new)
-            except DuplicateKeyError:
-                return False
-            return True
+            return await self.insert_sources([new])
         fields = {k: v for k, v in new.items() if k != "_id"}
         result = await self._sources.update_one(
             {"_id": old["_id"], "v": old["v"]}, {"$set": fields}
