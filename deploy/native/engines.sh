@@ -174,7 +174,8 @@ build_ferretdb() { # wrapper-src build-dir -> $FDB_BIN.tmp
   module="$(cd "$src" && go mod download -json github.com/FerretDB/FerretDB >/dev/null &&
     go list -m -f '{{.Dir}}' github.com/FerretDB/FerretDB)" || return 1
   rm -rf "$build" && mkdir -p "$build/wrapper"
-  cp -R "$module" "$build/ferretdb" && chmod -R u+w "$build/ferretdb"
+  # The module cache is read-only; the copy must be writable (for sed, and for non-root).
+  cp -R --no-preserve=mode "$module" "$build/ferretdb" && chmod -R u+w "$build/ferretdb"
   metadata="$build/ferretdb/internal/backends/sqlite/metadata/metadata.go"
   sed -i -f "$src/id-index.sed" "$metadata"
   if ! grep -q 'IDColumn = DefaultColumn + `->"_id"`' "$metadata"; then
