@@ -86,9 +86,9 @@ class JwksCache:
             key = self._keys.get(kid)
         return key
 
-    def holds(self, kid: str, key: VerificationKey) -> bool:
-        """Whether the current key set still maps `kid` to `key` (no fetch)."""
-        return self._keys.get(kid) is key
+    def holds(self, key: VerificationKey) -> bool:
+        """Whether the current key set still has `key` under its kid (no fetch)."""
+        return self._keys.get(key.kid) is key
 
     def _may_refetch(self) -> bool:
         return self._attempted_at is None or self._clock() - self._attempted_at >= self._min_refresh

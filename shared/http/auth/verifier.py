@@ -35,11 +35,10 @@ _REASONS: tuple[tuple[type[jwt.PyJWTError], str], ...] = (
 )
 
 
-@dataclass
+@dataclass(frozen=True, slots=True)
 class _Verified:
     principal: Principal
-    until: float  # the token's exp, then (cached) the time it may be reused until
-    kid: str
+    until: float  # reusable until then: exp + leeway, at most CACHE_SECONDS after the check
     key: VerificationKey | None  # None: the dev secret, which never rotates
 
 
@@ -77,31 +76,30 @@ class TokenVerifier:
         now = self._clock()
         hit = self._verified.get(token)
         if hit is not None:
-            if now < hit.until and (hit.key is None or self._holds(hit.kid, hit.key)):
+            if now < hit.until and (hit.key is None or self._holds(hit.key)):
                 return hit.principal
             # Expired, due for a fresh check, or its key was rotated out: verify again.
             del self._verified[token]
-        checked = await self._check(token)
+        checked = await self._check(token, now)
         if len(self._verified) >= CACHE_SIZE:
             del self._verified[next(iter(self._verified))]
-        checked.until = min(checked.until + self._leeway, now + CACHE_SECONDS)
         self._verified[token] = checked
         return checked.principal
 
-    def _holds(self, kid: str, key: VerificationKey) -> bool:
-        return self._jwks is not None and self._jwks.holds(kid, key)
+    def _holds(self, key: VerificationKey) -> bool:
+        return self._jwks is not None and self._jwks.holds(key)
 
-    async def _check(self, token: str) -> _Verified:
+    async def _check(self, token: str, now: float) -> _Verified:
         """The token's principal and the key it was checked with, from signature and claims."""
         try:
             header = jwt.get_unverified_header(token)
         except jwt.PyJWTError:
             raise InvalidToken("malformed token") from None
-        key, algorithm = await self._key_for(header)
+        secret, algorithm, key = await self._key_for(header)
         try:
             claims = jwt.decode(
                 token,
-                key.key if isinstance(key, VerificationKey) else key,
+                secret,
                 algorithms=[algorithm],
                 audience=self._audience,
                 issuer=self._issuer,
@@ -112,19 +110,16 @@ class TokenVerifier:
             raise InvalidToken(f"missing claim: {exc.claim}") from None
         except jwt.PyJWTError as exc:
             raise InvalidToken(_reason(exc)) from None
-        return _Verified(
-            principal=_principal(claims),
-            until=float(claims["exp"]),
-            kid=str(header.get("kid", "")),
-            key=key if isinstance(key, VerificationKey) else None,
-        )
+        until = min(float(claims["exp"]) + self._leeway, now + CACHE_SECONDS)
+        return _Verified(principal=_principal(claims), until=until, key=key)
 
-    async def _key_for(self, header: Mapping[str, Any]) -> tuple[Any, str]:
+    async def _key_for(self, header: Mapping[str, Any]) -> tuple[Any, str, VerificationKey | None]:
+        """(key material, algorithm, the JWKS key it came from or None for the dev secret)."""
         # The algorithm comes from our side of the key, never from the token alone:
         # an HS256 token must not be checked with an RSA public key as HMAC secret.
         algorithm = header.get("alg")
         if algorithm == DEV_ALGORITHM and self._dev_secret is not None:
-            return self._dev_secret, DEV_ALGORITHM
+            return self._dev_secret, DEV_ALGORITHM, None
         if algorithm not in _ASYMMETRIC or self._jwks is None:
             raise InvalidToken("unsupported token algorithm")
         kid = header.get("kid")
@@ -135,7 +130,7 @@ class TokenVerifier:
             raise InvalidToken("unknown signing key")
         if key.algorithm != algorithm:
             raise InvalidToken("unsupported token algorithm")
-        return key, key.algorithm
+        return key.key, key.algorithm, key
 
 
 def _reason(exc: jwt.PyJWTError) -> str:

@@ -238,6 +238,6 @@ async def test_a_verified_token_is_reused_until_its_expiry_or_the_cache_bound(
     clock[0] = start + 31 + CACHE_SECONDS - 1
     await verifier.verify(long)
     assert checks == [short, short, long]
-    clock[0] = start + 31 + CACHE_SECONDS + 1  # a key dropped from the JWKS counts within this
+    clock[0] = start + 31 + CACHE_SECONDS + 1  # reused for at most CACHE_SECONDS
     await verifier.verify(long)
     assert checks == [short, short, long, long]
