@@ -156,20 +156,33 @@ class SqliteLog:
     def fetch(
         self, positions: dict[TopicPartition, int], limit: int
     ) -> tuple[dict[TopicPartition, list[Record]], dict[TopicPartition, int]]:
-        """Records from each position on (at most `limit` per partition), and the heads."""
+        """Records from each position on (at most `limit` per partition), and the heads.
+
+        The heads come first, in one query: an idle consumer polls every partition it owns
+        many times a second, and only a partition whose head is past its position has rows
+        to read. A record appended after the heads were read is simply left for next time.
+        """
+        if not positions:
+            return {}, {}
+        topics = sorted({topic for topic, _ in positions})
+        marks = ", ".join("?" * len(topics))
+        known = {
+            (topic, partition): head
+            for topic, partition, head in self._conn.execute(
+                f"SELECT topic, partition, next_offset FROM bus_heads WHERE topic IN ({marks})",  # noqa: S608
+                topics,
+            )
+        }
+        heads = {tp: known.get(tp, 0) for tp in positions}
         batches: dict[TopicPartition, list[Record]] = {}
-        heads: dict[TopicPartition, int] = {}
         for (topic, partition), position in positions.items():
+            if heads[(topic, partition)] <= position:
+                continue
             rows = self._conn.execute(
                 "SELECT seq, key, headers, value FROM bus_log"
                 " WHERE topic = ? AND partition = ? AND seq >= ? ORDER BY seq LIMIT ?",
                 (topic, partition, position, limit),
             ).fetchall()
-            head = self._conn.execute(
-                "SELECT next_offset FROM bus_heads WHERE topic = ? AND partition = ?",
-                (topic, partition),
-            ).fetchone()
-            heads[(topic, partition)] = head[0] if head else 0
             if rows:
                 batches[(topic, partition)] = [
                     Record(topic, partition, seq, Message(_unpack_headers(h), key, value))

@@ -95,11 +95,22 @@ def get_path(doc: Document, path: str) -> Any:
 
 
 def _equals(value: Any, operand: Any) -> bool:
+    if type(value) is str:
+        # The common case (ids, kinds, states), decided without ranking both sides.
+        return isinstance(operand, str) and value == operand
     if value is MISSING:
         return operand is None
     if bson_eq(value, operand):
         return True
     return isinstance(value, list) and any(bson_eq(el, operand) for el in value)
+
+
+def _in(value: Any, operands: list[Any]) -> bool:
+    if type(value) is str:
+        # Only a string equals a string, so C-level membership is exact (a page's
+        # `_id: {$in: [...]}` is checked for every document it returns).
+        return value in operands
+    return any(_equals(value, x) for x in operands)
 
 
 def _compare(value: Any, op: str, operand: Any) -> bool:
@@ -122,9 +133,9 @@ def _field_matches(values: list[Any], op: str, operand: Any) -> bool:
     if op == "$ne":
         return not any(_equals(v, operand) for v in values)
     if op == "$in":
-        return any(_equals(v, x) for v in values for x in operand)
+        return any(_in(v, operand) for v in values)
     if op == "$nin":
-        return not any(_equals(v, x) for v in values for x in operand)
+        return not any(_in(v, operand) for v in values)
     if op == "$exists":
         return any(v is not MISSING for v in values) is bool(operand)
     if operand is None:

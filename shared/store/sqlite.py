@@ -31,6 +31,8 @@ CREATE TABLE IF NOT EXISTS _canteen_indexes (
     coll TEXT NOT NULL, name TEXT NOT NULL, spec TEXT NOT NULL, PRIMARY KEY (coll, name));
 CREATE TABLE IF NOT EXISTS _canteen_array_paths (
     coll TEXT NOT NULL, path TEXT NOT NULL, PRIMARY KEY (coll, path));
+CREATE TABLE IF NOT EXISTS _canteen_meta_generation (
+    coll TEXT PRIMARY KEY, generation INTEGER NOT NULL);
 """
 
 

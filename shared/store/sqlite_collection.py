@@ -1,8 +1,11 @@
 """SqliteCollection: one collection as a table of JSON documents (`_id`, `doc`).
 
-Each operation reads what it must know about the collection (array-holding paths,
-unique and expiring indexes) from the metadata tables inside its own transaction, so
-several processes sharing the file always decide with the same snapshot as the data.
+Each operation decides with what it must know about the collection (array-holding paths,
+unique and expiring indexes) as of its own transaction's snapshot, so several processes
+sharing the file always decide with the same snapshot as the data. That metadata is kept
+in memory with its generation: every change to it bumps a per-collection counter in the
+same transaction, and an operation reads only that counter unless it moved (one indexed
+read instead of two queries and a JSON parse per index on every operation).
 """
 
 # Collection names are checked by SqliteDocumentStore.collection, index names are
@@ -69,6 +72,8 @@ class SqliteCollection(Collection):
         self.name = name
         self._store = store
         self._last_purge = time.monotonic()
+        # (generation, metadata) as last read; only the store's one thread touches it.
+        self._cached_meta: tuple[int, _Meta] | None = None
 
     # -- plumbing ------------------------------------------------------------------
 
@@ -86,12 +91,37 @@ class SqliteCollection(Collection):
 
         def op(conn: sqlite3.Connection) -> T:
             self._store.ensure_table(conn, self.name)
-            with _transaction(conn, write=True):
-                return fn(conn, self._meta(conn))
+            try:
+                with _transaction(conn, write=True):
+                    return fn(conn, self._meta(conn))
+            except BaseException:
+                # A rolled-back write may have noted an array path that was never stored.
+                self._cached_meta = None
+                raise
 
         return await self._store.run(op)
 
     def _meta(self, conn: sqlite3.Connection) -> _Meta:
+        row = conn.execute(
+            "SELECT generation FROM _canteen_meta_generation WHERE coll=?", (self.name,)
+        ).fetchone()
+        generation = row[0] if row else 0
+        if self._cached_meta is not None and self._cached_meta[0] == generation:
+            return self._cached_meta[1]
+        meta = self._read_meta(conn)
+        self._cached_meta = (generation, meta)
+        return meta
+
+    def _meta_changed(self, conn: sqlite3.Connection) -> None:
+        """Bump the generation in the caller's write transaction; the cache is re-read."""
+        conn.execute(
+            "INSERT INTO _canteen_meta_generation (coll, generation) VALUES (?, 1)"
+            " ON CONFLICT (coll) DO UPDATE SET generation = generation + 1",
+            (self.name,),
+        )
+        self._cached_meta = None
+
+    def _read_meta(self, conn: sqlite3.Connection) -> _Meta:
         meta = _Meta()
         rows = conn.execute("SELECT path FROM _canteen_array_paths WHERE coll=?", (self.name,))
         meta.array_paths = {path for (path,) in rows}
@@ -165,6 +195,7 @@ class SqliteCollection(Collection):
                     "INSERT OR IGNORE INTO _canteen_array_paths (coll, path) VALUES (?, ?)",
                     (self.name, path),
                 )
+                self._meta_changed(conn)
                 meta.array_paths.add(path)
 
     def _check_unique(self, conn: sqlite3.Connection, meta: _Meta, doc: Document) -> None:
@@ -356,10 +387,12 @@ class SqliteCollection(Collection):
                 raise StoreError(f"index {index_name} exists on {self.name} with other options")
             if unique and row is None:
                 self._check_existing_unique(conn, meta, index_name, fields)
-            conn.execute(
-                "INSERT OR IGNORE INTO _canteen_indexes (coll, name, spec) VALUES (?, ?, ?)",
-                (self.name, index_name, spec),
-            )
+            if row is None:
+                conn.execute(
+                    "INSERT INTO _canteen_indexes (coll, name, spec) VALUES (?, ?, ?)",
+                    (self.name, index_name, spec),
+                )
+                self._meta_changed(conn)
             conn.execute(f'CREATE INDEX IF NOT EXISTS "{table_index}" ON "{self.name}" ({columns})')
 
         await self._write(op)

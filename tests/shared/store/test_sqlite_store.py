@@ -9,6 +9,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
+
+from shared.store.errors import DuplicateKeyError
 from shared.store.sqlite import SqliteDocumentStore
 
 
@@ -40,6 +43,22 @@ async def test_two_stores_on_one_file_see_each_others_writes(tmp_path: Path) -> 
         # The array written by the other store must stop `first` from narrowing on `tags`.
         found = await first.collection("t").find({"tags": "x"}, sort=[("_id", 1)])
         assert [d["_id"] for d in found] == ["a", "b"]
+    finally:
+        await first.close()
+        await second.close()
+
+
+async def test_an_index_created_by_another_store_binds_at_once(tmp_path: Path) -> None:
+    # Each store keeps a collection's metadata in memory; the other's change must show.
+    path = tmp_path / "shared.db"
+    first, second = SqliteDocumentStore(path), SqliteDocumentStore(path)
+    try:
+        await first.collection("t").insert_one({"_id": "a", "email": "x@example.org"})
+        await second.collection("t").create_index([("email", 1)], unique=True)
+
+        with pytest.raises(DuplicateKeyError):
+            await first.collection("t").insert_one({"_id": "b", "email": "x@example.org"})
+        assert await first.collection("t").count({}) == 1
     finally:
         await first.close()
         await second.close()
