@@ -420,8 +420,14 @@ async def drop_external(settings: CanteenSettings) -> None:
 # -- (c) page cost vs history ----------------------------------------------------------------
 
 
+# Authors and timeline owners in the history seed: few enough that the measured author and
+# reader have 50 items each at 10,000 posts (two full pages), so both sizes compare
+# pages of 20 (at 1,000 they had 10 items at 10,000 and 20 at 1,000,000).
+HISTORY_PEOPLE = 200
+
+
 async def seed_history(store: DocumentStore, n: int, batch: int = 20_000) -> float:
-    """n posts (1,000 authors, 100 topics, 100 public groups) and the reader's timeline."""
+    """n posts (200 authors, 100 topics, 100 public groups) and 200 readers' timelines."""
     rng = random.Random(7)
     posts = store.collection("posts")
     timelines = store.collection("timelines")
@@ -434,16 +440,17 @@ async def seed_history(store: DocumentStore, n: int, batch: int = 20_000) -> flo
             group = f"g{i % 100}" if i % 5 == 0 else None
             doc = post_doc(
                 i,
-                author=f"a{i % 1000}",
+                author=f"a{i % HISTORY_PEOPLE}",
                 topics=[f"t{rng.randrange(100)}", f"t{rng.randrange(100)}"],
                 group=group,
             )
             docs.append(doc)
-            # Everyone's timelines, in aggregate: 1 entry per post for 1 of 1000 readers.
+            # Everyone's timelines, in aggregate: 1 entry per post for 1 of 200 readers.
+            reader = f"u{i % HISTORY_PEOPLE}"
             entries.append(
                 {
-                    "_id": f"u{i % 1000}:{doc['_id']}",
-                    "user_id": f"u{i % 1000}",
+                    "_id": f"{reader}:{doc['_id']}",
+                    "user_id": reader,
                     "post_id": doc["_id"],
                     "created_at": doc["created_at"],
                     "author_id": doc["author_id"],
@@ -491,7 +498,8 @@ async def timed(call: Callable[[], Awaitable[Any]], n: int) -> tuple[float, floa
     return statistics.median(samples), percentile(samples, 0.99)
 
 
-async def measure(store: DocumentStore, samples: int) -> dict[str, tuple[float, float]]:
+async def measure(store: DocumentStore, samples: int) -> dict[str, tuple[float, float, int]]:
+    """(p50 ms, p99 ms, items on the page) per feed."""
     reader = FeedReader(
         TimelineRepository(store),
         Sources(store),
@@ -510,11 +518,15 @@ async def measure(store: DocumentStore, samples: int) -> dict[str, tuple[float, 
         "person, 2nd page": lambda: reader.person(me, "a1", limit=20, after=first.next_key),
         "questions-for-me": lambda: reader.questions_for(me, limit=20, after=None),
     }
-    return {name: await timed(call, samples) for name, call in calls.items()}
+    out = {}
+    for name, call in calls.items():
+        page = await call()
+        out[name] = (*await timed(call, samples), len(page.posts))
+    return out
 
 
 async def bench_history(sizes: list[int], samples: int) -> None:
-    results: dict[str, dict[int, tuple[float, float]]] = {}
+    results: dict[str, dict[int, tuple[float, float, int]]] = {}
     seeding: dict[int, float] = {}
     for n in sizes:
         data_dir = Path(tempfile.mkdtemp(prefix="bench-feeds-history-"))
@@ -532,13 +544,16 @@ async def bench_history(sizes: list[int], samples: int) -> None:
         print(f"Seeding {n:,} posts + {n:,} timeline entries: {seeding[n]:.1f} s.")
     print()
     print(
-        f"| feed | p50 ms @ {small:,} | p50 ms @ {big:,} | ratio | p99 ms @ {small:,} | "
-        f"p99 ms @ {big:,} |"
+        f"| feed | items @ {small:,} / {big:,} | p50 ms @ {small:,} | p50 ms @ {big:,} | ratio | "
+        f"p99 ms @ {small:,} | p99 ms @ {big:,} |"
     )
-    print("|---|---:|---:|---:|---:|---:|")
+    print("|---|---:|---:|---:|---:|---:|---:|")
     for name, by_size in results.items():
-        (s50, s99), (b50, b99) = by_size[small], by_size[big]
-        print(f"| {name} | {s50:.2f} | {b50:.2f} | {b50 / s50:.2f} | {s99:.2f} | {b99:.2f} |")
+        (s50, s99, s_items), (b50, b99, b_items) = by_size[small], by_size[big]
+        print(
+            f"| {name} | {s_items} / {b_items} | {s50:.2f} | {b50:.2f} | {b50 / s50:.2f} "
+            f"| {s99:.2f} | {b99:.2f} |"
+        )
     print()
 
 
