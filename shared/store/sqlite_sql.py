@@ -15,7 +15,7 @@ collection on write) is never narrowed, since an array matches by membership.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -103,17 +103,46 @@ def array_paths_of(value: Any, prefix: str = "") -> Iterable[str]:
 
 
 def narrow(filter: Filter, array_paths: set[str]) -> tuple[list[str], list[Any]]:
-    """SQL conditions (ANDed) selecting a superset of the documents matching `filter`."""
+    """SQL conditions (ANDed) selecting a superset of the documents matching `filter`.
+
+    When the filter pins `_id` (equality or `$in`, ANDed at the top), that condition alone
+    is kept: the primary key finds those few rows, and any other condition offered to
+    SQLite's planner (which has no statistics) may make it walk an index on those fields
+    instead, reading every row they match (`_id IN (21 ids)` and kind/state chose the
+    kind/state index and read every open question).
+    """
+    for key, value in _top_level_terms(filter):
+        if key == "_id":
+            is_ops = isinstance(value, dict) and value and next(iter(value)).startswith("$")
+            for op, operand in value.items() if is_ops else [("$eq", value)]:
+                if op in ("$eq", "$in"):
+                    condition = _condition("_id", op, operand)
+                    if condition:
+                        return [condition[0]], condition[1]
+    return _narrow(filter, array_paths)
+
+
+def _top_level_terms(filter: Filter) -> Iterator[tuple[str, Any]]:
+    """(field, condition) pairs ANDed at the top of `filter`, through nested `$and`."""
+    for key, value in filter.items():
+        if key == "$and":
+            for clause in value:
+                yield from _top_level_terms(clause)
+        elif key != "$or":
+            yield key, value
+
+
+def _narrow(filter: Filter, array_paths: set[str]) -> tuple[list[str], list[Any]]:
     clauses: list[str] = []
     params: list[Any] = []
     for key, value in filter.items():
         if key == "$and":
             for clause in value:
-                sub, sub_params = narrow(clause, array_paths)
+                sub, sub_params = _narrow(clause, array_paths)
                 clauses += sub
                 params += sub_params
         elif key == "$or":
-            branches = [narrow(clause, array_paths) for clause in value]
+            branches = [_narrow(clause, array_paths) for clause in value]
             if all(sub for sub, _ in branches):
                 # Bracketed: `A AND (x OR y) AND C`, or SQLite reads `(A AND x) OR (y AND C)`.
                 clauses.append(

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from shared.events.schemas.activity.discussion import AnswerAccepted
 from tests.activity.test_feeds_support import PROBLEM, World
+from tests.support import eventually
 
 ORG, PUBLIC, PRIVATE = "org question", "public-group question", "private-group question"
 EVERYONE = [PRIVATE, PUBLIC, ORG]  # newest first
@@ -55,8 +57,45 @@ async def test_questions_for_me_are_open_questions_in_my_topics_by_others(world:
     await world.store.collection("posts").update_one(
         {"_id": answered}, {"$set": {"state": "answered"}}
     )
+    # Read through the topic index, so once the feeds consumer has indexed every post; the
+    # answered one is still "open" in its entry (no event said otherwise) and is skipped
+    # because the post itself is read again under the filter.
+    everything = ["answered in db", "mine in db", "note in db", "open in db"]
+    await eventually(lambda: world.texts("bo", "topics/db"), until=lambda t: t == everything)
     assert await world.texts("bo", "questions-for-me") == ["open in db"]
     assert await world.texts("cy", "questions-for-me") == []
+
+
+async def test_questions_for_me_follow_acceptance_through_the_index(world: World) -> None:
+    await world.follow("bo", "topic", "db", publish=False)
+    question = await world.post("ana", "how to index?", kind="question", topics=["db"])
+    await eventually(
+        lambda: world.texts("bo", "questions-for-me"), until=lambda t: t == ["how to index?"]
+    )
+    entry_id = f"db:{question}"
+
+    for accepted, state, shown in ((True, "answered", []), (False, "open", ["how to index?"])):
+        await world.store.collection("posts").update_one(
+            {"_id": question}, {"$set": {"state": state}}
+        )
+        await world.publish(
+            AnswerAccepted(
+                question_id=question,
+                answer_id="a1",
+                answer_author_id="cy",
+                asker_id="ana",
+                accepted=accepted,
+                decided_by="ana",
+                topics=["db"],
+                at=world.tick(),
+                audience="org",
+            )
+        )
+        await eventually(
+            lambda: world.store.collection("topic_index").find_one({"_id": entry_id}),
+            until=lambda e, state=state: e is not None and e["state"] == state,
+        )
+        assert await world.texts("bo", "questions-for-me") == shown
 
 
 async def test_group_feed_puts_pinned_posts_first_on_the_first_page(world: World) -> None:

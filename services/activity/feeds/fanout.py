@@ -174,6 +174,9 @@ class FanOut:
         fields["topics"] = list(fields["topics"] or [])
         await self._timelines.refresh_post(post["id"], fields)
 
+    async def question_state_changed(self, question_id: str) -> None:
+        """An answer was accepted or un-accepted: timelines copy no question state."""
+
     async def post_deleted(self, post_id: str) -> None:
         removed = await self._timelines.remove_post(post_id)
         log.info("activity.feeds.post_removed", post_id=post_id, entries=removed)

@@ -11,6 +11,7 @@ from services.activity.feeds.fanout import FanOut
 from shared.events.dispatch import EventDispatcher
 from shared.events.envelope import Event
 from shared.events.registry import registry
+from shared.events.schemas.activity.discussion import AnswerAccepted
 from shared.events.schemas.activity.posts import PostCreated, PostDeleted, PostUpdated
 from shared.events.schemas.activity.social import (
     FollowCreated,
@@ -37,6 +38,11 @@ def build_dispatcher(fanout: FanOut) -> EventDispatcher:
     async def on_post_updated(event: Event, data: PostUpdated) -> None:
         """Refresh the copied audience and topics of the post's entries."""
         await fanout.post_updated(data.model_dump())
+
+    @dispatcher.on(AnswerAccepted)
+    async def on_answer_accepted(event: Event, data: AnswerAccepted) -> None:
+        """The question's state changed (answered or open again): its index entries follow."""
+        await fanout.question_state_changed(data.question_id)
 
     @dispatcher.on(PostDeleted)
     async def on_post_deleted(event: Event, data: PostDeleted) -> None:

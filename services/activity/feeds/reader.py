@@ -2,8 +2,9 @@
 
 Home reads the person's materialized timeline and, per page, merges in the newest posts
 of the big sources they follow or belong to (not fanned out), and — past the trimmed
-horizon of the timeline — a query of the posts of all their sources. Topic feeds page the
-`topic_index` side collection (see `topic_index.py`). Every query carries
+horizon of the timeline — a query of the posts of all their sources. Topic feeds and
+questions-for-me page the `topic_index` side collection (see `topic_index.py`), the
+latter only its open questions' entries. Every query carries
 `Access.readable_filter` on the current memberships, so a lagging consumer cannot leak a
 private group's post to someone who has left it; posts found through entries are fetched
 again under that filter.
@@ -34,7 +35,7 @@ from services.activity.feeds.domain import (
     sort_key,
 )
 from services.activity.feeds.repository import Sources, TimelineRepository, unnarrowed
-from services.activity.feeds.topic_index import TopicIndex
+from services.activity.feeds.topic_index import OPEN_QUESTIONS, TopicIndex
 from services.activity.topics import normalize_topic
 from shared.http import Principal
 from shared.store.port import Filter
@@ -163,23 +164,23 @@ class FeedReader:
     async def questions_for(
         self, principal: Principal, *, limit: int, after: Key | None
     ) -> FeedPage:
-        """Open questions in topics I follow, asked by someone else."""
+        """Open questions in topics I follow, asked by someone else (through the topic index)."""
         me = principal.user_id
         (_, topics), groups = await asyncio.gather(
             self._sources.follow_targets(me), self._access.member_groups(me)
         )
         if not topics:
             return FeedPage(posts=[])
-        source = {
-            "kind": "question",
-            "state": "open",
-            "topics": {"$in": sorted(topics)},
-            "author_id": {"$ne": me},
-        }
-        # A query of `posts`, not the topic index: narrowed in SQL on kind and state, and
-        # it shows a question the moment it is asked (the index follows a consumer).
-        posts = await self._posts(source, readable_filter_of(groups), limit + 1, after)
-        return await self._page(posts[:limit], more=len(posts) > limit)
+        mine: Filter = {"author_id": {"$ne": me}}
+        source: Filter = {**OPEN_QUESTIONS, **mine}
+        return await self._indexed(
+            sorted(topics),
+            readable_filter_of(groups),
+            source,
+            limit=limit,
+            after=after,
+            only=source,
+        )
 
     async def _indexed(
         self,
@@ -189,6 +190,7 @@ class FeedReader:
         *,
         limit: int,
         after: Key | None,
+        only: Filter | None = None,
     ) -> FeedPage:
         """A page of posts matching `source` in any of `topics`, through the topic index.
 
@@ -203,7 +205,10 @@ class FeedReader:
         cursor, batch = after, fetch
         while len(found) < fetch:
             lists = await asyncio.gather(
-                *(self._topic_index.page(t, readable, limit=batch, after=cursor) for t in topics)
+                *(
+                    self._topic_index.page(t, readable, limit=batch, after=cursor, only=only)
+                    for t in topics
+                )
             )
             merged = merge_newest(lists, batch)
             if not merged:

@@ -13,11 +13,17 @@ posts themselves under the full filter (live, still in the topic, readable now),
 lagging or stale entry can hide nothing it should show only until the consumer catches
 up, and can never show what the reader may not see.
 
+Entries of questions also copy the question's `state`, re-read from the post whenever an
+answer is accepted or un-accepted, so questions-for-me reads only open questions' entries
+through the index (topic, kind, state, created_at, _id): its cost is the page, not the
+number of questions ever asked (it queried `posts` and decided the topics in Python, 15 ms
+at 10,000 posts and 140 ms at 100,000 for someone whose topics had no open question).
+
 Written by the `activity.feeds` consumer (`IndexingFanOut`, ahead of the fan-out of the
 same event, so a post in a home timeline is in its topics' feeds too) and backfilled
-once from `posts` at set-up for a store that predates it. A topic feed thus shows a new
-post once that consumer has handled it, as home does (questions-for-me, which must show
-a question the moment it is asked, still queries `posts`).
+from `posts` at set-up for a store that predates it or an older entry layout. A topic
+feed, and questions-for-me, thus show a new post once that consumer has handled it, as
+home does.
 """
 
 from __future__ import annotations
@@ -39,7 +45,10 @@ log = structlog.get_logger()
 TOPIC_INDEX = "topic_index"
 # A document no topic entry can collide with (entries are "<topic>:<post_id>").
 BUILT_MARKER = "~built"
-ENTRY_FIELDS = ("author_id", "audience", "group_id", "group_visibility", "kind")
+# The entry layout the marker records; an index built with an older one is rebuilt.
+LAYOUT = 2
+ENTRY_FIELDS = ("author_id", "audience", "group_id", "group_visibility", "kind", "state")
+OPEN_QUESTIONS: Filter = {"kind": "question", "state": "open"}
 BACKFILL_BATCH = 1000
 
 
@@ -51,6 +60,8 @@ def topic_entries(post: Mapping[str, Any]) -> list[dict[str, Any]]:
     """The entries of `post` (a document or event data) in the index, one per topic."""
     post_id = post.get("_id") or post["id"]
     fields = {name: post.get(name) for name in ENTRY_FIELDS}
+    if fields["kind"] == "question" and fields["state"] is None:
+        fields["state"] = "open"  # a post.created event: a new question is open
     return [
         {
             "_id": topic_entry_id(topic, post_id),
@@ -70,9 +81,16 @@ class TopicIndex:
 
     async def prepare(self) -> None:
         await self._entries.create_index([("topic", 1), ("created_at", -1), ("_id", -1)])
+        await self._entries.create_index(
+            [("topic", 1), ("kind", 1), ("state", 1), ("created_at", -1), ("_id", -1)]
+        )
         await self._entries.create_index([("post_id", 1)])
         await self._entries.create_index([("group_id", 1)])
-        if await self._entries.find_one({"_id": BUILT_MARKER}) is None:
+        marker = await self._entries.find_one({"_id": BUILT_MARKER})
+        if marker is None or marker.get("layout", 1) < LAYOUT:
+            if marker is not None:
+                # Entries without `state`: rebuilt whole rather than patched one by one.
+                await self._entries.delete_many({"_id": {"$ne": BUILT_MARKER}})
             await self.backfill()
 
     async def backfill(self) -> int:
@@ -91,7 +109,7 @@ class TopicIndex:
             written += len(entries)
             after = {"_id": batch[-1]["_id"]}
         await self._entries.update_one(
-            {"_id": BUILT_MARKER}, {"$set": {"entries": written}}, upsert=True
+            {"_id": BUILT_MARKER}, {"$set": {"entries": written, "layout": LAYOUT}}, upsert=True
         )
         log.info("activity.feeds.topic_index_built", entries=written)
         return written
@@ -123,14 +141,20 @@ class TopicIndex:
         await self._entries.delete_many({"group_id": group_id})
 
     async def page(
-        self, topic: str, readable: Filter, *, limit: int, after: tuple[datetime, str] | None
+        self,
+        topic: str,
+        readable: Filter,
+        *,
+        limit: int,
+        after: tuple[datetime, str] | None,
+        only: Filter | None = None,
     ) -> list[dict[str, Any]]:
-        """Entries of `topic` newest first, after the (created_at, post id) cursor."""
+        """Entries of `topic` (and `only`) newest first, after the (created_at, post id) cursor."""
         keyset = None
         if after is not None:
             keyset = {"created_at": after[0], "_id": topic_entry_id(topic, after[1])}
         return await self._entries.find(
-            {"$and": [{"topic": topic}, unnarrowed(readable)]},
+            {"$and": [{"topic": topic, **(only or {})}, unnarrowed(readable)]},
             sort=FEED_SORT,
             limit=limit,
             after=keyset,
@@ -173,6 +197,10 @@ class IndexingFanOut(FanOut):
     async def post_deleted(self, post_id: str) -> None:
         await self._index.post_deleted(post_id)
         await super().post_deleted(post_id)
+
+    async def question_state_changed(self, question_id: str) -> None:
+        await self._index.post_updated(question_id)
+        await super().question_state_changed(question_id)
 
     async def group_visibility_changed(self, group_id: str, visibility: str) -> None:
         await self._index.group_visibility_changed(group_id, visibility)

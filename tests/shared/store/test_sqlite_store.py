@@ -88,7 +88,8 @@ async def test_hot_queries_use_the_indexes(tmp_path: Path) -> None:
     at = datetime(2026, 1, 1, tzinfo=UTC)
     await posts.insert_one({"_id": "p1", "author": "a", "audience": "org", "created_at": at})
 
-    by_id, by_author, page = await _plans(
+    await posts.create_index([("kind", 1), ("state", 1), ("topics", 1), ("created_at", -1)])
+    by_id, by_author, page, ids_and_more = await _plans(
         store,
         path,
         [
@@ -100,6 +101,15 @@ async def test_hot_queries_use_the_indexes(tmp_path: Path) -> None:
                 after={"created_at": at, "_id": "p9"},
                 limit=20,
             ),
+            # Pinned by _id, with fields another index covers: the primary key must win.
+            lambda: posts.find(
+                {
+                    "$and": [
+                        {"_id": {"$in": [f"p{i}" for i in range(25)]}},
+                        {"kind": "question", "state": "open"},
+                    ]
+                }
+            ),
         ],
     )
     await store.close()
@@ -108,6 +118,7 @@ async def test_hot_queries_use_the_indexes(tmp_path: Path) -> None:
     assert "USING INDEX posts__author_1 (<expr>=?)" in by_author
     assert "USING INDEX posts__feed (<expr>=? AND <expr><?)" in page
     assert "TEMP B-TREE" not in page
+    assert "USING INDEX sqlite_autoindex_posts_1 (_id=?)" in ids_and_more
 
 
 async def test_find_by_indexed_key_is_fast(tmp_path: Path) -> None:
