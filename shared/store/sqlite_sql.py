@@ -149,14 +149,50 @@ def _narrow(filter: Filter, array_paths: set[str]) -> tuple[list[str], list[Any]
                     "(" + " OR ".join(f"({' AND '.join(sub)})" for sub, _ in branches) + ")"
                 )
                 params += [p for _, sub_params in branches for p in sub_params]
-        elif not is_array_path(key, array_paths):
+        else:
             is_ops = isinstance(value, dict) and value and next(iter(value)).startswith("$")
-            for op, operand in value.items() if is_ops else [("$eq", value)]:
-                condition = _condition(key_sql(key), op, operand)
+            conditions = value.items() if is_ops else [("$eq", value)]
+            if not is_array_path(key, array_paths):
+                found = [_condition(key_sql(key), op, operand) for op, operand in conditions]
+            elif _holds_arrays_itself(key, array_paths):
+                found = [_membership(key, op, operand) for op, operand in conditions]
+            else:
+                found = []  # a path through an array of embedded documents
+            for condition in found:
                 if condition:
                     clauses.append(condition[0])
                     params += condition[1]
     return clauses, params
+
+
+def _holds_arrays_itself(path: str, array_paths: set[str]) -> bool:
+    """`path` holds arrays in some document, and no path above it does."""
+    parent = path.rpartition(".")[0]
+    return path in array_paths and not (parent and is_array_path(parent, array_paths))
+
+
+def _membership(key: str, op: str, operand: Any) -> tuple[str, list[Any]] | None:
+    """Strings equal to, or among, `operand` at a path holding an array or a scalar.
+
+    Decided in SQLite's C code (`json_each`), where the expression indexes cannot help, so
+    a filter such as `topics: {$in: [...]}` no longer decodes every row it rejects. Only
+    string operands: a JSON text element is exactly a string, nothing else compares equal.
+    """
+    if op == "$eq" and isinstance(operand, str):
+        values = [operand]
+    elif op == "$in" and operand and all(isinstance(v, str) for v in operand):
+        values = list(operand)
+    else:
+        return None
+    # The path passed query.validate_path (see _json_path); values travel as parameters.
+    p = _json_path(key)
+    marks = ",".join("?" * len(values))
+    return (
+        f"(CASE json_type(doc,'{p}') WHEN 'array' THEN EXISTS (SELECT 1 FROM "  # noqa: S608
+        f"json_each(doc,'{p}') WHERE type = 'text' AND value IN ({marks})) "
+        f"WHEN 'text' THEN json_extract(doc,'{p}') IN ({marks}) ELSE 0 END)",
+        values + values,
+    )
 
 
 def _condition(key: str, op: str, operand: Any) -> tuple[str, list[Any]] | None:

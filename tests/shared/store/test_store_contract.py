@@ -183,6 +183,35 @@ async def test_range_filters_match_any_array_element(store: DocumentStore) -> No
     assert await scores.count({"v": 5}) == 1
 
 
+async def test_membership_matches_arrays_and_scalars_of_one_field_alike(
+    store: DocumentStore,
+) -> None:
+    # One field holding arrays in some documents and a scalar in others (the SQLite
+    # adapter decides string membership in SQL for such a field).
+    tagged = store.collection("tagged")
+    await tagged.insert_many(
+        [
+            {"_id": "a", "t": ["x", "y"]},
+            {"_id": "b", "t": "x"},
+            {"_id": "c", "t": [1, True, None]},
+            {"_id": "d", "t": []},
+            {"_id": "e"},
+            {"_id": "f", "t": ["X", "x "]},
+        ]
+    )
+
+    async def found(filter: dict[str, Any]) -> list[str]:
+        return [d["_id"] for d in await tagged.find(filter, sort=[("_id", 1)])]
+
+    assert await found({"t": "x"}) == ["a", "b"]
+    assert await found({"t": {"$in": ["y", "z"]}}) == ["a"]
+    assert await found({"t": {"$in": ["x"]}, "_id": {"$ne": "a"}}) == ["b"]
+    assert await found({"t": {"$eq": "X"}}) == ["f"]
+    assert await found({"t": 1}) == ["c"]
+    assert await found({"t": {"$in": [None, "y"]}}) == ["a", "c", "e"]
+    assert await found({"$or": [{"t": "y"}, {"t": "x "}]}) == ["a", "f"]
+
+
 # -- sorting and paging ----------------------------------------------------------------
 
 
