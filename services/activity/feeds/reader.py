@@ -171,8 +171,8 @@ class FeedReader:
         )
         if not topics:
             return FeedPage(posts=[])
-        mine: Filter = {"author_id": {"$ne": me}}
-        source: Filter = {**OPEN_QUESTIONS, **mine}
+        # Also the entries' filter: entries copy kind, state and author.
+        source: Filter = {**OPEN_QUESTIONS, "author_id": {"$ne": me}}
         return await self._indexed(
             sorted(topics),
             readable_filter_of(groups),
