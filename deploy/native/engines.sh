@@ -167,10 +167,12 @@ provision_java_engine() { # engine main-source-file
 }
 
 FDB_BIN="$CACHE/bin/canteen-ferretdb"
-# The wrapper module built against a copy of FerretDB v1.24.2 with id-index.sed applied
-# (a `replace` in the build copy's go.mod; the checked-in go.mod is untouched).
+# The wrapper module built against a copy of FerretDB v1.24.2 with two patches: id-index.sed
+# (a bug: {_id} lookups missed their index) and pushdown.sed + pushdown.go.in (string
+# equalities reach SQLite's indexes as a superset WHERE); see docs/engines.md. The copy is
+# used through a `replace` in the build copy's go.mod; the checked-in go.mod is untouched.
 build_ferretdb() { # wrapper-src build-dir -> $FDB_BIN.tmp
-  local src=$1 build=$2 module metadata
+  local src=$1 build=$2 module metadata collection
   module="$(cd "$src" && go mod download -json github.com/FerretDB/FerretDB >/dev/null &&
     go list -m -f '{{.Dir}}' github.com/FerretDB/FerretDB)" || return 1
   rm -rf "$build" && mkdir -p "$build/wrapper"
@@ -182,6 +184,13 @@ build_ferretdb() { # wrapper-src build-dir -> $FDB_BIN.tmp
     echo "id-index.sed did not apply to $metadata (FerretDB version changed?)"
     return 1
   fi
+  collection="$build/ferretdb/internal/backends/sqlite/collection.go"
+  sed -i -f "$src/pushdown.sed" "$collection"
+  cp "$src/pushdown.go.in" "$build/ferretdb/internal/backends/sqlite/pushdown.go"
+  if [[ $(grep -c 'whereClause, args = pushdownWhere(params.Filter); if false {' "$collection") != 2 ]]; then
+    echo "pushdown.sed did not apply twice to $collection (FerretDB version changed?)"
+    return 1
+  fi
   cp "$src/main.go" "$src/go.mod" "$src/go.sum" "$build/wrapper/"
   (cd "$build/wrapper" &&
     go mod edit -replace "github.com/FerretDB/FerretDB=$build/ferretdb" &&
@@ -189,13 +198,14 @@ build_ferretdb() { # wrapper-src build-dir -> $FDB_BIN.tmp
 }
 provision_ferretdb() {
   local src="$HERE/ferretdb" want plog
-  want="$(fingerprint "$src/main.go" "$src/go.mod" "$src/go.sum" "$src/id-index.sed")"
+  want="$(fingerprint "$src/main.go" "$src/go.mod" "$src/go.sum" "$src/id-index.sed" \
+    "$src/pushdown.sed" "$src/pushdown.go.in")"
   if [[ -x $FDB_BIN && -f $FDB_BIN.stamp && $(cat "$FDB_BIN.stamp") == "$want" ]]; then
     return 0
   fi
   command -v go >/dev/null || die "go not found"
   plog="$VAR/ferretdb/provision.log"
-  say "provisioning: go build $src (FerretDB patched: id-index.sed) -> $FDB_BIN (a minute or two cold) ..."
+  say "provisioning: go build $src (FerretDB patched: id-index.sed, pushdown.sed) -> $FDB_BIN (a minute or two cold) ..."
   mkdir -p "$CACHE/bin" "$VAR/ferretdb"
   if ! build_ferretdb "$src" "$CACHE/build/ferretdb" >"$plog" 2>&1; then
     show_tail "$plog"

@@ -212,6 +212,58 @@ async def test_membership_matches_arrays_and_scalars_of_one_field_alike(
     assert await found({"$or": [{"t": "y"}, {"t": "x "}]}) == ["a", "f"]
 
 
+async def test_string_equalities_on_an_indexed_field_find_every_match(
+    store: DocumentStore,
+) -> None:
+    # The test FerretDB sends string equalities to SQLite's index as a superset WHERE
+    # (deploy/native/ferretdb/pushdown.go.in): arrays, odd strings, $and, $in, and the
+    # write paths must still see exactly MongoDB's matches.
+    odd = 'q"uo\\te ü 🙂'
+    coll = store.collection("indexed")
+    await coll.create_index([("k", 1), ("n", -1)])
+    await coll.insert_many(
+        [
+            {"_id": "a", "k": "u1", "n": 1},
+            {"_id": "b", "k": ["u2", "u1"], "n": 2},
+            {"_id": "c", "k": [{"u1": "u1"}], "n": 3},
+            {"_id": "d", "k": {"u1": 1}, "n": 4},
+            {"_id": "e", "k": odd, "n": 5},
+            {"_id": "f", "k": "u10", "n": 6},
+            {"_id": "g", "n": 7},
+            {"_id": "h", "k": ["x", {"v": odd}], "n": 8},
+            {"_id": "i", "k": True, "n": 9},
+            {"_id": "j", "k": [False, "u1"], "n": 10},
+            {"_id": "k", "k": "true", "n": 11},
+        ]
+    )
+
+    async def found(filter: dict[str, Any]) -> list[str]:
+        return [d["_id"] for d in await coll.find(filter, sort=[("_id", 1)])]
+
+    assert await found({"k": "u1"}) == ["a", "b", "j"]
+    assert await found({"k": {"$eq": "u1"}, "n": {"$gte": 2, "$lte": 9}}) == ["b"]
+    assert await found({"k": True}) == ["i"]
+    assert await found({"k": {"$in": [False, "true"]}}) == ["j", "k"]
+    assert await found({"k": {"$in": ["u2", odd]}}) == ["b", "e"]
+    assert await found({"k": odd}) == ["e"]
+    assert await found({"$and": [{"k": "u1"}, {"n": {"$lt": 2}}]}) == ["a"]
+    assert await found({"k": "u1", "_id": {"$in": ["a", "b", "c"]}}) == ["a", "b"]
+    newest = [("n", -1), ("_id", -1)]
+    page = await coll.find({"k": "u1"}, sort=newest, limit=1)
+    assert [d["_id"] for d in page] == ["j"]
+    rest = await coll.find({"k": "u1"}, sort=newest, after={"n": 10, "_id": "j"})
+    assert [d["_id"] for d in rest] == ["b", "a"]
+    assert await coll.count({"k": "u1"}) == 3
+
+    assert (await coll.update_many({"k": "u1"}, {"$set": {"seen": True}})).matched_count == 3
+    assert await found({"seen": True}) == ["a", "b", "j"]
+    moved = await coll.find_one_and_update({"k": "u2"}, {"$set": {"k": "u3"}})
+    assert moved is not None and moved["_id"] == "b"
+    assert await found({"k": "u1"}) == ["a", "j"]
+    assert await coll.delete_many({"k": {"$in": ["u1", "u3"]}}) == 3
+    assert await found({}) == ["c", "d", "e", "f", "g", "h", "i", "k"]
+
+
 # -- sorting and paging ----------------------------------------------------------------
 
 
