@@ -6,7 +6,6 @@ projections are versioned compare-and-swaps (see `repository.py`).
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -60,7 +59,7 @@ def local_effect(local: LocalCopies, data: Scoring) -> Callable[[], Awaitable[No
     if isinstance(data, PostDeleted) and data.kind == "question":
         return lambda: local.close(data.id, {"deleted": True})
     if isinstance(data, AnswerCreated):
-        return lambda: local.answered(data.question_id, data.author_id)
+        return lambda: local.answered([(data.question_id, data.author_id)])
     if isinstance(data, AnswerAccepted):
         if data.accepted:
             return lambda: local.close(data.question_id, {"state": "answered"})
@@ -203,13 +202,6 @@ SCORING_MODELS = (
 BatchItems = list[tuple[Event, Any]]
 
 
-def _question_of(data: Scoring) -> str:
-    """The question whose local copy a scoring event's local effect changes."""
-    if isinstance(data, AnswerCreated | AnswerAccepted):
-        return data.question_id
-    return str(getattr(data, "id", ""))
-
-
 def batch_handler(
     batch: BatchScorer, local: LocalCopies
 ) -> Callable[[BatchItems], Awaitable[None]]:
@@ -218,7 +210,8 @@ def batch_handler(
     async def handle(items: BatchItems) -> None:
         signals: list[Signal] = []
         endorsements: list[Endorsed] = []
-        effects: list[tuple[str, bool, Callable[[], Awaitable[None]]]] = []
+        answers: list[tuple[str, str]] = []
+        effects: list[Callable[[], Awaitable[None]]] = []
         for _, data in items:
             if isinstance(data, EndorsementAdded | EndorsementWithdrawn):
                 endorsements.append(
@@ -234,16 +227,17 @@ def batch_handler(
                 continue
             if (found := signal(data)) is not None:
                 signals.append(found)
-            if (effect := local_effect(local, data)) is not None:
-                effects.append((_question_of(data), isinstance(data, AnswerCreated), effect))
+            if isinstance(data, AnswerCreated):
+                answers.append((data.question_id, data.author_id))
+            elif (effect := local_effect(local, data)) is not None:
+                effects.append(effect)
         await batch.apply(signals, endorsements)
-        # Local copies change by set-like writes, in offset order as one by one; except
-        # that questions only answered in this batch are independent of each other (and
-        # "X answered Q" commutes with itself): those go at once.
-        answers_only = {q for q, _, _ in effects} - {q for q, answer, _ in effects if not answer}
-        for question_id, _, effect in effects:
-            if question_id not in answers_only:
-                await effect()
-        await asyncio.gather(*(effect() for q, _, effect in effects if q in answers_only))
+        # Local copies change by set-like writes. "X answered Q" goes first, for the whole
+        # batch at once: every other effect reads those facts rather than their order
+        # (requesting someone who answered adds nothing; an answer ends a request made
+        # before it), so the result is that of offset order. The rest go in offset order.
+        await local.answered(answers)
+        for effect in effects:
+            await effect()
 
     return handle

@@ -1,24 +1,31 @@
 """Local copies of what profiles learns from activity events (it never calls activity).
 
 - `questions`: id, author, topics, audience, group; who was asked (`requested`: @mentioned,
-  or suggested to the asker by who-to-ask) and who answered.
+  or suggested to the asker by who-to-ask).
+- `answerers`: `_id = "<question_id>:<user_id>"`, one per person who answered a question.
+  Insert-only, so a batch's answers are one write rather than one update of each question
+  (answers are the most common scoring event); questions kept them in `answered_by` before,
+  which `prepare` moves here.
 - `open_requests`: per person, the open questions they were asked and have not answered
   (`open`, a set: its size is the person's load). A question leaves everyone's set when an
   answer is accepted or it is deleted, and leaves one person's set when they answer it.
 - `group_members`: `_id = "<group_id>:<user_id>"` for active memberships (and owners).
 - `follows`: the follow documents (`<follower>:<person|topic>:<target>`).
 
-Every write is set-like (`$set`, `$addToSet`, `$pull`, upsert, delete by id), so a
-redelivered event changes nothing.
+Every write is set-like (`$set`, `$addToSet`, `$pull`, upsert, insert-if-absent, delete by
+id), so a redelivered event changes nothing.
 """
 
 from __future__ import annotations
 
+from contextlib import suppress
 from typing import Any
 
+from shared.store.errors import DuplicateKeyError
 from shared.store.port import DocumentStore
 
 QUESTIONS = "questions"
+ANSWERERS = "answerers"
 OPEN_REQUESTS = "open_requests"
 GROUP_MEMBERS = "group_members"
 FOLLOWS = "follows"
@@ -27,6 +34,7 @@ FOLLOWS = "follows"
 class LocalCopies:
     def __init__(self, store: DocumentStore) -> None:
         self.questions = store.collection(QUESTIONS)
+        self.answerers = store.collection(ANSWERERS)
         self.open_requests = store.collection(OPEN_REQUESTS)
         self.members = store.collection(GROUP_MEMBERS)
         self.follows = store.collection(FOLLOWS)
@@ -36,6 +44,14 @@ class LocalCopies:
         await self.members.create_index([("user_id", 1)])
         await self.members.create_index([("group_id", 1)])
         await self.follows.create_index([("follower_id", 1)])
+        await self.answerers.create_index([("question_id", 1)])
+        await self._move_answered_by()
+
+    async def _move_answered_by(self) -> None:
+        """Questions written before `answerers` existed kept their answerers in an array."""
+        for doc in await self.questions.find({"answered_by": {"$exists": True}}):
+            await self._record([(doc["_id"], a) for a in doc["answered_by"]])
+            await self.questions.update_one({"_id": doc["_id"]}, {"$unset": {"answered_by": ""}})
 
     # questions and requests
 
@@ -60,23 +76,64 @@ class LocalCopies:
         )
         if doc is None or doc.get("deleted") or doc.get("state") != "open":
             return
-        answered = set(doc.get("answered_by", []))
+        # Read after writing `requested`; `answered` writes its fact before reading
+        # `requested`, so of the two, at least one sees the other.
+        answered = await self.answered_by(question_id, person_ids)
         for person_id in person_ids:
             if person_id not in answered:
                 await self.open_requests.update_one(
                     {"_id": person_id}, {"$addToSet": {"open": question_id}}, upsert=True
                 )
 
-    async def answered(self, question_id: str, author_id: str) -> None:
-        doc = await self.questions.find_one_and_update(
-            {"_id": question_id},
-            {"$addToSet": {"answered_by": author_id}, "$setOnInsert": {"deleted": False}},
-            upsert=True,
+    async def answered(self, answers: list[tuple[str, str]]) -> None:
+        """Each (question_id, author_id) was answered by that author; their request on
+        it, if they were asked, is done. A whole batch costs one insert and one read."""
+        if not answers:
+            return
+        await self._record(answers)
+        asked = await self.questions.find(
+            {"_id": {"$in": sorted({q for q, _ in answers})}}, projection=["requested"]
         )
-        if doc is not None and author_id in doc.get("requested", []):
-            await self.open_requests.update_one(
-                {"_id": author_id}, {"$pull": {"open": question_id}}
-            )
+        requested = {d["_id"]: set(d.get("requested", [])) for d in asked}
+        for question_id, author_id in dict.fromkeys(answers):
+            if author_id in requested.get(question_id, ()):
+                await self.open_requests.update_one(
+                    {"_id": author_id}, {"$pull": {"open": question_id}}
+                )
+
+    async def _record(self, answers: list[tuple[str, str]]) -> None:
+        docs = {
+            f"{q}:{a}": {"_id": f"{q}:{a}", "question_id": q, "author_id": a} for q, a in answers
+        }
+        known = await self.answerers.find({"_id": {"$in": list(docs)}}, projection=[])
+        new = [doc for key, doc in docs.items() if key not in {d["_id"] for d in known}]
+        if not new:
+            return
+        try:
+            await self.answerers.insert_many(new)
+        except DuplicateKeyError:  # recorded meanwhile by another consumer: one by one
+            for doc in new:
+                with suppress(DuplicateKeyError):
+                    await self.answerers.insert_one(doc)
+
+    async def answered_by(self, question_id: str, person_ids: list[str]) -> set[str]:
+        """Which of `person_ids` answered the question."""
+        docs = await self.answerers.find(
+            {"_id": {"$in": [f"{question_id}:{p}" for p in person_ids]}}, projection=["author_id"]
+        )
+        return {d["author_id"] for d in docs}
+
+    async def answerers_of(self, question_ids: list[str]) -> dict[str, set[str]]:
+        """question id -> the people who answered it."""
+        if not question_ids:
+            return {}
+        docs = await self.answerers.find(
+            {"question_id": {"$in": question_ids}}, projection=["question_id", "author_id"]
+        )
+        out: dict[str, set[str]] = {}
+        for d in docs:
+            out.setdefault(d["question_id"], set()).add(d["author_id"])
+        return out
 
     async def close(self, question_id: str, fields: dict[str, Any]) -> None:
         """The question was answered (accepted) or deleted: nobody is asked any more."""
@@ -100,7 +157,7 @@ class LocalCopies:
 
     async def asked_by(self, author_id: str, limit: int = 200) -> list[dict[str, Any]]:
         return await self.questions.find(
-            {"author_id": author_id, "deleted": False}, limit=limit, projection=["answered_by"]
+            {"author_id": author_id, "deleted": False}, limit=limit, projection=[]
         )
 
     # groups

@@ -166,7 +166,8 @@ class ExpertiseService:
         private = q.get("group_visibility") == "private" and caller.user_id != q["author_id"]
         if private and not await self._local.groups_of(caller.user_id, {q["group_id"]}):
             raise QuestionNotFound(question_id)
-        exclude = {q["author_id"], *q.get("answered_by", [])}
+        answered = await self._local.answerers_of([question_id])
+        exclude = {q["author_id"], *answered.get(question_id, set())}
         now = self._clock()
         scores: dict[str, float] = {}
         found: dict[str, list[tuple[dict[str, Any], dict[str, Any]]]] = {}
@@ -220,8 +221,9 @@ class ExpertiseService:
                     reasons.setdefault(
                         person["_id"], {"reason": "department", "department": me["department"]}
                     )
-        for q in await self._local.asked_by(person_id):
-            for answerer in q.get("answered_by", []):
+        asked = [q["_id"] for q in await self._local.asked_by(person_id)]
+        for answerers in (await self._local.answerers_of(asked)).values():
+            for answerer in sorted(answerers):
                 if answerer not in exclude:
                     reasons.setdefault(answerer, {"reason": "answered_your_question"})
         people = await self.people(reasons)
