@@ -3,6 +3,8 @@
 Both channels bookmark their progress in the notification itself (`channels.<channel>`):
 one preferences read for the batch, then one write per resulting state rather than per
 notification, because the notifications collection is the busiest one.
+
+The workers that poll for new work wait an `IdlePause` between rounds that find nothing.
 """
 
 from __future__ import annotations
@@ -48,3 +50,29 @@ async def route_batch(
             {"_id": {"$in": ids}, field: {"$in": list(unseen)}}, {"$set": {field: state}}
         )
     return len(docs)
+
+
+class IdlePause:
+    """How long a polling worker sleeps after a round: not at all while more work is
+    waiting, `first` after a round that found some, then doubling with each empty round up
+    to `longest`.
+
+    An intake round is a query over the notifications collection; on an engine that cannot
+    serve it from an index (the test FerretDB: a dotted path with null) an idle worker at a
+    fixed 250 ms would scan the collection four times a second. Backing off to 2 s bounds
+    the extra wait of an email or push after a quiet spell to 2 s.
+    """
+
+    def __init__(self, first: float = 0.25, longest: float = 2.0) -> None:
+        self._first = first
+        self._longest = longest
+        self._next = first
+
+    def after(self, *, found: bool, more: bool = False) -> float:
+        if found:
+            self._next = self._first
+        if more:
+            return 0.0
+        pause = self._next
+        self._next = min(self._longest, self._next * 2)
+        return pause

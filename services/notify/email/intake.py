@@ -20,14 +20,13 @@ from services.notify.email.compose import Composer, message_id
 from services.notify.email.outbox import EmailOutbox
 from services.notify.preferences.domain import decide
 from services.notify.preferences.repository import PreferenceRepository
-from services.notify.routing import route_batch
+from services.notify.routing import IdlePause, route_batch
 from shared.store.port import DocumentStore
 
 log = structlog.get_logger()
 NOTIFICATIONS = "notifications"
 UNSEEN = [None, "pending", "now"]
 BATCH = 100
-IDLE_SECONDS = 0.25
 
 
 class ImmediateIntake:
@@ -47,14 +46,15 @@ class ImmediateIntake:
         await self._notifications.create_index([("channels.email", 1), ("created_at", 1)])
 
     async def run(self) -> None:
+        pause = IdlePause()
         while True:
             try:
                 handled = await self.scan()
             except Exception:
                 log.exception("notify.email.intake_failed")
                 handled = 0
-            if handled < BATCH:
-                await asyncio.sleep(IDLE_SECONDS)
+            if wait := pause.after(found=handled > 0, more=handled == BATCH):
+                await asyncio.sleep(wait)
 
     async def scan(self, now: datetime | None = None) -> int:
         """Route one batch of new notifications; return how many were looked at.

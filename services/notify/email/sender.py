@@ -12,9 +12,9 @@ import aiosmtplib
 import structlog
 
 from services.notify.email.outbox import EmailOutbox
+from services.notify.routing import IdlePause
 
 log = structlog.get_logger()
-IDLE_SECONDS = 0.25
 
 
 class Mailer(ABC):
@@ -63,14 +63,15 @@ class SendWorker:
         self._mailer = mailer
 
     async def run(self) -> None:
+        pause = IdlePause()
         while True:
             try:
                 busy = await self.send_due()
             except Exception:  # the store may be briefly down: keep the worker alive
                 log.exception("notify.email.worker_failed")
                 busy = False
-            if not busy:
-                await asyncio.sleep(IDLE_SECONDS)
+            if wait := pause.after(found=busy, more=busy):
+                await asyncio.sleep(wait)
 
     async def send_due(self, now: datetime | None = None) -> bool:
         """Send the next due mail; False when nothing was due."""

@@ -20,14 +20,13 @@ from services.notify.preferences.domain import decide
 from services.notify.preferences.repository import PreferenceRepository
 from services.notify.push.provider import Outcome, PushProvider
 from services.notify.push.repository import DeviceRepository, PushQueue
-from services.notify.routing import route_batch
+from services.notify.routing import IdlePause, route_batch
 from shared.store.port import DocumentStore
 
 log = structlog.get_logger()
 NOTIFICATIONS = "notifications"
 UNSEEN = [None, "pending", "now", "later"]
 BATCH = 100
-IDLE_SECONDS = 0.25
 TTL_SECONDS = 24 * 3600
 
 
@@ -67,17 +66,19 @@ class PushDelivery:
         await self._notifications.create_index([("channels.push", 1), ("created_at", 1)])
 
     async def run(self) -> None:
+        pause = IdlePause()
         try:
             while True:
                 try:
-                    busy = await self.intake() == BATCH
+                    routed = await self.intake()
+                    found, more = routed > 0, routed == BATCH
                     while await self.deliver_due():
-                        busy = True
+                        found = more = True
                 except Exception:
                     log.exception("notify.push.worker_failed")
-                    busy = False
-                if not busy:
-                    await asyncio.sleep(IDLE_SECONDS)
+                    found = more = False
+                if wait := pause.after(found=found, more=more):
+                    await asyncio.sleep(wait)
         finally:
             await self._provider.close()
 
