@@ -667,7 +667,7 @@ async def test_documents_outside_the_subset_are_refused(store: DocumentStore) ->
     assert await things.count() == 0
 
 
-# -- filters pinned by _id (FerretDB answers these by point reads plus a local match) -------
+# -- filters pinned by _id, with more conditions (conditional writes) ----------------------
 
 
 async def test_conditional_writes_pinned_by_id_match_the_rest_of_the_filter(
