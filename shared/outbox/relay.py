@@ -29,6 +29,8 @@ from shared.store.port import DocumentStore
 log = structlog.get_logger()
 # Documents cleared at once after a batch is published (bounded: one store, many writers).
 _CLEAR_CONCURRENCY = 16
+# Documents cleared by one `update_many` (its `$in` stays small enough for any engine).
+_CLEAR_BULK = 250
 
 
 class RelayStep(enum.Enum):
@@ -53,7 +55,7 @@ class OutboxRelay:
         collections: Sequence[str],
         *,
         poll_interval: float = 0.5,
-        batch_size: int = 200,
+        batch_size: int = 1000,
         max_backoff: float = 10.0,
         on_step: StepHook | None = None,
     ) -> None:
@@ -69,9 +71,14 @@ class OutboxRelay:
         self._stopping = False
 
     async def prepare(self) -> None:
-        """Create the index that keeps the pending scan cheap (idempotent)."""
+        """Create the index that keeps the pending scan cheap (idempotent).
+
+        `(pending, _id)`: the relay reads the oldest pending documents in `_id` order, so
+        with `_id` in the index a batch is a bounded index range, whatever the backlog;
+        on `pending` alone every pending document was read and sorted for each batch.
+        """
         for name in self._collections:
-            await self._store.collection(name).create_index([(PENDING_FIELD, 1)])
+            await self._store.collection(name).create_index([(PENDING_FIELD, 1), ("_id", 1)])
 
     def notify(self) -> None:
         """Wake the relay now (a writer in this process just appended events)."""
@@ -132,11 +139,42 @@ class OutboxRelay:
         for e in events:
             log.debug("outbox.event.relayed", event_id=e.id, event_type=e.type)
         collection = self._store.collection(collection_name)
-        for start in range(0, len(docs), _CLEAR_CONCURRENCY):
+        missed = await self._clear_unchanged(collection, docs)
+        for start in range(0, len(missed), _CLEAR_CONCURRENCY):
             await asyncio.gather(
-                *(self._clear(collection, d) for d in docs[start : start + _CLEAR_CONCURRENCY])
+                *(self._clear(collection, d) for d in missed[start : start + _CLEAR_CONCURRENCY])
             )
         return len(events)
+
+    async def _clear_unchanged(
+        self, collection: Any, docs: list[dict[str, Any]]
+    ) -> list[dict[str, Any]]:
+        """Clear, with one update per version value, every document whose outbox did not
+        change since it was read (every event it held is published); return the documents
+        of a group where some changed, for the one-by-one compare-and-swap.
+
+        One `update_many` instead of an update per document: half the engine's work per
+        cleared document on the test FerretDB, one round trip instead of many on MongoDB.
+        Clearing a document twice is harmless (same version, nothing left to keep), so a
+        group that partly missed is simply redone document by document.
+        """
+        groups: dict[Any, list[dict[str, Any]]] = {}
+        for doc in docs:
+            groups.setdefault(doc.get(VERSION_FIELD), []).append(doc)
+        missed: list[dict[str, Any]] = []
+        for version, same in groups.items():
+            for start in range(0, len(same), _CLEAR_BULK):
+                group = same[start : start + _CLEAR_BULK]
+                result = await collection.update_many(
+                    {"_id": {"$in": [d["_id"] for d in group]}, VERSION_FIELD: version},
+                    {"$set": {OUTBOX_FIELD: [], PENDING_FIELD: False}},
+                )
+                if result.matched_count == len(group):
+                    for doc in group:
+                        self._step(RelayStep.CLEARED, doc["_id"])
+                else:
+                    missed.extend(group)
+        return missed
 
     async def _clear(self, collection: Any, doc: dict[str, Any]) -> None:
         doc_id = doc["_id"]
