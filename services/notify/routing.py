@@ -4,6 +4,11 @@ Both channels bookmark their progress in the notification itself (`channels.<cha
 one preferences read for the batch, then one write per resulting state rather than per
 notification, because the notifications collection is the busiest one.
 
+What a channel has not handled yet is also flagged at the top level (`unrouted_<channel>:
+true`), and the intake finds its work by that flag: a boolean equality the test FerretDB
+serves from an index, where `channels.<channel> in [None, ...]` (a dotted path with null)
+read the whole collection several times a second.
+
 The workers that poll for new work wait an `IdlePause` between rounds that find nothing.
 """
 
@@ -22,6 +27,30 @@ Decide = Callable[
 ]
 
 
+EMAIL_UNSEEN: list[str | None] = [None, "pending", "now"]
+PUSH_UNSEEN: list[str | None] = [None, "pending", "now", "later"]
+UNSEEN = {"email": EMAIL_UNSEEN, "push": PUSH_UNSEEN}
+
+
+def unrouted_field(channel: str) -> str:
+    return f"unrouted_{channel}"
+
+
+def unrouted_flags(channels: dict[str, Any]) -> dict[str, bool]:
+    """The top-level flags of a new notification whose channel states are `channels`."""
+    return {unrouted_field(c): channels.get(c) in unseen for c, unseen in UNSEEN.items()}
+
+
+async def prepare_routing(notifications: Collection, channel: str) -> None:
+    """The flag's index; flag notifications written before the flag existed."""
+    flag = unrouted_field(channel)
+    await notifications.create_index([(flag, 1), ("created_at", 1), ("_id", 1)])
+    await notifications.update_many(
+        {f"channels.{channel}": {"$in": UNSEEN[channel]}, flag: {"$exists": False}},
+        {"$set": {flag: True}},
+    )
+
+
 async def route_batch(
     notifications: Collection,
     prefs: PreferenceRepository,
@@ -33,10 +62,8 @@ async def route_batch(
     now: datetime | None,
 ) -> int:
     """Route the oldest `limit` notifications not yet seen by `channel`; how many there were."""
-    field = f"channels.{channel}"
-    docs = await notifications.find(
-        {field: {"$in": list(unseen)}}, sort=[("created_at", 1), ("_id", 1)], limit=limit
-    )
+    field, flag = f"channels.{channel}", unrouted_field(channel)
+    docs = await notifications.find({flag: True}, sort=[("created_at", 1), ("_id", 1)], limit=limit)
     if not docs:
         return 0
     people = await prefs.many([d["recipient_id"] for d in docs])
@@ -47,7 +74,8 @@ async def route_batch(
         moved.setdefault(state, []).append(doc["_id"])
     for state, ids in moved.items():
         await notifications.update_many(
-            {"_id": {"$in": ids}, field: {"$in": list(unseen)}}, {"$set": {field: state}}
+            {"_id": {"$in": ids}, field: {"$in": list(unseen)}},
+            {"$set": {field: state, flag: state in unseen}},
         )
     return len(docs)
 

@@ -115,8 +115,11 @@ async def test_a_notification_is_emailed_once_even_when_routed_again(
     await notifications.insert_one(notification("n5", "ana"))
     await arrived(sink, "<n-n5@canteen.local>")
 
-    # As if the job crashed after queuing the mail but before moving its bookmark.
-    await notifications.update_one({"_id": "n5"}, {"$set": {"channels.email": "now"}})
+    # As if the job crashed after queuing the mail but before moving its bookmark (the
+    # state and the top-level flag move together, in one update).
+    await notifications.update_one(
+        {"_id": "n5"}, {"$set": {"channels.email": "now", "unrouted_email": True}}
+    )
 
     async def bookmark() -> str:
         doc = await notifications.find_one({"_id": "n5"})

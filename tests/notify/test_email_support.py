@@ -17,6 +17,7 @@ from aiosmtpd.controller import Controller
 
 from bench.stack import free_port
 from canteen.allinone import create_single
+from services.notify.routing import unrouted_flags
 from shared.backends import make_store
 from shared.settings import CanteenSettings
 from shared.store.port import DocumentStore
@@ -106,6 +107,7 @@ def notification(
         "channels": {"email": "pending", "push": "pending"},
     }
     doc.update(extra)
+    doc.update(unrouted_flags(doc["channels"]))
     return doc
 
 

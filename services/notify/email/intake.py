@@ -20,12 +20,18 @@ from services.notify.email.compose import Composer, message_id
 from services.notify.email.outbox import EmailOutbox
 from services.notify.preferences.domain import decide
 from services.notify.preferences.repository import PreferenceRepository
-from services.notify.routing import IdlePause, route_batch
+from services.notify.routing import (
+    EMAIL_UNSEEN,
+    IdlePause,
+    prepare_routing,
+    route_batch,
+    unrouted_field,
+)
 from shared.store.port import DocumentStore
 
 log = structlog.get_logger()
 NOTIFICATIONS = "notifications"
-UNSEEN = [None, "pending", "now"]
+UNSEEN = EMAIL_UNSEEN
 BATCH = 100
 
 
@@ -43,7 +49,7 @@ class ImmediateIntake:
         self._composer = composer
 
     async def prepare(self) -> None:
-        await self._notifications.create_index([("channels.email", 1), ("created_at", 1)])
+        await prepare_routing(self._notifications, "email")
 
     async def run(self) -> None:
         pause = IdlePause()
@@ -77,7 +83,7 @@ class ImmediateIntake:
         state = await self._decide(notification, prefs, await self._prefs.org(), now)
         await self._notifications.update_one(
             {"_id": notification["_id"], "channels.email": {"$in": UNSEEN}},
-            {"$set": {"channels.email": state}},
+            {"$set": {"channels.email": state, unrouted_field("email"): state in UNSEEN}},
         )
         return state
 

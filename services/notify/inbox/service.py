@@ -14,6 +14,7 @@ from services.notify.inbox.projection import Audiences, group_key_of, member_key
 from services.notify.inbox.repository import InboxRepository, shown
 from services.notify.preferences.domain import decide
 from services.notify.preferences.repository import PreferenceRepository
+from services.notify.routing import unrouted_flags
 from shared.events.envelope import Event, new_event
 from shared.events.schemas.notify import NotificationCreated
 from shared.outbox import insert_with_events
@@ -88,6 +89,7 @@ class Inbox:
                 "email_at": delivery.email_at,
                 "push_at": delivery.push_at,
             }
+            doc.update(unrouted_flags(doc["channels"]))
             docs[doc["_id"]] = doc
         written = await self._write(list(docs.values()))
         # A delete handled meanwhile (another partition) may have scanned before our insert:

@@ -20,12 +20,12 @@ from services.notify.preferences.domain import decide
 from services.notify.preferences.repository import PreferenceRepository
 from services.notify.push.provider import Outcome, PushProvider
 from services.notify.push.repository import DeviceRepository, PushQueue
-from services.notify.routing import IdlePause, route_batch
+from services.notify.routing import PUSH_UNSEEN, IdlePause, prepare_routing, route_batch
 from shared.store.port import DocumentStore
 
 log = structlog.get_logger()
 NOTIFICATIONS = "notifications"
-UNSEEN = [None, "pending", "now", "later"]
+UNSEEN = PUSH_UNSEEN
 BATCH = 100
 TTL_SECONDS = 24 * 3600
 
@@ -63,7 +63,7 @@ class PushDelivery:
         self._base = base_url
 
     async def prepare(self) -> None:
-        await self._notifications.create_index([("channels.push", 1), ("created_at", 1)])
+        await prepare_routing(self._notifications, "push")
 
     async def run(self) -> None:
         pause = IdlePause()
