@@ -15,6 +15,13 @@ from shared.store.errors import (
 )
 
 NOT_IMPLEMENTED = {115, 238}  # CommandNotSupported, NotImplemented
+# The server is stopping or stepping down: the operation did not run, retry elsewhere/later.
+# ShutdownInProgress, InterruptedAtShutdown, InterruptedDueToReplStateChange,
+# PrimarySteppedDown, NotWritablePrimary, NotPrimaryNoSecondaryOk.
+GOING_AWAY = {91, 11600, 11602, 189, 10107, 13435}
+# FerretDB cancels the transactions in flight when it stops (rolled back) and reports them
+# as an InternalError whose message says so.
+FERRETDB_CANCELED = "context canceled"
 
 
 @contextmanager
@@ -35,6 +42,8 @@ def translated() -> Iterator[None]:
             raise DuplicateKeyError(str(exc)) from exc
         if exc.code in NOT_IMPLEMENTED:
             raise UnsupportedOperation(str(exc)) from exc
+        if exc.code in GOING_AWAY or FERRETDB_CANCELED in str(exc):
+            raise StoreUnavailable(str(exc)) from exc
         raise StoreError(str(exc)) from exc
     except mongo_errors.PyMongoError as exc:
         raise StoreError(str(exc)) from exc
