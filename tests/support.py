@@ -5,10 +5,15 @@ from __future__ import annotations
 import asyncio
 import os
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from typing import TypeVar
 
 import pytest
+
+from shared.backends import make_store
+from shared.settings import CanteenSettings
+from shared.store.port import DocumentStore
 
 T = TypeVar("T")
 
@@ -42,3 +47,14 @@ async def eventually(
             pytest.fail(f"condition not met within {within}s; last result: {result!r}")
         await asyncio.sleep(delay)
         delay = min(delay * 2, 0.25)
+
+
+@asynccontextmanager
+async def service_store(settings: CanteenSettings, service: str) -> AsyncIterator[DocumentStore]:
+    """A connection of its own to a service's store (beside the service, or instead of it)."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    store = make_store(settings, service)
+    try:
+        yield store
+    finally:
+        await store.close()

@@ -5,16 +5,14 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from services.activity.feeds.topic_index import BUILT_MARKER, LAYOUT, TOPIC_INDEX, TopicIndex
-from shared.backends import make_store
 from shared.settings import CanteenSettings
+from tests.support import service_store
 
 
 async def test_an_index_of_an_older_layout_is_rebuilt_with_question_state(
     settings: CanteenSettings,
 ) -> None:
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    store = make_store(settings, "activity")
-    try:
+    async with service_store(settings, "activity") as store:
         when = datetime(2026, 1, 1, tzinfo=UTC)
         await store.collection("posts").insert_many(
             [
@@ -65,5 +63,3 @@ async def test_an_index_of_an_older_layout_is_rebuilt_with_question_state(
         await TopicIndex(store).prepare()
         again = await entries.find_one({"_id": "db:q1"})
         assert again is not None and again.get("touched") is True
-    finally:
-        await store.close()

@@ -4,8 +4,8 @@ the top-level flags the intakes find their work by."""
 from __future__ import annotations
 
 from services.notify.routing import IdlePause, prepare_routing, unrouted_flags
-from shared.backends import make_store
 from shared.settings import CanteenSettings
+from tests.support import service_store
 
 
 def test_an_idle_worker_backs_off_and_wakes_up_at_once_when_work_appears() -> None:
@@ -20,9 +20,7 @@ def test_an_idle_worker_backs_off_and_wakes_up_at_once_when_work_appears() -> No
 async def test_notifications_written_before_the_flag_are_flagged_at_start(
     settings: CanteenSettings,
 ) -> None:
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    store = make_store(settings, "notify")
-    try:
+    async with service_store(settings, "notify") as store:
         notifications = store.collection("notifications")
         await notifications.insert_many(
             [
@@ -47,5 +45,3 @@ async def test_notifications_written_before_the_flag_are_flagged_at_start(
             "unrouted_email": True,
             "unrouted_push": False,
         }
-    finally:
-        await store.close()

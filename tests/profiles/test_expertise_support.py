@@ -18,7 +18,7 @@ from services.profiles.expertise.handlers import build_dispatcher
 from services.profiles.expertise.local import LocalCopies
 from services.profiles.expertise.scorer import Scorer
 from services.profiles.expertise.service import ExpertiseService
-from shared.backends import make_bus, make_store
+from shared.backends import make_bus
 from shared.events.dispatch import EventDispatcher
 from shared.events.envelope import Event, EventData, new_event
 from shared.events.schemas import activity, profiles
@@ -27,6 +27,7 @@ from shared.events.schemas.activity.posts import PostCreated
 from shared.http.auth.principal import Principal
 from shared.settings import CanteenSettings
 from shared.store.port import DocumentStore
+from tests.support import service_store
 
 PROBLEM = "application/problem+json"
 NOW = datetime(2026, 6, 1, tzinfo=UTC)
@@ -35,12 +36,8 @@ NOW = datetime(2026, 6, 1, tzinfo=UTC)
 @asynccontextmanager
 async def profiles_store(settings: CanteenSettings) -> AsyncIterator[DocumentStore]:
     """A second connection to the profiles service's own store."""
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    store = make_store(settings, "profiles")
-    try:
+    async with service_store(settings, "profiles") as store:
         yield store
-    finally:
-        await store.close()
 
 
 async def add_people(store: DocumentStore, *people: dict[str, Any]) -> None:
