@@ -105,8 +105,9 @@ class LocalCopies:
         docs = {
             f"{q}:{a}": {"_id": f"{q}:{a}", "question_id": q, "author_id": a} for q, a in answers
         }
-        known = await self.answerers.find({"_id": {"$in": list(docs)}}, projection=[])
-        new = [doc for key, doc in docs.items() if key not in {d["_id"] for d in known}]
+        found = await self.answerers.find({"_id": {"$in": list(docs)}}, projection=[])
+        known = {d["_id"] for d in found}
+        new = [doc for key, doc in docs.items() if key not in known]
         if not new:
             return
         try:
