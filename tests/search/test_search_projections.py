@@ -15,8 +15,11 @@ from services.search.domain import folds
 from services.search.indexing.handlers import build_dispatcher
 from services.search.indexing.repository import POST_FOLDS, Projections
 from shared.backends import make_store
+from shared.events import Event
+from shared.events.envelope import new_event
+from shared.events.schemas.activity import discussion as d
 from shared.settings import CanteenSettings
-from tests.search.test_search_convergence import history
+from tests.search.test_search_convergence import T0, history
 
 STATE = ("post", "answers", "accepted", "deleted")
 
@@ -86,3 +89,57 @@ async def test_a_batch_racing_other_writers_loses_no_change(
     assert sorted(a["id"] for a in doc["answers"]) == sorted(
         [*(f"a{i}" for i in range(10)), *(f"b{i}" for i in range(10))]
     )
+
+
+async def test_reactions_and_votes_from_many_partitions_settle_on_the_true_count(
+    stores: tuple[Projections, Projections],
+) -> None:
+    """Reactions of different people travel on different partitions and fold concurrently.
+
+    Each handler records its reaction, counts, and folds the count; a count read before
+    another person's record must not be the one left standing.
+    """
+    proj, _ = stores
+    dispatcher = build_dispatcher(proj, lambda: None)
+    place: dict[str, Any] = {"audience": "org", "at": T0}
+    on_post = {"target_type": "post", "target_id": "q", "target_author_id": "a", "post_id": "q"}
+
+    def reacted(user: str) -> Event:
+        return new_event(
+            d.ReactionSet(id=f"post:q:{user}", user_id=user, kind="like", **on_post, **place)
+        )
+
+    def unreacted(user: str) -> Event:
+        return new_event(
+            d.ReactionRemoved(
+                id=f"post:q:{user}", user_id=user, previous_kind="like", **on_post, **place
+            )
+        )
+
+    def voted(voter: str, value: int, previous: int) -> Event:
+        return new_event(
+            d.VoteSet(
+                answer_id="a1",
+                answer_author_id="b",
+                question_id="q",
+                voter_id=voter,
+                value=value,
+                previous_value=previous,
+                **place,
+            )
+        )
+
+    users = [f"u{i:02}" for i in range(24)]
+    for user in users[:12]:
+        await dispatcher(reacted(user))
+        await dispatcher(voted(user, 1, 0))
+    # Half of the early ones withdraw while the rest arrive, all at once.
+    racing = [unreacted(u) for u in users[:6]] + [reacted(u) for u in users[12:]]
+    racing += [voted(u, 0, 1) for u in users[:6]] + [voted(u, -1, 0) for u in users[12:15]]
+    random.Random(11).shuffle(racing)
+    await asyncio.gather(*(dispatcher(event) for event in racing))
+
+    doc = await proj.get(POST_FOLDS, "q")
+    assert doc is not None
+    assert doc["reactions"] == 18
+    assert [a["score"] for a in doc["answers"] if a["id"] == "a1"] == [12 - 6 - 3]

@@ -7,7 +7,7 @@ the search backend is down, and indexing converges when it comes back.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from functools import partial
 from typing import Any
 
@@ -24,6 +24,7 @@ from services.search.indexing.repository import (
     VOTES,
     Change,
     Fold,
+    ProjectionContention,
     Projections,
 )
 from shared.events import registry
@@ -38,6 +39,7 @@ from shared.events.schemas.activity import social as s
 log = structlog.get_logger()
 
 Plan = tuple[str, str, Fold]  # collection, document id, fold
+_MAX_SETTLE_ROUNDS = 50
 Planner = Callable[[Event, Any], Plan]
 
 
@@ -57,6 +59,29 @@ def build_dispatcher(proj: Projections, wake: Callable[[], None]) -> EventDispat
             wake()
             log.debug("search.projection.changed", collection=name, id=doc_id, type=event.type)
         return changed
+
+    async def settle(
+        post_id: str,
+        event: Event,
+        count: Callable[[], Awaitable[int]],
+        setting: Callable[[int], Fold],
+    ) -> None:
+        """Fold a number counted from other records into a post, until a recount agrees.
+
+        Reactions (and votes) of different people travel on different partitions, so
+        their handlers record, count and fold concurrently: a count read before another
+        person's record was written can be folded after that person's correct count.
+        Every handler recounts after its own fold and folds again if the number moved,
+        so whichever fold lands last carries a count taken after every record.
+        """
+        value = await count()
+        for _ in range(_MAX_SETTLE_ROUNDS):
+            await fold(POST_FOLDS, post_id, event, setting(value))
+            again = await count()
+            if again == value:
+                return
+            value = again
+        raise ProjectionContention(f"{POST_FOLDS}/{post_id}: count still moving")
 
     def stamp(event: Event) -> str:
         return folds.stamp_of(event.time, event.id)
@@ -138,27 +163,32 @@ def build_dispatcher(proj: Projections, wake: Callable[[], None]) -> EventDispat
         record = {"answer_id": data.answer_id, "question_id": data.question_id, "value": data.value}
         await proj.apply(VOTES, vote_id, partial(_latest, record=record, stamp=stamp(event)))
         votes = proj[VOTES]
-        score = await votes.count({"answer_id": data.answer_id, "value": 1}) - await votes.count(
-            {"answer_id": data.answer_id, "value": -1}
-        )
-        fn = partial(
-            folds.set_answer_score,
-            question_id=data.question_id,
-            answer_id=data.answer_id,
-            score=score,
-        )
-        await fold(POST_FOLDS, data.question_id, event, fn)
+
+        async def score() -> int:
+            up = await votes.count({"answer_id": data.answer_id, "value": 1})
+            return up - await votes.count({"answer_id": data.answer_id, "value": -1})
+
+        def set_score(value: int) -> Fold:
+            return partial(
+                folds.set_answer_score,
+                question_id=data.question_id,
+                answer_id=data.answer_id,
+                score=value,
+            )
+
+        await settle(data.question_id, event, score, set_score)
 
     async def reaction(event: Event, data: d.ReactionSet | d.ReactionRemoved, active: bool) -> None:
         record = {"post_id": data.post_id, "active": active}
         await proj.apply(REACTIONS, data.id, partial(_latest, record=record, stamp=stamp(event)))
-        count = await proj[REACTIONS].count({"post_id": data.post_id, "active": True})
-        await fold(
-            POST_FOLDS,
-            data.post_id,
-            event,
-            partial(folds.set_reactions, post_id=data.post_id, count=count),
-        )
+
+        async def count() -> int:
+            return await proj[REACTIONS].count({"post_id": data.post_id, "active": True})
+
+        def set_count(value: int) -> Fold:
+            return partial(folds.set_reactions, post_id=data.post_id, count=value)
+
+        await settle(data.post_id, event, count, set_count)
 
     @on(d.ReactionSet)
     async def reaction_set(event: Event, data: d.ReactionSet) -> None:
