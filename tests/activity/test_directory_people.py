@@ -7,6 +7,7 @@ from typing import Any
 
 import httpx
 
+from services.activity.directory.repository import Directory
 from shared.events import Event
 from shared.events.envelope import EventData, new_event
 from shared.events.schemas.profiles import PersonDeactivated, PersonUpdated
@@ -99,3 +100,32 @@ async def test_a_handle_moves_to_its_newest_claimant(
     auth = await login("u5")
     post = (await client.post(POSTS, json={"body_md": "@cy and @cy1"}, headers=auth)).json()
     assert post["mentions"] == ["u4", "u3"]
+
+
+async def test_an_older_claim_on_a_handle_does_not_take_it_from_the_newer_claimant(
+    settings: CanteenSettings,
+) -> None:
+    """Person events travel under each person's key, so an older claim can arrive last."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    async with activity_store(settings) as store:
+        directory = Directory(store)
+        await directory.prepare()
+        fields = {"display_name": "Dee", "active": True}
+        assert await directory.apply("u7", {**fields, "handle": "dee"}, at=T0)
+        # u8 took "dee" at 0:10 (u7 had renamed to "dee1" by then: that event is late).
+        assert await directory.apply(
+            "u8", {**fields, "handle": "dee"}, at=T0 + timedelta(minutes=10)
+        )
+        # u7's older claim (0:05) redelivered: it must not take the handle back.
+        assert await directory.apply(
+            "u7", {**fields, "handle": "dee", "title": "SRE"}, at=T0 + timedelta(minutes=5)
+        )
+        found = {d["_id"]: d for d in await store.collection("people").find({})}
+        assert found["u8"]["handle"] == "dee"
+        assert "handle" not in found["u7"] and found["u7"]["title"] == "SRE"
+        assert await directory.resolve_handles(["dee"]) == {"dee": "u8"}
+        # u7's own rename still lands.
+        assert await directory.apply(
+            "u7", {**fields, "handle": "dee1"}, at=T0 + timedelta(minutes=6)
+        )
+        assert await directory.resolve_handles(["dee", "dee1"]) == {"dee": "u8", "dee1": "u7"}

@@ -15,6 +15,7 @@ from shared.store.errors import DuplicateKeyError
 from shared.store.port import DocumentStore
 
 PEOPLE = "people"
+_MAX_HANDLE_ROUNDS = 5
 
 
 def author_view(user_id: str, person: dict[str, Any] | None) -> dict[str, Any]:
@@ -60,7 +61,7 @@ class Directory:
             "$or": [{"event_time": {"$lt": at}}, {"event_time": {"$exists": False}}],
         }
         update: dict[str, Any] = {"$set": {**fields, "event_time": at}}
-        for _ in range(3):
+        for _ in range(_MAX_HANDLE_ROUNDS):
             try:
                 await self._people.update_one(newer_only, update, upsert=True)
                 return True
@@ -68,19 +69,34 @@ class Directory:
                 own = await self._people.find_one({"_id": user_id})
                 if own is not None and _aware(own.get("event_time")) >= at:
                     return False  # a later change is already applied: this one is stale
-                if not await self._free_handle(user_id, fields.get("handle")):
+                handle = update["$set"].get("handle")
+                if handle is None:
                     raise
-        return False
+                if await self._claimed_later(user_id, handle, at):
+                    # The other person's claim is the newer one: apply the rest of this
+                    # change without the handle (this person let it go before that claim).
+                    rest = {k: v for k, v in update["$set"].items() if k != "handle"}
+                    update = {"$set": rest, "$unset": {"handle": ""}}
+        raise DuplicateKeyError(f"handle of {user_id}: still contended, will be retried")
 
-    async def _free_handle(self, user_id: str, handle: str | None) -> bool:
-        """The newest claim on a handle wins; the previous holder's own event renames it."""
-        if handle is None:
-            return False
+    async def _claimed_later(self, user_id: str, handle: str, at: datetime) -> bool:
+        """Settle a clash on `handle` with this person's claim made at `at`.
+
+        The newest claim wins: a holder whose last applied event is older loses the handle
+        (its own later event renames it). The unset is conditional on the holder still
+        holding the handle with that older event, so a rename of the holder that lands
+        meanwhile is never undone. True when the holder's claim is the newer one.
+        """
         holder = await self._people.find_one({"handle": handle, "_id": {"$ne": user_id}})
         if holder is None:
-            return False
-        await self._people.update_one({"_id": holder["_id"]}, {"$unset": {"handle": ""}})
-        return True
+            return False  # freed meanwhile: try again
+        if _aware(holder.get("event_time")) > at:
+            return True
+        await self._people.update_one(
+            {"_id": holder["_id"], "handle": handle, "event_time": holder.get("event_time")},
+            {"$unset": {"handle": ""}},
+        )
+        return False
 
 
 def _aware(value: datetime | None) -> datetime:
