@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from typing import Any
 
 import httpx
 import pytest
 
+from services.activity.questions.repository import QuestionRepository
 from shared.settings import CanteenSettings
 from tests.activity.conftest import Login
 from tests.activity.test_discussion_support import (
@@ -293,3 +295,35 @@ async def test_idempotency_key_answers_once(town: Town) -> None:
     assert first.status_code == second.status_code == 201
     assert first.json()["id"] == second.json()["id"]
     assert await town.store.collection("answers").count({"question_id": q["id"]}) == 1
+
+
+async def test_an_answer_deleted_while_being_accepted_does_not_stay_accepted(
+    town: Town, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The delete lands between the accept's check of the answer and its write."""
+    q = await town.question("ana")
+    a = await town.answer("bo", q["id"])
+    bo = await town.auth("bo")
+    read = QuestionRepository.answer
+    deleted: list[int] = []
+
+    async def read_then_deleted(
+        self: QuestionRepository, answer_id: str, *, with_deleted: bool = False
+    ) -> Any:
+        doc = await read(self, answer_id, with_deleted=with_deleted)
+        if answer_id == a and not with_deleted and not deleted:
+            deleted.append(0)  # once: the delete reads the answer too
+            response = await town.client.delete(f"/api/v1/answers/{a}", headers=bo)
+            deleted[0] = response.status_code
+        return doc  # as read before the delete
+
+    monkeypatch.setattr(QuestionRepository, "answer", read_then_deleted)
+    r = await town.client.put(
+        f"/api/v1/questions/{q['id']}/accepted-answer",
+        json={"answer_id": a},
+        headers=await town.auth("ana"),
+    )
+    assert deleted == [204]
+    assert r.status_code == 404, r.text
+    stored = await town.doc("posts", q["id"])
+    assert (stored["state"], stored["accepted_answer_id"]) == ("open", None)

@@ -69,6 +69,7 @@ class QuestionService:
         )
         await self._repo.add_answer(doc, [event])
         self._on_events()
+        await self._access.hold_copied_visibility(doc)
         log.info("activity.answer.created", answer_id=doc["_id"], question_id=question_id)
         return doc
 
@@ -191,9 +192,24 @@ class QuestionService:
             ):
                 self._on_events()
                 log.info("activity.answer.accepted", question_id=question_id, answer_id=answer_id)
+                await self._undo_if_deleted_meanwhile(answer_id, by=principal.user_id)
                 return _state({**question, "accepted_answer_id": answer_id})
             question = await self.visible_question(principal, question_id)
         raise ChangedMeanwhile("the question changed meanwhile; retry")
+
+    async def _undo_if_deleted_meanwhile(self, answer_id: str | None, *, by: str) -> None:
+        """An answer deleted between our check and our write must not stay accepted.
+
+        A delete marks the answer first and then re-opens the question if it was accepted;
+        we accept first and then re-read the answer, so of the two, one sees the other.
+        """
+        if answer_id is None:
+            return
+        answer = await self._repo.answer(answer_id, with_deleted=True)
+        if answer is not None and answer.get("deleted"):
+            if await self.unaccept_deleted(answer, by=by):
+                self._on_events()
+            raise Invisible(f"answer {answer_id} not found")
 
     # lists
 
