@@ -26,11 +26,15 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any, Literal
 
+from services.activity.rules import ChangedMeanwhile
 from shared.http.auth.principal import Principal
 from shared.store.port import DocumentStore
 
 GROUPS = "groups"
 MEMBERSHIPS = "memberships"
+# Collections whose documents copy their group's visibility (`group_id`, `group_visibility`).
+GROUP_ITEMS = ("posts", "answers", "comments", "reactions", "timelines")
+_SETTLE_ROUNDS = 10
 MODERATOR_ROLES = frozenset({"admin", "moderator"})
 
 Role = Literal["owner", "admin", "member"]
@@ -42,6 +46,7 @@ def membership_id(group_id: str, user_id: str) -> str:
 
 class Access:
     def __init__(self, store: DocumentStore) -> None:
+        self._store = store
         self._groups = store.collection(GROUPS)
         self._memberships = store.collection(MEMBERSHIPS)
 
@@ -82,6 +87,48 @@ class Access:
 
     async def group(self, group_id: str) -> dict[str, Any] | None:
         return await self._groups.find_one({"_id": group_id, "deleted": {"$ne": True}})
+
+    async def visibility_now(self, group_id: str) -> str | None:
+        """What the group's items must carry now: its visibility, `private` once deleted."""
+        doc = await self._groups.find_one({"_id": group_id})
+        if doc is None:
+            return None
+        return "private" if doc.get("deleted") else str(doc.get("visibility", "public"))
+
+    async def settle_visibility(self, group_id: str) -> None:
+        """Make every item of the group carry the group's visibility as it is now.
+
+        Items copy the visibility when they are written, and the group can change while
+        one is being written, or change twice while an earlier propagation is still
+        running. So this re-reads the group after propagating and goes again if it moved:
+        the last propagation to finish carries the newest value. Callers: whoever changes
+        a group's visibility, and whoever wrote an item whose copy no longer matches.
+        """
+        seen = await self.visibility_now(group_id)
+        for _ in range(_SETTLE_ROUNDS):
+            if seen is None:
+                return
+            for name in GROUP_ITEMS:
+                await self._store.collection(name).update_many(
+                    {"group_id": group_id, "group_visibility": {"$ne": seen}},
+                    {"$set": {"group_visibility": seen}},
+                )
+            again = await self.visibility_now(group_id)
+            if again == seen:
+                return
+            seen = again
+        raise ChangedMeanwhile(f"group {group_id} kept changing its visibility; retry")
+
+    async def hold_copied_visibility(self, item: dict[str, Any]) -> None:
+        """After writing `item`: if its group's visibility changed since it was copied,
+        settle the group. The change writes the group first and then propagates; a writer
+        writes the item first and then reads the group; so one of the two sees the other.
+        """
+        group_id = item.get("group_id")
+        if group_id is None:
+            return
+        if await self.visibility_now(group_id) != item.get("group_visibility"):
+            await self.settle_visibility(group_id)
 
     async def can_see_group(self, principal: Principal, group: dict[str, Any]) -> bool:
         if group.get("visibility") == "public":

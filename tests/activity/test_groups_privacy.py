@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import httpx
 import pytest
 
+from services.activity.access import Access
 from tests.activity.conftest import Login
-from tests.activity.test_groups_support import CAST, cast
+from tests.activity.test_groups_support import CAST, cast, create_group
 
 MEMBERS = {"owner", "admin", "member"}
 MANAGERS = {"owner", "admin"}
@@ -109,3 +112,33 @@ async def test_non_members_cannot_act_on_a_private_group_they_cannot_see(
     # The org admin sees the card (moderation) but is not let in by joining.
     assert (await client.post(url + "/join", headers=people["orgadmin"])).status_code == 403
     assert (await client.get(url + "/members", headers=people["orgadmin"])).status_code == 404
+
+
+async def test_a_post_written_while_its_group_turns_private_is_private(
+    client: httpx.AsyncClient, login: Login, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The group turns private between the post's read of the group and the post's write."""
+    owner, outsider = await login("ana"), await login("zed")
+    gid = (await create_group(client, owner, "turning"))["id"]
+    read = Access.group
+    turned: list[int] = []
+
+    async def read_then_turned(self: Access, group_id: str) -> Any:
+        doc = await read(self, group_id)
+        if group_id == gid and not turned:
+            turned.append(0)
+            patched = await client.patch(
+                f"/api/v1/groups/{gid}", json={"visibility": "private"}, headers=owner
+            )
+            turned[0] = patched.status_code
+        return doc  # as read before the change
+
+    monkeypatch.setattr(Access, "group", read_then_turned)
+    created = await client.post(
+        "/api/v1/posts", json={"body_md": "just for us", "group_id": gid}, headers=owner
+    )
+    assert turned == [200]
+    assert created.status_code == 201, created.text
+    post_id = created.json()["id"]
+    assert (await client.get(f"/api/v1/posts/{post_id}", headers=outsider)).status_code == 404
+    assert (await client.get(f"/api/v1/posts/{post_id}", headers=owner)).status_code == 200

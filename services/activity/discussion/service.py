@@ -74,6 +74,7 @@ class DiscussionService:
             await self._repo.mark_has_replies(parent["_id"])
         await self._repo.add_comment(doc, [event])
         self._on_events()
+        await self._access.hold_copied_visibility(doc)
         log.info("activity.comment.created", comment_id=doc["_id"], post_id=post_id)
         return doc
 
@@ -131,6 +132,7 @@ class DiscussionService:
             }
             if await self._repo.write_reaction(current, doc, [event]):
                 self._on_events()
+                await self._access.hold_copied_visibility(doc)
                 log.info("activity.reaction.set", reaction_id=rid, kind=kind)
                 return {"kind": kind, "previous_kind": previous}
         raise ChangedMeanwhile("too many concurrent changes; retry")

@@ -45,10 +45,7 @@ def build_dispatcher(repo: GroupRepository) -> EventDispatcher:
         await repo.ensure_owner(doc)
 
     async def visibility(group_id: str) -> None:
-        group = await repo.any_group(group_id)
-        if group is not None:
-            seen = "private" if group.get("deleted") else group["visibility"]
-            await repo.propagate_visibility(group_id, seen)
+        await repo.settle_visibility(group_id)
 
     @dispatcher.on(GroupUpdated)
     async def updated(event: Event, data: GroupUpdated) -> None:

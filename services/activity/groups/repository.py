@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from services.activity.access import GROUPS, MEMBERSHIPS
+from services.activity.access import GROUPS, MEMBERSHIPS, Access
 from shared.events.envelope import Event
 from shared.outbox import insert_with_events, update_with_events
 from shared.outbox.records import strip_outbox
@@ -19,8 +19,6 @@ LIST_SORT = [("created_at", -1), ("_id", -1)]
 MEMBER_SORT = [("joined_at", -1), ("_id", -1)]
 REQUEST_SORT = [("updated_at", -1), ("_id", -1)]
 APPLIED_CAP = 200
-# Collections of other features that carry a copy of their group's visibility.
-GROUP_ITEMS = ("posts", "answers", "comments", "reactions", "timelines")
 
 
 class SlugTaken(Exception):
@@ -30,6 +28,7 @@ class SlugTaken(Exception):
 class GroupRepository:
     def __init__(self, store: DocumentStore) -> None:
         self._store = store
+        self._access = Access(store)
         self._groups = store.collection(GROUPS)
         self._memberships = store.collection(MEMBERSHIPS)
 
@@ -54,10 +53,6 @@ class GroupRepository:
 
     async def group_by_slug(self, slug: str) -> dict[str, Any] | None:
         return _clean(await self._groups.find_one({"slug": slug, "deleted": False}))
-
-    async def any_group(self, group_id: str) -> dict[str, Any] | None:
-        """Deleted or not (for the consumers' repairs)."""
-        return _clean(await self._groups.find_one({"_id": group_id}))
 
     async def update_group(
         self, group: dict[str, Any], fields: dict[str, Any], event: Event
@@ -88,13 +83,9 @@ class GroupRepository:
         )
         return result.matched_count == 1
 
-    async def propagate_visibility(self, group_id: str, visibility: str) -> None:
-        """Every item of the group carries the group's visibility (idempotent)."""
-        for name in GROUP_ITEMS:
-            await self._store.collection(name).update_many(
-                {"group_id": group_id, "group_visibility": {"$ne": visibility}},
-                {"$set": {"group_visibility": visibility}},
-            )
+    async def settle_visibility(self, group_id: str) -> None:
+        """Every item of the group carries the group's current visibility (idempotent)."""
+        await self._access.settle_visibility(group_id)
 
     # -- memberships ----------------------------------------------------------------
 

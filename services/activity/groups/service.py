@@ -127,7 +127,7 @@ class GroupService:
             raise GroupConflict("the group changed meanwhile: read it again and retry")
         self.on_events()
         if fields.get("visibility", group["visibility"]) != group["visibility"]:
-            await self.repo.propagate_visibility(group_id, fields["visibility"])
+            await self.repo.settle_visibility(group_id)
         log.info("activity.group.updated", group_id=group_id, fields=sorted(fields))
         return {**group, **fields}
 
@@ -147,5 +147,5 @@ class GroupService:
             raise GroupConflict("the group changed meanwhile: read it again and retry")
         self.on_events()
         # Items of a deleted group read as private; Access counts no one a member of it.
-        await self.repo.propagate_visibility(group_id, "private")
+        await self.repo.settle_visibility(group_id)
         log.info("activity.group.deleted", group_id=group_id, by_admin=view.role != "owner")

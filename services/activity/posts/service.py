@@ -76,6 +76,7 @@ class PostService:
         )
         await self._repo.add(doc, [event])
         self._on_events()
+        await self._access.hold_copied_visibility(doc)
         log.info("activity.post.created", post_id=doc["_id"], kind=doc["kind"])
         return doc
 
