@@ -84,7 +84,7 @@ class EmailOutbox:
 
     async def sent(self, mail: dict[str, Any], now: datetime) -> None:
         await self._mails.update_one(
-            {"_id": mail["_id"], "state": "sending"},
+            _own_lease(mail),
             {
                 "$set": {"state": "sent", "sent_at": now, "lease_until": None, "message": None},
                 "$inc": {"attempts": 1},
@@ -96,7 +96,7 @@ class EmailOutbox:
         attempts = int(mail.get("attempts", 0)) + 1
         state = "failed" if attempts >= MAX_ATTEMPTS else "pending"
         await self._mails.update_one(
-            {"_id": mail["_id"], "state": "sending"},
+            _own_lease(mail),
             {
                 "$set": {
                     "state": state,
@@ -111,3 +111,10 @@ class EmailOutbox:
 
     async def get(self, mail_id: str) -> dict[str, Any] | None:
         return await self._mails.find_one({"_id": mail_id})
+
+
+def _own_lease(claimed: dict[str, Any]) -> dict[str, Any]:
+    """Finish only under the lease this sender holds: once it expired and another sender
+    claimed the item, that sender's outcome is the one that counts (a late "failed" must
+    not re-queue what the other has just sent, nor a late result overwrite its own)."""
+    return {"_id": claimed["_id"], "state": "sending", "lease_until": claimed["lease_until"]}

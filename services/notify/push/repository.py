@@ -94,7 +94,7 @@ class PushQueue:
         )
         delay = timedelta(seconds=min(2 * 2 ** (attempts - 1), 3600))
         await self._queue.update_one(
-            {"_id": item["_id"], "state": "sending"},
+            _own_lease(item),
             {
                 "$set": {
                     "state": state,
@@ -106,3 +106,10 @@ class PushQueue:
             },
         )
         return state
+
+
+def _own_lease(claimed: dict[str, Any]) -> dict[str, Any]:
+    """Finish only under the lease this sender holds: once it expired and another sender
+    claimed the item, that sender's outcome is the one that counts (a late "failed" must
+    not re-queue what the other has just sent, nor a late result overwrite its own)."""
+    return {"_id": claimed["_id"], "state": "sending", "lease_until": claimed["lease_until"]}
