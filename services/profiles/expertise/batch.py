@@ -135,6 +135,8 @@ class BatchScorer:
                 return
             docs = await self._repo.expertise_by_id([f"{p}:{t}" for p, t in pending])
             new_people = {p for p, t in pending if f"{p}:{t}" not in docs}
+            # Read before the insert; `insert_projections` reads it again after and marks
+            # what a hide (or show) changed in between.
             hidden = await self._repo.hidden_topics(new_people)
             created: list[tuple[str, str, domain.Projected, bool]] = []
             writes = []

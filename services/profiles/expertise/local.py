@@ -29,6 +29,8 @@ ANSWERERS = "answerers"
 OPEN_REQUESTS = "open_requests"
 GROUP_MEMBERS = "group_members"
 FOLLOWS = "follows"
+# Rounds of re-reading a request's facts before giving up (the event is retried).
+MAX_SETTLE_ROUNDS = 50
 
 
 class LocalCopies:
@@ -71,19 +73,42 @@ class LocalCopies:
         """`person_ids` were asked this question (mentioned, or suggested to the asker)."""
         if not person_ids:
             return
+        asked = list(dict.fromkeys(person_ids))
         doc = await self.questions.find_one_and_update(
-            {"_id": question_id}, {"$addToSet": {"requested": {"$each": person_ids}}}
+            {"_id": question_id}, {"$addToSet": {"requested": {"$each": asked}}}
         )
+        # `answered` and `close` write their fact, then read `requested` (written above)
+        # and pull. Their pull may land before the add below: so read the facts again
+        # after writing, and correct until a read agrees with what was written. Whichever
+        # of us writes last, a read taken after every fact stands behind it.
+        waiting = await self._waiting(question_id, asked, doc)
+        written: set[str] = set()
+        for _ in range(MAX_SETTLE_ROUNDS):
+            if waiting == written:
+                return
+            for person_id in sorted(waiting ^ written):
+                if person_id in waiting:
+                    await self.open_requests.update_one(
+                        {"_id": person_id}, {"$addToSet": {"open": question_id}}, upsert=True
+                    )
+                else:
+                    await self.open_requests.update_one(
+                        {"_id": person_id}, {"$pull": {"open": question_id}}
+                    )
+            written = waiting
+            waiting = await self._waiting(question_id, asked)
+        raise RuntimeError(f"question {question_id} kept changing; giving up (will be retried)")
+
+    async def _waiting(
+        self, question_id: str, person_ids: list[str], doc: dict[str, Any] | None = None
+    ) -> set[str]:
+        """Who of `person_ids` the question still waits on: it is open and they did not
+        answer it. `doc`: the question as just read, else it is read."""
+        if doc is None:
+            doc = await self.questions.find_one({"_id": question_id})
         if doc is None or doc.get("deleted") or doc.get("state") != "open":
-            return
-        # Read after writing `requested`; `answered` writes its fact before reading
-        # `requested`, so of the two, at least one sees the other.
-        answered = await self.answered_by(question_id, person_ids)
-        for person_id in person_ids:
-            if person_id not in answered:
-                await self.open_requests.update_one(
-                    {"_id": person_id}, {"$addToSet": {"open": question_id}}, upsert=True
-                )
+            return set()
+        return set(person_ids) - await self.answered_by(question_id, person_ids)
 
     async def answered(self, answers: list[tuple[str, str]]) -> None:
         """Each (question_id, author_id) was answered by that author; their request on

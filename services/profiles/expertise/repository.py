@@ -94,6 +94,8 @@ class ExpertiseRepository:
             projected = domain.project(doc, key, contribution, version)
             if projected is None:
                 return
+            # A new document's `hidden` is read before its insert; `insert_projections`
+            # reads it again after and marks what a hide (or show) changed in between.
             hidden = bool(doc["hidden"]) if doc else await self._hidden(person_id, topic)
             if await self.write_projection(person_id, topic, doc, projected, hidden):
                 return
@@ -149,11 +151,25 @@ class ExpertiseRepository:
             return True
         try:
             await self._expertise.insert_many(docs)
+            inserted = True
         except DuplicateKeyError:
-            self._notify(events)  # some may be in: let the relay look
-            return False
+            inserted = False  # some may be in: the relay looks, and so does the check below
         self._notify(events)
-        return True
+        await self._follow_hidden(new)
+        return inserted
+
+    async def _follow_hidden(self, new: list[tuple[str, str, domain.Projected, bool]]) -> None:
+        """Re-read the people's hidden topics after creating their documents.
+
+        `hidden` was read before the insert: a hide (or show) in between found no document
+        to mark, so the new one would stay as it was read, and be published so. Whatever
+        moved since is marked now, with its corrected `expertise.changed`.
+        """
+        hidden = await self.hidden_topics({person_id for person_id, _, _, _ in new})
+        for person_id, topic, _, was in new:
+            now = topic in hidden.get(person_id, set())
+            if now != was:
+                await self.set_hidden(person_id, topic, now)
 
     def _projection_fields(
         self, person_id: str, topic: str, projected: domain.Projected, hidden: bool
@@ -214,7 +230,23 @@ class ExpertiseRepository:
         return bool(result.matched_count)
 
     async def set_hidden(self, person_id: str, topic: str, hidden: bool) -> None:
-        """Mark a topic hidden (or shown) and tell search, in one write."""
+        """Mark a topic hidden (or shown) and tell search, in one write; `hidden` is the
+        person's choice as the caller read it.
+
+        The choice is read again after marking: a hide and a show (or a scoring event's
+        correction) may race, and the one marking last may carry the older choice. Each
+        caller marks until a read after its write agrees, so the last mark stands behind
+        the person's latest choice.
+        """
+        for _ in range(MAX_ATTEMPTS):
+            await self._mark_hidden(person_id, topic, hidden)
+            now = await self._hidden(person_id, topic)
+            if now == hidden:
+                return
+            hidden = now
+        raise RuntimeError(f"hidden topic {person_id}:{topic} kept changing; giving up")
+
+    async def _mark_hidden(self, person_id: str, topic: str, hidden: bool) -> None:
         doc_id = f"{person_id}:{topic}"
         for _ in range(MAX_ATTEMPTS):
             doc = await self._expertise.find_one({"_id": doc_id})

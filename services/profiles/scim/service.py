@@ -84,9 +84,25 @@ class ScimUsers:
     async def patch(
         self, caller: Principal, user_id: str, body: Any, current: dict[str, Any]
     ) -> dict[str, Any]:
-        """`current`: the user's SCIM representation, which the operations apply to."""
-        patched = apply_patch({k: v for k, v in current.items() if k != "meta"}, body)
-        return await self._store(caller, user_id, parse_user(patched))
+        """`current`: the user's SCIM representation, which the operations apply to.
+
+        Only what the operations changed is written, onto the person as it is by then:
+        the whole representation, patched from the revision `current` was read at, would
+        undo an edit that landed since (a profile edit, another PATCH).
+        """
+        unpatched = {k: v for k, v in current.items() if k != "meta"}
+        user = parse_user(apply_patch(unpatched, body))
+        await self._unique(user, user_id)
+        changes = _changed(person_fields(parse_user(unpatched)), person_fields(user))
+        # Deprovisioned meanwhile: the PATCH must not bring the link (and `active`) back.
+        link = (await self.get(user_id))["scim"]
+        if "scim" in changes:
+            changes["scim"] = link | changes["scim"]
+        with _people_errors():
+            doc = await self._people.edit(caller, user_id, changes)
+        if doc.get("scim") is None:
+            raise ScimError(404, f"User {user_id} not found")
+        return doc
 
     async def delete(self, caller: Principal, user_id: str) -> None:
         await self.get(user_id)
@@ -107,6 +123,15 @@ class ScimUsers:
         clash = await self._people.find_one({"scim.user_name_key": user.userName.lower()})
         if clash is not None and clash["_id"] != user_id:
             raise ScimError(409, f"userName {user.userName} is taken", "uniqueness")
+
+
+def _changed(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
+    """The person fields that differ, and of the provisioning link only what differs."""
+    out = {k: v for k, v in after.items() if k != "scim" and before.get(k) != v}
+    link = {k: v for k, v in after["scim"].items() if before["scim"].get(k) != v}
+    if link:
+        out["scim"] = link
+    return out
 
 
 @contextmanager
