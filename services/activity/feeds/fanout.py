@@ -10,13 +10,16 @@ The hot path reads no follows and no entries: who a source reaches comes from it
 `feed_audiences` list (one document by `_id`, kept from follow and membership events, see
 `audiences.py`), and the entries are written by `entries.EntryWriter`. A private group's
 members are read from `memberships` itself, so such a post reaches exactly the members
-of the moment.
+of the moment. After writing, the fan-out reads the audience once more (`_settle`): an
+unfollow or a leave handled meanwhile found no entry to remove yet, so the fan-out
+removes it. Entries of a group post then take the group's visibility of now
+(`settle_visibility`), whatever the event carried.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,6 +30,7 @@ from services.activity.feeds.audiences import AudienceLists, Kind
 from services.activity.feeds.domain import (
     REFRESHED_FIELDS,
     Audience,
+    entry_id,
     recipients,
     should_trim,
     still_reachable,
@@ -38,6 +42,7 @@ from shared.http import Principal
 
 log = structlog.get_logger()
 BACKFILL = 50
+_MAX_SETTLE_ROUNDS = 20
 
 
 @dataclass(frozen=True)
@@ -81,6 +86,35 @@ async def _nobody() -> list[str]:
     return []
 
 
+class FanOutContention(RuntimeError):
+    """Who a post reaches, or its group's visibility, kept moving: the event is retried."""
+
+
+async def settle_visibility(
+    post: Mapping[str, Any],
+    current: Callable[[], Awaitable[str]],
+    apply: Callable[[str], Awaitable[object]],
+) -> None:
+    """Give a group post's entries the group's visibility of now, until a re-read agrees.
+
+    An event carries the visibility of when it was written. A change of visibility (the
+    group's key, handled concurrently) may be handled before this post's entries are
+    written from such an event: they would keep the old one (a public post hidden, or a
+    private one marked public). The group document changes before its event is handled,
+    so reading it after writing either sees the change (corrected here) or precedes it
+    (its handler then runs after these writes). Read again after every correction, so the
+    last write is never an older value than the group's.
+    """
+    written = post.get("group_visibility")
+    for _ in range(_MAX_SETTLE_ROUNDS):
+        now = await current()
+        if now == written:
+            return
+        await apply(now)
+        written = now
+    raise FanOutContention(f"post {post.get('_id') or post['id']}: visibility still moving")
+
+
 class FanOut:
     def __init__(
         self,
@@ -106,15 +140,36 @@ class FanOut:
 
     async def post_created(self, post: Mapping[str, Any]) -> int:
         """Write the post into the timeline of everyone it reaches (idempotent)."""
-        topics = list(post.get("topics") or [])
         group_id = post.get("group_id") if post.get("audience") == "group" else None
         big = await big_sources(
             self._sources,
             self._threshold,
             people=[post["author_id"]],
-            topics=topics,
+            topics=list(post.get("topics") or []),
             groups=[group_id] if group_id else [],
         )
+        users = recipients(post, await self._reach(post, big))
+        author = post["author_id"]
+        post_id = post.get("_id") or post["id"]
+        await self._writer.write(
+            [timeline_entry(u, post) for u in sorted(users) if u != author],
+            last=timeline_entry(author, post),
+        )
+        users = await self._settle(post, users, big)
+        await self._settle_visibility(post)
+        # Trimming is a query per person (a full scan on FerretDB): a big fan-out would hold
+        # the consumer for a minute. The sampled people are trimmed by `trim_pending` instead.
+        sampled = [u for u in users if should_trim(u, post_id, self._trim_every)]
+        if sampled:
+            self._pending_trims.update(sampled)
+            self._trim_wanted.set()
+        log.info("activity.feeds.fanned_out", post_id=post_id, recipients=len(users))
+        return len(users)
+
+    async def _reach(self, post: Mapping[str, Any], big: BigSources) -> Audience:
+        """Who the post's sources below the threshold reach now."""
+        topics = list(post.get("topics") or [])
+        group_id = post.get("group_id") if post.get("audience") == "group" else None
         private = post.get("audience") == "group" and post.get("group_visibility") != "public"
         people: list[tuple[Kind, str]] = []
         tagged: list[tuple[Kind, str]] = []
@@ -135,22 +190,46 @@ class FanOut:
         author_followers, topic_followers, group_members = await asyncio.gather(
             self._audiences.reach(people), self._audiences.reach(tagged), members
         )
-        reach = Audience(author_followers, topic_followers, group_members)
-        users = recipients(post, reach)
-        author = post["author_id"]
+        return Audience(author_followers, topic_followers, group_members)
+
+    async def _settle(
+        self, post: Mapping[str, Any], written: set[str], big: BigSources
+    ) -> set[str]:
+        """Read the audience again after writing, until it agrees with the entries written.
+
+        An unfollow or a leave (other keys, handled concurrently) may run between the
+        fan-out's read and its writes: it removes its person from the audience, finds no
+        entry to delete yet, and the fan-out then writes one. Every such removal precedes
+        this re-read, which drops the person's entry; one after it is handled after these
+        writes, by its own handler. Someone back since a removal here (a follow again,
+        whose backfill the removal undid) gets the entry again, and the audience is read
+        once more after every correction. One extra read when nothing moved.
+        """
         post_id = post.get("_id") or post["id"]
-        await self._writer.write(
-            [timeline_entry(u, post) for u in sorted(users) if u != author],
-            last=timeline_entry(author, post),
-        )
-        # Trimming is a query per person (a full scan on FerretDB): a big fan-out would hold
-        # the consumer for a minute. The sampled people are trimmed by `trim_pending` instead.
-        sampled = [u for u in users if should_trim(u, post_id, self._trim_every)]
-        if sampled:
-            self._pending_trims.update(sampled)
-            self._trim_wanted.set()
-        log.info("activity.feeds.fanned_out", post_id=post_id, recipients=len(users))
-        return len(users)
+        for _ in range(_MAX_SETTLE_ROUNDS):
+            now = recipients(post, await self._reach(post, big))
+            if now == written:
+                return now
+            # The author is always among the recipients: their entry (the writer's mark of
+            # a finished fan-out) is never removed here.
+            gone = sorted(written - now)
+            await self._timelines.remove_ids(entry_id(u, post_id) for u in gone)
+            await self._timelines.add([timeline_entry(u, post) for u in sorted(now - written)])
+            log.info("activity.feeds.fanout_settled", post_id=post_id, removed=len(gone))
+            written = now
+        raise FanOutContention(f"post {post_id}: its audience is still moving")
+
+    async def _settle_visibility(self, post: Mapping[str, Any]) -> None:
+        """Entries carry the group's visibility now, not the one in a lagging event."""
+        group_id = post.get("group_id")
+        if group_id:
+            await settle_visibility(
+                post,
+                lambda: self._sources.group_visibility(group_id),
+                lambda visibility: self._timelines.set_post_visibility(
+                    post.get("_id") or post["id"], visibility
+                ),
+            )
 
     async def trim_pending(self) -> None:
         """Background job: trim the timelines fan-outs sampled, one person at a time.
@@ -173,6 +252,7 @@ class FanOut:
         fields = {name: post.get(name) for name in REFRESHED_FIELDS}
         fields["topics"] = list(fields["topics"] or [])
         await self._timelines.refresh_post(post["id"], fields)
+        await self._settle_visibility(post)
 
     async def question_state_changed(self, question_id: str) -> None:
         """An answer was accepted or un-accepted: timelines copy no question state."""

@@ -9,6 +9,7 @@ Everything else (posts, follows, follow_stats, groups, memberships) is read, nev
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from contextlib import suppress
 from datetime import datetime
 from typing import Any
 
@@ -101,6 +102,13 @@ class TimelineRepository:
         )
         return result.modified_count
 
+    async def set_post_visibility(self, post_id: str, visibility: str) -> int:
+        result = await self._entries.update_many(
+            {"post_id": post_id, "group_visibility": {"$ne": visibility}},
+            {"$set": {"group_visibility": visibility}},
+        )
+        return result.modified_count
+
     async def trim(self, user_id: str, cap: int) -> int:
         """Drop entries beyond the newest `cap`; remember where the timeline now ends."""
         oldest_kept = await self._entries.find(
@@ -109,11 +117,7 @@ class TimelineRepository:
         if not oldest_kept:
             return 0
         kept = oldest_kept[0]
-        await self._state.update_one(
-            {"_id": user_id},
-            {"$set": {"horizon_at": kept["created_at"], "horizon_id": kept["post_id"]}},
-            upsert=True,
-        )
+        await self._advance_horizon(user_id, kept["created_at"], kept["post_id"])
         older = await self._entries.find(
             {"user_id": user_id},
             sort=FEED_SORT,
@@ -121,6 +125,31 @@ class TimelineRepository:
             projection=["_id"],
         )
         return await self.remove_ids(d["_id"] for d in older)
+
+    async def _advance_horizon(self, user_id: str, at: datetime, post_id: str) -> None:
+        """Set the horizon to (at, post_id) unless it is there already or newer.
+
+        The home read takes the timeline as complete down to the horizon and queries the
+        posts below it. Two trims of one timeline (backfills of two follows, a backfill and
+        `trim_pending`) may each read a cut-off before either writes: if the one that read
+        the older cut-off wrote last, entries between the two, already deleted by the other,
+        would show nowhere. Only a newer horizon is written; either trim's deletions stay
+        below it.
+        """
+        behind: Filter = {
+            "$or": [
+                {"horizon_at": {"$exists": False}},
+                {"horizon_at": {"$lt": at}},
+                {"horizon_at": at, "horizon_id": {"$lt": post_id}},
+            ]
+        }
+        # A DuplicateKeyError: there is a horizon, at this one or newer, and it stays.
+        with suppress(DuplicateKeyError):
+            await self._state.update_one(
+                {"_id": user_id, **behind},
+                {"$set": {"horizon_at": at, "horizon_id": post_id}},
+                upsert=True,
+            )
 
     async def horizon(self, user_id: str) -> tuple[datetime, str] | None:
         state = await self._state.find_one({"_id": user_id})
@@ -239,6 +268,13 @@ class Sources:
             frozenset(d["target_id"] for d in docs if d["target_type"] == "person"),
             frozenset(d["target_id"] for d in docs if d["target_type"] == "topic"),
         )
+
+    async def group_visibility(self, group_id: str) -> str:
+        """The group's visibility now; a deleted (or unknown) group's items are private."""
+        doc = await self._groups.find_one({"_id": group_id})
+        if doc is None or doc.get("deleted") or doc.get("visibility") != "public":
+            return "private"
+        return "public"
 
     async def members(self, group_id: str) -> list[str]:
         docs = await self._memberships.find(

@@ -35,8 +35,8 @@ from typing import Any
 import structlog
 
 from services.activity.feeds.domain import FEED_SORT
-from services.activity.feeds.fanout import FanOut
-from services.activity.feeds.repository import POSTS, unnarrowed
+from services.activity.feeds.fanout import FanOut, settle_visibility
+from services.activity.feeds.repository import POSTS, Sources, unnarrowed
 from shared.store.errors import DuplicateKeyError
 from shared.store.port import DocumentStore, Filter
 
@@ -78,6 +78,7 @@ class TopicIndex:
     def __init__(self, store: DocumentStore) -> None:
         self._entries = store.collection(TOPIC_INDEX)
         self._posts = store.collection(POSTS)
+        self._sources = Sources(store)
 
     async def prepare(self) -> None:
         await self._entries.create_index([("topic", 1), ("created_at", -1), ("_id", -1)])
@@ -116,6 +117,7 @@ class TopicIndex:
 
     async def post_created(self, post: Mapping[str, Any]) -> None:
         await self._add(topic_entries(post))
+        await self._settle_visibility(post)
 
     async def post_updated(self, post_id: str) -> None:
         """Make the post's entries match the stored post (its topics and audience now)."""
@@ -128,6 +130,9 @@ class TopicIndex:
         await self._add(topic_entries(doc))
         fields = {name: doc.get(name) for name in ENTRY_FIELDS}
         await self._entries.update_many({"post_id": post_id}, {"$set": fields})
+        # The post was read before these writes: the group's visibility may have changed,
+        # and its change been handled, in between.
+        await self._settle_visibility(doc)
 
     async def post_deleted(self, post_id: str) -> None:
         await self._entries.delete_many({"post_id": post_id})
@@ -139,6 +144,21 @@ class TopicIndex:
 
     async def group_deleted(self, group_id: str) -> None:
         await self._entries.delete_many({"group_id": group_id})
+
+    async def _settle_visibility(self, post: Mapping[str, Any]) -> None:
+        """A post's entries carry its group's visibility now (see `settle_visibility`)."""
+        group_id = post.get("group_id")
+        if not group_id or not post.get("topics"):
+            return
+        post_id = post.get("_id") or post["id"]
+
+        async def apply(visibility: str) -> None:
+            await self._entries.update_many(
+                {"post_id": post_id, "group_visibility": {"$ne": visibility}},
+                {"$set": {"group_visibility": visibility}},
+            )
+
+        await settle_visibility(post, lambda: self._sources.group_visibility(group_id), apply)
 
     async def page(
         self,
