@@ -5,11 +5,16 @@
   their topics, kind, answered state and an activity score (answers, comments, reactions,
   each counted once per event id). A post in a private group is never kept; a group that
   turns private or is deleted takes its posts out.
+- `digest_groups`: the newest known state of groups that changed (visibility by revision,
+  deleted for good). A post's events and its group's events travel on different
+  partitions, so a post may be written after its group was hidden: the digest leaves out
+  posts of groups this marks hidden, and a post written into a deleted group is taken out.
 - `digest_expertise`: a person's expertise topics (hidden ones dropped).
 """
 
 from __future__ import annotations
 
+import contextlib
 from datetime import datetime
 from typing import Any
 
@@ -30,11 +35,13 @@ from shared.events.schemas.activity.social import (
     GroupUpdated,
 )
 from shared.events.schemas.profiles_expertise import ExpertiseChanged
-from shared.store.port import DocumentStore
+from shared.store.errors import DuplicateKeyError
+from shared.store.port import DocumentStore, UpdateResult
 
 FOLLOWS = "digest_follows"
 POSTS = "digest_posts"
 EXPERTISE = "digest_expertise"
+GROUPS = "digest_groups"
 APPLIED_CAP = 200
 
 
@@ -42,11 +49,19 @@ def _public(audience: str, visibility: str | None) -> bool:
     return audience == "org" or visibility == "public"
 
 
+def _hides(group: dict[str, Any]) -> bool:
+    return bool(group.get("deleted")) or group.get("visibility") != "public"
+
+
+Activity = AnswerCreated | CommentCreated | ReactionSet
+
+
 class DigestProjections:
     def __init__(self, store: DocumentStore) -> None:
         self.follows = store.collection(FOLLOWS)
         self.posts = store.collection(POSTS)
         self.expertise = store.collection(EXPERTISE)
+        self.groups = store.collection(GROUPS)
 
     async def prepare(self) -> None:
         await self.follows.create_index([("follower_id", 1)])
@@ -81,19 +96,79 @@ class DigestProjections:
         }
         if questions_only:
             filter_.update(kind="question", answered=False)
-        return await self.posts.find(
-            filter_, sort=[("score", -1), ("created_at", -1), ("_id", 1)], limit=limit
-        )
+        # A post written after its group's handler took the group's posts out may be here
+        # (see `settle`): leave out groups recorded as hidden, and look again until a page
+        # holds none, so the page stays full.
+        left_out: set[str] = set()
+        while True:
+            posts = await self.posts.find(
+                filter_, sort=[("score", -1), ("created_at", -1), ("_id", 1)], limit=limit
+            )
+            hidden = await self.hidden_groups({p["group_id"] for p in posts if p.get("group_id")})
+            if not hidden:
+                return posts
+            left_out.update(hidden)
+            filter_["group_id"] = {"$nin": sorted(left_out)}
 
-    async def bump(self, post_id: str, event_id: str) -> None:
-        """+1 activity, once per event id (redelivery-safe)."""
-        await self.posts.update_one(
-            {"_id": post_id, "_applied": {"$ne": event_id}},
-            {
-                "$inc": {"score": 1},
-                "$push": {"_applied": {"$each": [event_id], "$slice": -APPLIED_CAP}},
-            },
-        )
+    async def hidden_groups(self, group_ids: set[str]) -> list[str]:
+        """Of `group_ids`, those recorded private or deleted."""
+        if not group_ids:
+            return []
+        docs = await self.groups.find({"_id": {"$in": sorted(group_ids)}})
+        return [d["_id"] for d in docs if _hides(d)]
+
+    async def record_visibility(self, group_id: str, visibility: str, revision: int) -> None:
+        """Keep the group's visibility as of `revision`, unless a later one is recorded."""
+        with contextlib.suppress(DuplicateKeyError):  # a later (or this) revision is there
+            await self.groups.update_one(
+                {"_id": group_id, "revision": {"$lt": revision}},
+                {"$set": {"visibility": visibility, "revision": revision}},
+                upsert=True,
+            )
+
+    async def record_deleted(self, group_id: str) -> None:
+        """A deleted group never comes back: no older update can undo this."""
+        await self.groups.update_one({"_id": group_id}, {"$set": {"deleted": True}}, upsert=True)
+
+    async def settle(self, post_id: str, group_id: str | None, written: UpdateResult) -> None:
+        """Take out a post just inserted into a group that was deleted meanwhile.
+
+        The group's handler records the deletion before it deletes the group's posts, so
+        an insert its delete missed is one made after that record: seen here. A group
+        made private keeps such a late entry: `top_posts` leaves it out while the group
+        is private, and since the post was public when written, it may show again if a
+        later revision (perhaps not handled yet) makes the group public.
+        """
+        if written.upserted_id is None or group_id is None:
+            return
+        if await self.groups.count({"_id": group_id, "deleted": True}):
+            await self.posts.delete_one({"_id": post_id})
+
+    async def bump(self, post_id: str, event_id: str, where: Activity) -> None:
+        """+1 activity, once per event id (redelivery-safe).
+
+        Activity travels on its own partitions, so it may come before its PostCreated: a
+        public one then starts the post's entry, which no digest shows before PostCreated
+        gives it topics and a date. The entry carries the group, so a group hidden later
+        takes it out like any of its posts.
+        """
+        not_yet = {"_id": post_id, "_applied": {"$ne": event_id}}
+        update: dict[str, Any] = {
+            "$inc": {"score": 1},
+            "$push": {"_applied": {"$each": [event_id], "$slice": -APPLIED_CAP}},
+            "$setOnInsert": {"answered": False, "group_id": where.group_id},
+        }
+        if not _public(where.audience, where.group_visibility):
+            await self.posts.update_one(not_yet, update)
+            return
+        try:
+            written = await self.posts.update_one(not_yet, update, upsert=True)
+        except DuplicateKeyError:
+            # The entry exists: this event is applied already (the update is then a no-op),
+            # or PostCreated inserted it meanwhile (the update applies it).
+            await self.posts.update_one(not_yet, update)
+            return
+        await self.settle(post_id, where.group_id, written)
 
 
 def build_dispatcher(p: DigestProjections) -> EventDispatcher:
@@ -121,11 +196,12 @@ def build_dispatcher(p: DigestProjections) -> EventDispatcher:
             "group_id": data.group_id,
             "created_at": data.created_at,
         }
-        await p.posts.update_one(
+        written = await p.posts.update_one(
             {"_id": data.id},
             {"$set": fields, "$setOnInsert": {"score": 0, "answered": False, "_applied": []}},
             upsert=True,
         )
+        await p.settle(data.id, data.group_id, written)
 
     @dispatcher.on(PostUpdated)
     async def post_updated(event: Event, data: PostUpdated) -> None:
@@ -140,13 +216,16 @@ def build_dispatcher(p: DigestProjections) -> EventDispatcher:
     async def post_deleted(event: Event, data: PostDeleted) -> None:
         await p.posts.delete_one({"_id": data.id})
 
+    # Record first, then delete: a post written after the delete finds the record (`settle`).
     @dispatcher.on(GroupUpdated)
     async def group_updated(event: Event, data: GroupUpdated) -> None:
-        if data.visibility != "public":
+        await p.record_visibility(data.id, data.visibility, data.revision)
+        if await p.hidden_groups({data.id}):  # the newest state, not a redelivered older one
             await p.posts.delete_many({"group_id": data.id})
 
     @dispatcher.on(GroupDeleted)
     async def group_deleted(event: Event, data: GroupDeleted) -> None:
+        await p.record_deleted(data.id)
         await p.posts.delete_many({"group_id": data.id})
 
     @dispatcher.on(AnswerAccepted)
@@ -155,16 +234,16 @@ def build_dispatcher(p: DigestProjections) -> EventDispatcher:
 
     @dispatcher.on(AnswerCreated)
     async def answer_created(event: Event, data: AnswerCreated) -> None:
-        await p.bump(data.question_id, event.id)
+        await p.bump(data.question_id, event.id, data)
 
     @dispatcher.on(CommentCreated)
     async def comment_created(event: Event, data: CommentCreated) -> None:
-        await p.bump(data.post_id, event.id)
+        await p.bump(data.post_id, event.id, data)
 
     @dispatcher.on(ReactionSet)
     async def reaction_set(event: Event, data: ReactionSet) -> None:
         if data.previous_kind is None:
-            await p.bump(data.post_id, event.id)
+            await p.bump(data.post_id, event.id, data)
 
     @dispatcher.on(ExpertiseChanged)
     async def expertise_changed(event: Event, data: ExpertiseChanged) -> None:
