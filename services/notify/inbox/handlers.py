@@ -125,7 +125,10 @@ def build_dispatcher(inbox: Inbox, audiences: Audiences) -> EventDispatcher:
 
     @d.on(AnswerDeleted)
     async def answer_deleted(event: Event, data: AnswerDeleted) -> None:
-        """Hide notifications about a deleted answer."""
+        """Hide notifications about a deleted answer, and never notify about it again."""
+        # Reactions and acceptances are keyed by other ids, so one about this answer may be
+        # written meanwhile: the tombstone first is what the writer checks after writing.
+        await audiences.delete_item(data.id)
         await inbox.repo.hide_about("item_id", data.id)
 
     @d.on(CommentCreated)
@@ -135,7 +138,8 @@ def build_dispatcher(inbox: Inbox, audiences: Audiences) -> EventDispatcher:
 
     @d.on(CommentDeleted)
     async def comment_deleted(event: Event, data: CommentDeleted) -> None:
-        """Hide notifications about a deleted comment."""
+        """Hide notifications about a deleted comment, and never notify about it again."""
+        await audiences.delete_item(data.id)
         await inbox.repo.hide_about("item_id", data.id)
 
     @d.on(ReactionSet)

@@ -1,9 +1,10 @@
 """Local projections the inbox decides with, so it never calls another service back.
 
 `audiences`: group memberships (`m:<group>:<user>`), deleted groups (`g:<group>`), deleted
-posts (`p:<post>`), and experts per topic (`e:<topic>:<person>`), from activity and
-profiles events. Writes are plain sets keyed by id: replaying an event gives the same state,
-and per-key bus order (memberships are keyed by group) keeps the latest state last.
+posts (`p:<post>`), deleted answers and comments (`i:<item>`), and experts per topic
+(`e:<topic>:<person>`), from activity and profiles events. Writes are plain sets keyed by
+id: replaying an event gives the same state, and per-key bus order (memberships are keyed by
+group) keeps the latest state last.
 """
 
 from __future__ import annotations
@@ -19,6 +20,11 @@ TOP_EXPERTS = 3
 def post_key(post_id: str) -> str:
     """The id of a deleted post's tombstone."""
     return f"p:{post_id}"
+
+
+def item_key(item_id: str) -> str:
+    """The id of a deleted answer's or comment's tombstone (what `item_id` points at)."""
+    return f"i:{item_id}"
 
 
 def group_key_of(group_id: str) -> str:
@@ -68,6 +74,11 @@ class Audiences:
             {"_id": post_key(post_id)}, {"$set": {"kind": "p", "deleted": True}}, upsert=True
         )
 
+    async def delete_item(self, item_id: str) -> None:
+        await self._docs.update_one(
+            {"_id": item_key(item_id)}, {"$set": {"kind": "i", "deleted": True}}, upsert=True
+        )
+
     async def lookup(self, ids: set[str]) -> set[str]:
         """Which of these ids hold: a post or group tombstone exists, a membership is active.
         One `$in` query by `_id`, whatever mix of ids is asked."""
@@ -78,9 +89,13 @@ class Audiences:
             d["_id"] for d in docs if not d["_id"].startswith("m:") or d.get("state") == "active"
         }
 
-    async def deleted_posts(self, post_ids: set[str]) -> set[str]:
-        found = await self.lookup({post_key(p) for p in post_ids})
-        return {p for p in post_ids if post_key(p) in found}
+    async def deleted(self, post_ids: set[str], item_ids: set[str]) -> tuple[set[str], set[str]]:
+        """Which of these posts, and which of these items, have a tombstone (one read)."""
+        found = await self.lookup({post_key(p) for p in post_ids} | {item_key(i) for i in item_ids})
+        return (
+            {p for p in post_ids if post_key(p) in found},
+            {i for i in item_ids if item_key(i) in found},
+        )
 
     async def members(self, group_id: str) -> list[str]:
         if await self._docs.find_one({"_id": group_key_of(group_id)}) is not None:

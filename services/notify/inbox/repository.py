@@ -2,10 +2,12 @@
 
 Counters and groups are kept as notifications are created and read, never counted on read.
 Creating notifications takes three kinds of single-document writes, each done for a whole
-batch at once: the recipients' counters (count them and hand out their `seq`s), the
-notifications, their groups. Counter and group updates are idempotent on the notification
-id (`_applied`, capped), so a redelivered event finishes the job without double counting,
-whichever step a crash interrupted.
+batch at once, in this order: the recipients' counters (count them and hand out their
+`seq`s), their groups, the notifications. So a notification found is always counted in its
+group, and reading or hiding it only ever decrements (never sets) counts that exist. Counter
+and group updates are idempotent on the notification id (`_applied`, capped), so a
+redelivered event finishes the job without double counting, whichever step a crash
+interrupted.
 
 Why the counter works this way (recipients are written from many partitions and processes
 at once; no multi-document transactions): one recipient's counter document is the only
@@ -25,7 +27,7 @@ recipient without a counter document gets it by one bulk insert for the whole ba
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from shared.events.envelope import Event
@@ -347,7 +349,8 @@ class InboxRepository:
         if type_:
             f["type"] = type_
         return [
-            clean(d) for d in await self.groups.find(f, sort=GROUP_SORT, limit=limit, after=after)
+            _group_read(d)
+            for d in await self.groups.find(f, sort=GROUP_SORT, limit=limit, after=after)
         ]
 
     async def items_of(self, group_ids: list[str]) -> list[dict[str, Any]]:
@@ -390,6 +393,28 @@ class InboxRepository:
         return doc
 
     async def mark_group(self, user_id: str, group_id: str, now: datetime) -> int:
+        n = await self._mark_in_group(user_id, group_id, now)
+        if n:
+            await self.counters.update_one({"_id": user_id}, {"$inc": {"unread": -n}})
+        return n
+
+    async def mark_all(self, user_id: str, now: datetime) -> int:
+        """Mark read group by group. A notification may be written to a group meanwhile
+        (its +1 before or after our write), so a group's unread never takes an absolute
+        value: it goes down by exactly what was marked in it, like the counter."""
+        unread = await self.notifications.find(
+            {"recipient_id": user_id, "read_at": None, **VISIBLE}, projection=["group_id"]
+        )
+        n = 0
+        for group_id in sorted({d["group_id"] for d in unread}):
+            n += await self._mark_in_group(user_id, group_id, now)
+        if n:
+            await self.counters.update_one({"_id": user_id}, {"$inc": {"unread": -n}})
+        return n
+
+    async def _mark_in_group(self, user_id: str, group_id: str, now: datetime) -> int:
+        """Mark the user's unread notifications in one group read; the group's unread goes
+        down by the number this write changed (the group exists: it is written first)."""
         result = await self.notifications.update_many(
             {"group_id": group_id, "recipient_id": user_id, "read_at": None, **VISIBLE},
             {"$set": {"read_at": now}},
@@ -397,19 +422,6 @@ class InboxRepository:
         n = result.modified_count
         if n:
             await self.groups.update_one({"_id": group_id}, {"$inc": {"unread": -n}})
-            await self.counters.update_one({"_id": user_id}, {"$inc": {"unread": -n}})
-        return n
-
-    async def mark_all(self, user_id: str, now: datetime) -> int:
-        result = await self.notifications.update_many(
-            {"recipient_id": user_id, "read_at": None, **VISIBLE}, {"$set": {"read_at": now}}
-        )
-        n = result.modified_count
-        if n:
-            await self.groups.update_many(
-                {"recipient_id": user_id, "unread": {"$gt": 0}}, {"$set": {"unread": 0}}
-            )
-            await self.counters.update_one({"_id": user_id}, {"$inc": {"unread": -n}})
         return n
 
     async def mark_seen(self, user_id: str, now: datetime) -> int:
@@ -426,7 +438,7 @@ class InboxRepository:
         doc = await self.groups.find_one(
             {"_id": group_id, "recipient_id": user_id, "count": {"$gt": 0}}
         )
-        return clean(doc) if doc else None
+        return _group_read(doc) if doc else None
 
     # deletions -------------------------------------------------------------------------
 
@@ -481,7 +493,8 @@ def _group_update(items: list[dict[str, Any]], *, push: bool = True) -> dict[str
     }
     if actors:
         update["$addToSet"] = {"actors": {"$each": list(dict.fromkeys(actors))}}
-        update["$set"] = {"last_actor_id": actors[-1]}
+        # `$max`, not `$set`: writes to one group land in any order (other partitions).
+        update["$max"]["last_actor"] = _last_actor(items)
     if push:
         nids = [n["_id"] for n in items]
         update["$push"] = {"_applied": {"$each": nids, "$slice": -APPLIED_CAP}}
@@ -503,5 +516,27 @@ def _new_group(group_id: str, items: list[dict[str, Any]]) -> dict[str, Any]:
     }
     if actors:
         doc["actors"] = list(dict.fromkeys(actors))
-        doc["last_actor_id"] = actors[-1]
+        doc["last_actor"] = _last_actor(items)
     return doc
+
+
+def _last_actor(items: list[dict[str, Any]]) -> str:
+    """The latest of `items`' actors as a key that sorts by the event's time (to the
+    millisecond, what every store keeps), then actor id: the group keeps the greatest."""
+    keys = []
+    for n in items:
+        if n.get("actor_id"):
+            at = n.get("event_at") or n["created_at"]
+            at = at.astimezone(UTC) if at.tzinfo else at
+            keys.append(f"{at:%Y-%m-%dT%H:%M:%S}.{at.microsecond // 1000:03d}|{n['actor_id']}")
+    return max(keys)
+
+
+def _group_read(doc: dict[str, Any]) -> dict[str, Any]:
+    """A group as readers know it: `last_actor_id` from the `last_actor` key (groups
+    written before the key have only `last_actor_id`)."""
+    out = clean(doc)
+    key = out.pop("last_actor", None)
+    if key:
+        out["last_actor_id"] = key.split("|", 1)[1]
+    return out

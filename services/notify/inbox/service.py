@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -10,7 +9,13 @@ from typing import Any
 import structlog
 
 from services.notify.inbox.domain import Candidate, build_notification
-from services.notify.inbox.projection import Audiences, group_key_of, member_key, post_key
+from services.notify.inbox.projection import (
+    Audiences,
+    group_key_of,
+    item_key,
+    member_key,
+    post_key,
+)
 from services.notify.inbox.repository import InboxRepository, shown
 from services.notify.preferences.domain import decide
 from services.notify.preferences.repository import PreferenceRepository
@@ -92,13 +97,22 @@ class Inbox:
             doc.update(unrouted_flags(doc["channels"]))
             docs[doc["_id"]] = doc
         written = await self._write(list(docs.values()))
-        # A delete handled meanwhile (another partition) may have scanned before our insert:
-        # it flags the post first, so checking again after writing closes the race.
-        posts = {d["post_id"] for d in written if d.get("post_id")}
-        if posts:
-            for post_id in sorted(await self._audiences.deleted_posts(posts)):
-                await self.repo.hide_about("post_id", post_id)
+        await self._hide_deleted(written)
         return len(written)
+
+    async def _hide_deleted(self, written: list[dict[str, Any]]) -> None:
+        """A delete handled meanwhile (another partition: a post, or an answer someone
+        reacted to) may have scanned before our insert: it writes its tombstone first, so
+        looking for tombstones again after writing closes the race."""
+        posts = {d["post_id"] for d in written if d.get("post_id")}
+        items = {d["item_id"] for d in written if d.get("item_id")}
+        if not posts and not items:
+            return
+        gone_posts, gone_items = await self._audiences.deleted(posts, items)
+        for post_id in sorted(gone_posts):
+            await self.repo.hide_about("post_id", post_id)
+        for item_id in sorted(gone_items):
+            await self.repo.hide_about("item_id", item_id)
 
     async def _write(self, docs: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """Count, insert and group `docs`; the ones inserted now (not before)."""
@@ -126,15 +140,13 @@ class Inbox:
         for doc in fresh:
             doc["seq"] = seqs[doc["_id"]]
             doc["created_at"] = stamp
-        # Notifications and groups are separate collections: both writes at once. Both are
-        # idempotent by notification id, so either may land first when one fails.
-        inserting = self.repo.insert_all([insert_with_events(d, [_created(d)]) for d in fresh])
-        grouping = self.repo.group_all([*regroup, *(d for d in fresh if d["in_app"])])
-        ids, grouped = await asyncio.gather(inserting, grouping, return_exceptions=True)
-        for outcome in (ids, grouped):  # raise only once both are done: nothing in flight
-            if isinstance(outcome, BaseException):
-                raise outcome
-        assert isinstance(ids, list)
+        # The group first, then the notification: whoever finds the notification (a mark
+        # read, a delete hiding it) then finds its group too, so their decrements always
+        # land. (Written the other way, or both at once, a decrement could reach a group not
+        # created yet and be lost: a phantom or wrong unread count for good.) Both writes
+        # are idempotent by notification id, so a redelivery finishes either.
+        await self.repo.group_all([*regroup, *(d for d in fresh if d["in_app"])])
+        ids = await self.repo.insert_all([insert_with_events(d, [_created(d)]) for d in fresh])
         inserted = set(ids)
         written = [d for d in fresh if d["_id"] in inserted]
         if written:  # stored: the relay and this replica's stream clients need not wait
@@ -192,6 +204,7 @@ def _audience_ids(per_event: Iterable[list[Candidate]]) -> set[str]:
         sample = cands[0]
         if sample.post_id:
             ids.add(post_key(sample.post_id))
+        ids.update(item_key(c.item_id) for c in cands if c.item_id)
         group = sample.placement.group_id
         gated = [c.recipient_id for c in cands if c.needs_membership and c.placement.private]
         if gated and group:
@@ -201,8 +214,8 @@ def _audience_ids(per_event: Iterable[list[Candidate]]) -> set[str]:
 
 
 def _visible_to(cands: list[Candidate], facts: set[str]) -> list[Candidate]:
-    """Who of `cands` may hear of it: nobody about a deleted post; private content only
-    to active members of a live group (`facts`: the audiences ids that hold)."""
+    """Who of `cands` may hear of it: nobody about a deleted post or item; private content
+    only to active members of a live group (`facts`: the audiences ids that hold)."""
     sample = cands[0]
     if sample.post_id and post_key(sample.post_id) in facts:
         return []
@@ -215,7 +228,10 @@ def _visible_to(cands: list[Candidate], facts: set[str]) -> list[Candidate]:
             return False
         return c.verified_member or member_key(group, c.recipient_id) in facts
 
-    return [c for c in cands if member(c)]
+    def gone(c: Candidate) -> bool:
+        return c.item_id is not None and item_key(c.item_id) in facts
+
+    return [c for c in cands if not gone(c) and member(c)]
 
 
 def _created(doc: dict[str, Any]) -> Event:
