@@ -50,6 +50,15 @@ func main() {
 	}
 }
 
+// sqlitePragmas: FerretDB adds WAL, a busy timeout and auto_vacuum(none) itself. With
+// synchronous=FULL (SQLite's default) every write commit fsyncs the WAL; NORMAL syncs it
+// at checkpoints only, the setting Canteen's own SQLite store and bus use: durable across
+// a crash of the process, like MongoDB's default journal (committed every 100 ms), not
+// across a power cut. A larger auto-checkpoint (20,000 pages, ~80 MB of WAL) copies each
+// often-rewritten page back less often. Measured: an update by _id costs 0.43 ms of
+// FerretDB CPU instead of 0.63 (docs/engines.md).
+const sqlitePragmas = "_pragma=synchronous(normal)&_pragma=wal_autocheckpoint(20000)"
+
 func serve(args []string) error {
 	fs := flag.NewFlagSet("serve", flag.ExitOnError)
 	listen := fs.String("listen", "127.0.0.1:27018", "TCP listen address")
@@ -78,7 +87,7 @@ func serve(args []string) error {
 		Listener:  ferretdb.ListenerConfig{TCP: *listen},
 		Logger:    logger,
 		Handler:   "sqlite",
-		SQLiteURL: "file:" + abs + "/",
+		SQLiteURL: "file:" + abs + "/?" + sqlitePragmas,
 	})
 	if err != nil {
 		return err
