@@ -71,6 +71,7 @@ class MongoCollection(Collection):
         self._coll = coll
         self._meta = meta
         self._ttl: list[tuple[str, int]] | None = None
+        self._unique: list[tuple[str, list[str]]] | None = None  # (name, fields), cached
         self._last_purge = time.monotonic()
 
     # -- expiry --------------------------------------------------------------------
@@ -148,14 +149,28 @@ class MongoCollection(Collection):
                 raise DuplicateKeyError(f"{exc} {await self._clash(docs[done])}") from cause
 
     async def _clash(self, doc: Document) -> str:
-        """Name the unique index a document clashes on (FerretDB's error does not)."""
+        """Name the unique index a document clashes on (FerretDB's error does not).
+
+        Duplicates are routine (idempotent inserts), so this must not cost a round trip
+        when only `_id` is unique: the unique indexes are listed once per process.
+        """
+        if self._unique is None:
+            with translated():
+                indexes = await self._coll.index_information()
+            self._unique = [
+                (name, [f for f, _ in info["key"]])
+                for name, info in indexes.items()
+                if info.get("unique") or name == "_id_"
+            ]
+        candidates = [(n, fs) for n, fs in self._unique if n != "_id_"]
+        keyed = [(n, {f: match.get_path(doc, f) for f in fs}) for n, fs in candidates]
+        keyed = [(n, k) for n, k in keyed if match.MISSING not in k.values()]
+        if not keyed:
+            return f"index: _id_ dup key: {{'_id': {doc.get('_id')!r}}}"
+        keyed.insert(0, ("_id_", {"_id": doc.get("_id")}))
         with translated():
-            indexes = await self._coll.index_information()
-            for name, info in indexes.items():
-                if not (info.get("unique") or name == "_id_"):
-                    continue
-                keys = {f: match.get_path(doc, f) for f, _ in info["key"]}
-                if match.MISSING not in keys.values() and await self._coll.find_one(keys):
+            for name, keys in keyed:
+                if await self._coll.find_one(keys, projection={"_id": 1}):
                     return f"index: {name} dup key: {keys}"
         return "index: unknown"
 
@@ -385,6 +400,7 @@ class MongoCollection(Collection):
         if expire_after_seconds is not None:
             options["expireAfterSeconds"] = expire_after_seconds
         index_name = await self._create_index(keys, options)
+        self._unique = None
         if expire_after_seconds is not None:
             rule = {"coll": self.name, "field": fields[0], "seconds": expire_after_seconds}
             with translated():
