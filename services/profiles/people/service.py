@@ -135,9 +135,18 @@ class PeopleService:
         raise HandleTaken(handle_seed or person_id)
 
     async def edit(
-        self, actor: Principal, person_id: str, changes: dict[str, Any]
+        self,
+        actor: Principal,
+        person_id: str,
+        changes: dict[str, Any],
+        *,
+        expected_revision: int | None = None,
     ) -> dict[str, Any]:
-        """Edit a profile: its owner (their own fields), or an admin (any field)."""
+        """Edit a profile: its owner (their own fields), or an admin (any field).
+
+        `expected_revision`: the changes were computed from that revision (a SCIM PATCH):
+        EditConflict if the profile moved on, rather than applying them to a newer one.
+        """
         if not actor.is_admin:
             if actor.user_id != person_id:
                 raise NotAllowed("you may edit only your own profile")
@@ -148,6 +157,8 @@ class PeopleService:
         checked = check_changes(changes)
         for _ in range(MAX_EDIT_ATTEMPTS):
             person = await self.get(person_id)
+            if expected_revision is not None and person["revision"] != expected_revision:
+                raise EditConflict(person_id)
             await self._check_manager(person_id, checked.get("manager_id"))
             fields, events = edit_person(person, checked, now=_now())
             if not fields:

@@ -227,8 +227,9 @@ def build_scim_router(users: ScimUsers, credentials: Credentials) -> APIRouter:
         ] = None,
     ) -> Response:
         """Change a user with PatchOp operations (add, replace, remove)."""
-        current = to_scim(await users.get(user_id), users_url=users_url(request))
-        return user_response(request, await users.patch(caller, user_id, body, current))
+        url = users_url(request)
+        patched = await users.patch(caller, user_id, body, lambda p: to_scim(p, users_url=url))
+        return user_response(request, patched)
 
     @router.delete("/Users/{user_id}", status_code=204)
     async def delete_user(user_id: str, caller: Caller) -> Response:

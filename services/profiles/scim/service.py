@@ -10,7 +10,7 @@ author, and the IdP may provision them again later.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -30,6 +30,9 @@ from services.profiles.scim.patch import apply_patch
 from shared.http.auth.principal import Principal
 from shared.ids import new_id
 from shared.store.port import Filter
+
+Render = Callable[[dict[str, Any]], dict[str, Any]]  # a person -> their SCIM representation
+PATCH_ATTEMPTS = 10
 
 log = structlog.get_logger()
 
@@ -82,27 +85,29 @@ class ScimUsers:
         return await self._store(caller, user_id, parse_user(payload))
 
     async def patch(
-        self, caller: Principal, user_id: str, body: Any, current: dict[str, Any]
+        self, caller: Principal, user_id: str, body: Any, render: Render
     ) -> dict[str, Any]:
-        """`current`: the user's SCIM representation, which the operations apply to.
+        """Apply PatchOp `body` to the user as `render` shows it (their SCIM form).
 
-        Only what the operations changed is written, onto the person as it is by then:
-        the whole representation, patched from the revision `current` was read at, would
-        undo an edit that landed since (a profile edit, another PATCH).
+        The operations are applied to a fresh read and the result is written only if the
+        person is still at the revision read, else read, patched and tried again: a PATCH
+        never undoes an edit (a profile edit, another PATCH) that landed in between, even
+        on the same attribute (two `add`s to `emails` both land). A user deprovisioned
+        meanwhile is 404, not brought back.
         """
-        unpatched = {k: v for k, v in current.items() if k != "meta"}
-        user = parse_user(apply_patch(unpatched, body))
-        await self._unique(user, user_id)
-        changes = _changed(person_fields(parse_user(unpatched)), person_fields(user))
-        # Deprovisioned meanwhile: the PATCH must not bring the link (and `active`) back.
-        link = (await self.get(user_id))["scim"]
-        if "scim" in changes:
-            changes["scim"] = link | changes["scim"]
-        with _people_errors():
-            doc = await self._people.edit(caller, user_id, changes)
-        if doc.get("scim") is None:
-            raise ScimError(404, f"User {user_id} not found")
-        return doc
+        for _ in range(PATCH_ATTEMPTS):
+            person = await self.get(user_id)
+            current = {k: v for k, v in render(person).items() if k != "meta"}
+            user = parse_user(apply_patch(current, body))
+            await self._unique(user, user_id)
+            with _people_errors():
+                try:
+                    return await self._people.edit(
+                        caller, user_id, person_fields(user), expected_revision=person["revision"]
+                    )
+                except EditConflict:
+                    pass  # changed since the read: read, patch and write again
+        raise ScimError(409, f"User {user_id} kept changing; retry")
 
     async def delete(self, caller: Principal, user_id: str) -> None:
         await self.get(user_id)
@@ -123,15 +128,6 @@ class ScimUsers:
         clash = await self._people.find_one({"scim.user_name_key": user.userName.lower()})
         if clash is not None and clash["_id"] != user_id:
             raise ScimError(409, f"userName {user.userName} is taken", "uniqueness")
-
-
-def _changed(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
-    """The person fields that differ, and of the provisioning link only what differs."""
-    out = {k: v for k, v in after.items() if k != "scim" and before.get(k) != v}
-    link = {k: v for k, v in after["scim"].items() if before["scim"].get(k) != v}
-    if link:
-        out["scim"] = link
-    return out
 
 
 @contextmanager
