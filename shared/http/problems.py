@@ -76,6 +76,13 @@ class Conflict(Problem):
         super().__init__(409, detail=detail, **kwargs)
 
 
+class PreconditionFailed(Problem):
+    """412: the client's `If-Match` names a version that is no longer current."""
+
+    def __init__(self, detail: str | None = None, **kwargs: Any) -> None:
+        super().__init__(412, detail=detail, **kwargs)
+
+
 class Unprocessable(Problem):
     def __init__(self, detail: str | None = None, **kwargs: Any) -> None:
         super().__init__(422, detail=detail, **kwargs)

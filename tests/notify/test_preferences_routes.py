@@ -8,7 +8,10 @@ from typing import Any
 import httpx
 import pytest
 
+from services.notify.email import tokens
+from services.notify.email.unsubscribe import Unsubscriber
 from shared.bus.port import EventBus
+from shared.settings import CanteenSettings
 from tests.conftest import Login
 from tests.notify.test_inbox_support import (
     bus,
@@ -21,6 +24,7 @@ from tests.notify.test_inbox_support import (
     uid,
     wait_inbox,
 )
+from tests.support import service_store
 
 __all__ = ["bus"]
 PREFS = "/api/v1/notification-preferences"
@@ -110,3 +114,53 @@ async def test_mutes_and_switches_apply_but_critical_bypasses_them(
         "group.approved",
     ]
     assert any(g["critical"] for g in groups)
+
+
+async def test_a_save_from_an_old_read_does_not_undo_a_one_click_unsubscribe(
+    client: httpx.AsyncClient, login: Login, settings: CanteenSettings
+) -> None:
+    user = uid("ana")
+    ana = await login(user)
+    saved = await client.put(PREFS, json={"digest": "daily"}, headers=ana)
+    assert saved.status_code == 200, saved.text
+    read = await client.get(PREFS, headers=ana)
+    etag = read.headers["ETag"]
+    assert etag == saved.headers["ETag"] and read.json()["digest"] == "daily"
+
+    # The mail's one-click unsubscribe lands while the app shows the form read above.
+    async with service_store(settings, "notify") as store:
+        unsubscriber = Unsubscriber(store, "test-secret-" + "x" * 20)
+        await unsubscriber.apply(tokens.sign("test-secret-" + "x" * 20, user, tokens.DIGEST))
+
+    form = {"digest": "daily", "time_zone": "Europe/Lisbon"}
+    stale = await client.put(PREFS, json=form, headers={**ana, "If-Match": etag})
+    assert stale.status_code == 412, stale.text
+    assert stale.headers["content-type"] == PROBLEM
+    now = await client.get(PREFS, headers=ana)
+    assert now.json()["digest"] == "off" and now.json()["time_zone"] == "UTC"  # nothing written
+
+    fresh = await client.put(
+        PREFS, json={**form, "digest": "off"}, headers={**ana, "If-Match": now.headers["ETag"]}
+    )
+    assert fresh.status_code == 200 and fresh.json()["time_zone"] == "Europe/Lisbon"
+    assert fresh.headers["ETag"] != now.headers["ETag"]
+    for bad in ('W/"42"', "garbage", 'W/"prefs-x"'):
+        refused = await client.put(PREFS, json=form, headers={**ana, "If-Match": bad})
+        assert refused.status_code == 412 and refused.headers["content-type"] == PROBLEM
+    # Without If-Match a save replaces, as before (and "*" means any version).
+    assert (await client.put(PREFS, json=form, headers=ana)).status_code == 200
+    assert (await client.put(PREFS, json=form, headers={**ana, "If-Match": "*"})).status_code == 200
+
+
+async def test_if_match_on_first_save(client: httpx.AsyncClient, login: Login) -> None:
+    bo = await login(uid("bo"))
+    first = await client.get(PREFS, headers=bo)
+    assert first.headers["ETag"] == 'W/"prefs-0"'
+    ok = await client.put(
+        PREFS, json={"digest": "weekly"}, headers={**bo, "If-Match": 'W/"prefs-0"'}
+    )
+    assert ok.status_code == 200 and ok.headers["ETag"] == 'W/"prefs-1"'
+    again = await client.put(
+        PREFS, json={"digest": "daily"}, headers={**bo, "If-Match": 'W/"prefs-0"'}
+    )
+    assert again.status_code == 412

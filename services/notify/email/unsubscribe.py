@@ -42,6 +42,9 @@ class Unsubscriber:
         # Field-level update: the rest of the person's preferences stay as they are.
         field = "digest" if kind == tokens.DIGEST else f"channels.{pref_key(kind)}.email"
         value: str | bool = "off" if kind == tokens.DIGEST else False
-        await self._prefs.update_one({"_id": user_id}, {"$set": {field: value}}, upsert=True)
+        # A new revision: an app's form saved from before this (If-Match) gets a 412.
+        await self._prefs.update_one(
+            {"_id": user_id}, {"$set": {field: value}, "$inc": {"revision": 1}}, upsert=True
+        )
         log.info("notify.email.unsubscribed", user_id=user_id, kind=kind)
         return kind

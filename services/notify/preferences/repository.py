@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from shared.store.errors import DuplicateKeyError
 from shared.store.port import DocumentStore
 
 PREFERENCES = "preferences"
@@ -12,6 +13,11 @@ ORG_PREFERENCES = "org_preferences"
 ORG_ID = "org"
 # Org defaults change rarely and are read for every notification: cache them briefly.
 ORG_CACHE_SECONDS = 5.0
+
+
+def revision_of(doc: dict[str, Any] | None) -> int:
+    """A person's preferences version: 0 before any was saved."""
+    return int((doc or {}).get("revision", 0))
 
 
 class PreferenceRepository:
@@ -29,10 +35,27 @@ class PreferenceRepository:
         docs = await self._prefs.find({"_id": {"$in": list(user_ids)}})
         return {d["_id"]: d for d in docs}
 
-    async def put(self, user_id: str, doc: dict[str, Any]) -> dict[str, Any]:
-        fields = {k: v for k, v in doc.items() if k != "_id"}
-        await self._prefs.update_one({"_id": user_id}, {"$set": fields}, upsert=True)
-        return {"_id": user_id, **fields}
+    async def put(
+        self, user_id: str, doc: dict[str, Any], *, expected_revision: int | None = None
+    ) -> dict[str, Any] | None:
+        """Replace a person's preferences; every change bumps `revision` (the ETag).
+
+        `expected_revision` (from `If-Match`): write only if the stored preferences are
+        still at it, else None. So an app saving a form read before a one-click
+        unsubscribe cannot silently switch the mail back on.
+        """
+        fields = {k: v for k, v in doc.items() if k not in ("_id", "revision")}
+        filter: dict[str, Any] = {"_id": user_id}
+        if expected_revision is not None:
+            filter["revision"] = expected_revision if expected_revision else {"$exists": False}
+        try:
+            saved = await self._prefs.find_one_and_update(
+                filter, {"$set": fields, "$inc": {"revision": 1}}, upsert=True
+            )
+        except DuplicateKeyError:
+            return None  # there, but at another revision than expected
+        assert saved is not None
+        return saved
 
     async def org(self) -> dict[str, Any] | None:
         cached = self._org_cache

@@ -6,14 +6,14 @@ No `from __future__ import annotations`: FastAPI resolves the models at definiti
 from typing import Annotated, Any, Literal
 from zoneinfo import available_timezones
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Header, Response
 from fastapi.routing import APIRoute
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator
 
 from services.notify.preferences import examples
 from services.notify.preferences.domain import CHANNELS, DEFAULT_CHANNELS, TYPES, pref_key
-from services.notify.preferences.repository import PreferenceRepository
-from shared.http import AdminDep, PrincipalDep
+from services.notify.preferences.repository import PreferenceRepository, revision_of
+from shared.http import AdminDep, PreconditionFailed, PrincipalDep
 
 Id = Annotated[str, Field(min_length=1, max_length=200)]
 HHMM = Annotated[str, Field(pattern=r"^([01]\d|2[0-3]):[0-5]\d$")]
@@ -106,23 +106,56 @@ def _to_api(doc: dict[str, Any] | None, *, org: bool) -> dict[str, Any]:
     return out
 
 
+def _etag(revision: int) -> str:
+    return f'W/"prefs-{revision}"'
+
+
+def _revision_in(if_match: str) -> int:
+    """The revision an `If-Match` names; one we never gave out fails the precondition."""
+    tag = if_match.strip().removeprefix("W/").strip('"')
+    number = tag.removeprefix("prefs-")
+    if tag == number or not number.isdigit():
+        raise PreconditionFailed(f"If-Match {if_match!r} is not an ETag of these preferences")
+    return int(number)
+
+
 def build_router(repo: PreferenceRepository, route_class: type[APIRoute]) -> APIRouter:
     router = APIRouter(prefix="/api/v1", tags=["notification-preferences"], route_class=route_class)
 
     @router.get(
         "/notification-preferences", responses={200: examples.answer(examples.MINE_WITH_DEFAULTS)}
     )
-    async def get_preferences(principal: PrincipalDep) -> dict[str, Any]:
-        """Your notification preferences, with the org defaults and built-in defaults."""
-        mine = _to_api(await repo.get(principal.user_id), org=False)
+    async def get_preferences(principal: PrincipalDep, response: Response) -> dict[str, Any]:
+        """Your notification preferences, with the org defaults and built-in defaults.
+
+        The `ETag` goes back in `If-Match` when saving, so a save never undoes a change made
+        since (another device, a one-click unsubscribe)."""
+        stored = await repo.get(principal.user_id)
+        response.headers["ETag"] = _etag(revision_of(stored))
+        mine = _to_api(stored, org=False)
         mine["org_defaults"] = _to_api(await repo.org(), org=True)
         mine["defaults"] = {"channels": DEFAULT_CHANNELS, "channel_names": list(CHANNELS)}
         return mine
 
     @router.put("/notification-preferences", responses={200: examples.answer(examples.MINE)})
-    async def put_preferences(body: PreferencesIn, principal: PrincipalDep) -> dict[str, Any]:
-        """Replace your notification preferences (unset channels follow the org defaults)."""
-        return _to_api(await repo.put(principal.user_id, _to_store(body)), org=False)
+    async def put_preferences(
+        body: PreferencesIn,
+        principal: PrincipalDep,
+        response: Response,
+        if_match: Annotated[str | None, Header(max_length=100)] = None,
+    ) -> dict[str, Any]:
+        """Replace your notification preferences (unset channels follow the org defaults).
+
+        With `If-Match` (the `ETag` of your last read): 412 if they changed since."""
+        any_version = if_match is None or if_match.strip() == "*"
+        expected = None if any_version else _revision_in(if_match or "")
+        saved = await repo.put(principal.user_id, _to_store(body), expected_revision=expected)
+        if saved is None:
+            raise PreconditionFailed(
+                "your notification preferences changed since you read them; read them again"
+            )
+        response.headers["ETag"] = _etag(revision_of(saved))
+        return _to_api(saved, org=False)
 
     @router.get("/notification-preferences/org", responses={200: examples.answer(examples.ORG)})
     async def get_org_preferences(principal: PrincipalDep) -> dict[str, Any]:
