@@ -3,6 +3,7 @@ and checks the VAPID JWT (RFC 8292); device registration, listing, revocation, p
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import os
 import socket
@@ -22,6 +23,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from pydantic import SecretStr
 
 from canteen.allinone import create_single
+from services.notify.push.repository import MAX_DEVICES
 from shared.backends import make_store
 from shared.settings import CanteenSettings
 from shared.store.port import DocumentStore
@@ -241,3 +243,22 @@ async def test_invalid_subscriptions_are_422_and_nothing_is_stored(
         assert response.status_code == 422, (body, response.text)
         assert response.headers["content-type"].startswith("application/problem+json")
     assert (await push_client.get("/api/v1/devices", headers=ana)).json() == []
+
+
+async def test_the_device_limit_holds_when_registrations_race(
+    push_client: httpx.AsyncClient, push_service: PushService, login: Login
+) -> None:
+    cy = await login("cy")
+    for i in range(MAX_DEVICES - 2):
+        body = Browser(f"{push_service.origin}/push/cy-{i}").subscription()
+        assert (await push_client.post("/api/v1/devices", json=body, headers=cy)).status_code == 201
+    # Four browsers at once for the last two places: each checks the count, then writes.
+    racing = [Browser(f"{push_service.origin}/push/cy-late-{i}").subscription() for i in range(4)]
+    answers = await asyncio.gather(
+        *(push_client.post("/api/v1/devices", json=b, headers=cy) for b in racing)
+    )
+    assert sorted(a.status_code for a in answers) == [201, 201, 409, 409]
+    kept = (await push_client.get("/api/v1/devices", headers=cy)).json()
+    assert len(kept) == MAX_DEVICES
+    registered = {a.json()["id"] for a in answers if a.status_code == 201}
+    assert registered <= {d["id"] for d in kept}

@@ -40,6 +40,21 @@ class DeviceRepository:
             or doc
         )
 
+    async def within_limit(self, user_id: str, id_: str) -> bool:
+        """After registering `id_`: is it among the person's MAX_DEVICES oldest devices?
+
+        Registrations check the count and then write, so several at once can pass the
+        check together. Each then asks this: the oldest MAX_DEVICES (ties by id) stay,
+        and exactly the registrations beyond them are refused.
+        """
+        first = await self._devices.find(
+            {"user_id": user_id},
+            sort=[("created_at", 1), ("_id", 1)],
+            limit=MAX_DEVICES,
+            projection=["created_at"],
+        )
+        return any(d["_id"] == id_ for d in first)
+
     async def count(self, user_id: str) -> int:
         return await self._devices.count({"user_id": user_id})
 

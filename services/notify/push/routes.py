@@ -102,7 +102,11 @@ def build_router(
             "created_at": datetime.now(UTC),
             "last_success_at": None,
         }
-        return DeviceOut.of(await repo.register(doc))
+        registered = await repo.register(doc)
+        if not await repo.within_limit(principal.user_id, id_):
+            await repo.revoke(principal.user_id, id_)
+            raise Conflict(f"at most {MAX_DEVICES} devices; revoke one first")
+        return DeviceOut.of(registered)
 
     @router.get("/devices", response_model=list[DeviceOut])
     async def mine(principal: PrincipalDep, repo: Devices) -> list[DeviceOut]:
