@@ -240,6 +240,46 @@ async def test_answer_deleted_hides_what_is_notified_about_it_after(
     )
 
 
+@pytest.mark.parametrize("about", ["post", "answer"])
+async def test_a_redelivery_after_a_crash_hides_what_the_crash_left_visible(
+    wired: Wired, about: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The write crashed after inserting and before looking for tombstones; the deletion
+    (other key) had hidden nothing yet. The redelivered event is filtered out by the
+    tombstone before writing, so it must hide what the first delivery left."""
+    ana, bo, cy = uid("ana"), uid("bo"), uid("cy")
+    question = post(ana, kind="question")
+    ans = answer(question.id, ana, bo)
+    if about == "post":
+        event, gone = at(comment(question.id, ana, cy)), at(deleted(question.id, ana))
+        owner = ana
+    else:
+        event = at(reaction("answer", ans.id, bo, cy, question.id))
+        gone, owner = at(answer_deleted(ans.id, question.id, ana, bo)), bo
+
+    async def crash(written: list[dict[str, Any]]) -> None:
+        raise RuntimeError("the process died here")
+
+    monkeypatch.setattr(wired.inbox, "_hide_deleted", crash)
+    with pytest.raises(RuntimeError):
+        await wired.dispatcher(event)
+    monkeypatch.undo()
+    assert (await check(wired.store, owner))["count"] == 1
+    # The deletion's tombstone lands; its hide ran before the insert (found nothing).
+    hide = wired.inbox.repo.hide_about
+
+    async def too_early(field: str, value: str) -> int:
+        return 0
+
+    monkeypatch.setattr(wired.inbox.repo, "hide_about", too_early)
+    await wired.dispatcher(gone)
+    monkeypatch.setattr(wired.inbox.repo, "hide_about", hide)
+    assert (await check(wired.store, owner))["count"] == 1
+
+    await wired.dispatcher(event)  # the bus redelivers the event that failed
+    assert await check(wired.store, owner) == {"count": 0, "unread": 0, "unseen": 0}
+
+
 # 4. the last actor of a group ----------------------------------------------------------
 
 

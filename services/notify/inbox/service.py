@@ -66,6 +66,7 @@ class Inbox:
         if not per_event:
             return 0
         facts = await self._audiences.lookup(_audience_ids(cands for _, cands in per_event))
+        await self._hide_tombstoned([c for _, cands in per_event for c in cands], facts)
         allowed = [(e, c) for e, cands in per_event for c in _visible_to(cands, facts)]
         if not allowed:
             return 0
@@ -99,6 +100,21 @@ class Inbox:
         written = await self._write(list(docs.values()))
         await self._hide_deleted(written)
         return len(written)
+
+    async def _hide_tombstoned(self, cands: list[Candidate], facts: set[str]) -> None:
+        """Hide what an earlier delivery of these events may have left about deleted things.
+
+        Such a delivery wrote its notification and died before `_hide_deleted`; the
+        deletion, handled on another partition meanwhile, found nothing to hide yet. Its
+        redelivery drops the candidate (the tombstone), so it hides here instead. Idempotent,
+        and only when a tombstone is there (rare): nothing to do otherwise.
+        """
+        posts = {c.post_id for c in cands if c.post_id and post_key(c.post_id) in facts}
+        items = {c.item_id for c in cands if c.item_id and item_key(c.item_id) in facts}
+        for post_id in sorted(posts):
+            await self.repo.hide_about("post_id", post_id)
+        for item_id in sorted(items):
+            await self.repo.hide_about("item_id", item_id)
 
     async def _hide_deleted(self, written: list[dict[str, Any]]) -> None:
         """A delete handled meanwhile (another partition: a post, or an answer someone
