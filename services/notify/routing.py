@@ -14,7 +14,7 @@ The workers that poll for new work wait an `IdlePause` between rounds that find 
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
 
@@ -56,13 +56,12 @@ async def route_batch(
     prefs: PreferenceRepository,
     *,
     channel: str,
-    unseen: Sequence[str | None],
     decide: Decide,
     limit: int,
     now: datetime | None,
 ) -> int:
     """Route the oldest `limit` notifications not yet seen by `channel`; how many there were."""
-    field, flag = f"channels.{channel}", unrouted_field(channel)
+    field, flag, unseen = f"channels.{channel}", unrouted_field(channel), UNSEEN[channel]
     docs = await notifications.find({flag: True}, sort=[("created_at", 1), ("_id", 1)], limit=limit)
     if not docs:
         return 0

@@ -31,7 +31,6 @@ from shared.store.port import DocumentStore
 
 log = structlog.get_logger()
 NOTIFICATIONS = "notifications"
-UNSEEN = EMAIL_UNSEEN
 BATCH = 100
 
 
@@ -71,7 +70,6 @@ class ImmediateIntake:
             self._notifications,
             self._prefs,
             channel="email",
-            unseen=UNSEEN,
             decide=self._decide,
             limit=BATCH,
             now=now,
@@ -82,8 +80,8 @@ class ImmediateIntake:
         prefs = await self._prefs.get(notification["recipient_id"])
         state = await self._decide(notification, prefs, await self._prefs.org(), now)
         await self._notifications.update_one(
-            {"_id": notification["_id"], "channels.email": {"$in": UNSEEN}},
-            {"$set": {"channels.email": state, unrouted_field("email"): state in UNSEEN}},
+            {"_id": notification["_id"], "channels.email": {"$in": EMAIL_UNSEEN}},
+            {"$set": {"channels.email": state, unrouted_field("email"): state in EMAIL_UNSEEN}},
         )
         return state
 

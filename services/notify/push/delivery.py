@@ -20,12 +20,11 @@ from services.notify.preferences.domain import decide
 from services.notify.preferences.repository import PreferenceRepository
 from services.notify.push.provider import Outcome, PushProvider
 from services.notify.push.repository import DeviceRepository, PushQueue
-from services.notify.routing import PUSH_UNSEEN, IdlePause, prepare_routing, route_batch
+from services.notify.routing import IdlePause, prepare_routing, route_batch
 from shared.store.port import DocumentStore
 
 log = structlog.get_logger()
 NOTIFICATIONS = "notifications"
-UNSEEN = PUSH_UNSEEN
 BATCH = 100
 TTL_SECONDS = 24 * 3600
 
@@ -89,7 +88,6 @@ class PushDelivery:
             self._notifications,
             self._prefs,
             channel="push",
-            unseen=UNSEEN,
             decide=self._route,
             limit=BATCH,
             now=now,
