@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import sys
+import time
 from collections.abc import MutableMapping
 from typing import Any
 
@@ -63,3 +64,40 @@ def configure_logging(*, level: str = "info", json: bool = False, service: str =
     )
     for noisy in ("aiokafka", "pymongo", "kafka", "httpx"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(RepeatLimit())
+
+
+class RepeatLimit(logging.Filter):
+    """Let a library's repeated message through once per `window` seconds, with a count.
+
+    While a Kafka broker is down, aiokafka logs every failed reconnect and metadata
+    update: thousands of identical lines a second per process (480 MB in eight minutes
+    in a fault test), which would fill an operator's disk during an outage. Only the
+    client libraries' records are limited (same logger, level and message template);
+    Canteen's own structlog events do not pass through here.
+    """
+
+    def __init__(self, window: float = 10.0, clock: Any = time.monotonic) -> None:
+        super().__init__()
+        self._window = window
+        self._clock = clock
+        self._seen: dict[tuple[str, int, str], tuple[float, int]] = {}
+
+    LIMITED = ("aiokafka", "kafka", "pymongo")  # their repeats are reconnect noise
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not record.name.startswith(self.LIMITED):
+            return True  # e.g. uvicorn's access log: one template, every request
+        key = (record.name, record.levelno, str(record.msg))
+        now = self._clock()
+        since, dropped = self._seen.get(key, (float("-inf"), 0))
+        if now - since < self._window:
+            self._seen[key] = (since, dropped + 1)
+            return False
+        if dropped:
+            record.msg = f"{record.msg} [{dropped} more like this in the last {now - since:.0f} s]"
+        if len(self._seen) > 1000:  # templates, not values: this stays small; bound it anyway
+            self._seen.clear()
+        self._seen[key] = (now, 0)
+        return True

@@ -45,6 +45,14 @@ def _free(port: int) -> bool:
     return True
 
 
+def _ephemeral_floor() -> int:
+    """The lowest port the kernel hands out as a connection's source port."""
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32_768  # Linux's default
+
+
 def _free_block(start: int, width: int, stop: int = 60_000, step: int = 211) -> int:
     """A port p with p..p+width-1 all free (the engines take neighbouring ports)."""
     for base in range(start, stop, step):
@@ -63,10 +71,14 @@ class PrivateEngines:
     def __post_init__(self) -> None:
         # A random start: a port is free again while its engine is stopped on purpose, and
         # a second rig on the machine picking from the same start could take it meanwhile.
-        base = random.randrange(30_000, 50_000)
-        kafka = _free_block(base, 2)
-        ferretdb = _free_block(base + 2, 1)
-        opensearch = _free_block(base + 3, 2)  # http; transport picks one of +100..+199
+        # Below the kernel's ephemeral range: while an engine is stopped, the services'
+        # reconnects use ephemeral source ports, and one landing on the engine's own port
+        # (a TCP self-connect) keeps the engine from binding it again (seen once: Kafka's).
+        floor = _ephemeral_floor() - 400  # OpenSearch's transport takes up to base + 202
+        base = random.randrange(10_000, floor)
+        kafka = _free_block(base, 2, stop=floor)
+        ferretdb = _free_block(base + 2, 1, stop=floor)
+        opensearch = _free_block(base + 3, 2, stop=floor)  # http; transport: +100..+199
         self.env = {
             "CANTEEN_ENGINES_VAR": str(self.folder),
             "CANTEEN_ENGINES_KAFKA_PORT": str(kafka),
