@@ -24,10 +24,12 @@ here because visibility depends on it:
 from __future__ import annotations
 
 from collections.abc import Iterable
+from functools import partial
 from typing import Any, Literal
 
 from services.activity.rules import ChangedMeanwhile
 from shared.http.auth.principal import Principal
+from shared.settle import settle
 from shared.store.port import DocumentStore
 
 GROUPS = "groups"
@@ -35,6 +37,7 @@ MEMBERSHIPS = "memberships"
 # Collections whose documents copy their group's visibility (`group_id`, `group_visibility`).
 GROUP_ITEMS = ("posts", "answers", "comments", "reactions", "timelines")
 _SETTLE_ROUNDS = 10
+_UNKNOWN: Any = object()
 MODERATOR_ROLES = frozenset({"admin", "moderator"})
 
 Role = Literal["owner", "admin", "member"]
@@ -95,40 +98,41 @@ class Access:
             return None
         return "private" if doc.get("deleted") else str(doc.get("visibility", "public"))
 
-    async def settle_visibility(self, group_id: str) -> None:
+    async def settle_visibility(self, group_id: str, *, copied: Any = _UNKNOWN) -> None:
         """Make every item of the group carry the group's visibility as it is now.
 
         Items copy the visibility when they are written, and the group can change while
         one is being written, or change twice while an earlier propagation is still
-        running. So this re-reads the group after propagating and goes again if it moved:
-        the last propagation to finish carries the newest value. Callers: whoever changes
-        a group's visibility, and whoever wrote an item whose copy no longer matches.
+        running: so propagate until a read of the group after propagating agrees
+        (`shared.settle`). Callers: whoever changes a group's visibility, and whoever wrote
+        an item (`copied`: the visibility it copied; nothing is written if it still holds).
         """
-        seen = await self.visibility_now(group_id)
-        for _ in range(_SETTLE_ROUNDS):
-            if seen is None:
-                return
+
+        async def propagate(visibility: str | None) -> None:
+            if visibility is None:
+                return  # no such group
             for name in GROUP_ITEMS:
                 await self._store.collection(name).update_many(
-                    {"group_id": group_id, "group_visibility": {"$ne": seen}},
-                    {"$set": {"group_visibility": seen}},
+                    {"group_id": group_id, "group_visibility": {"$ne": visibility}},
+                    {"$set": {"group_visibility": visibility}},
                 )
-            again = await self.visibility_now(group_id)
-            if again == seen:
-                return
-            seen = again
-        raise ChangedMeanwhile(f"group {group_id} kept changing its visibility; retry")
+
+        def moving() -> Exception:
+            return ChangedMeanwhile(f"group {group_id} kept changing its visibility; retry")
+
+        now = partial(self.visibility_now, group_id)
+        if copied is _UNKNOWN:
+            await settle(now, propagate, error=moving, rounds=_SETTLE_ROUNDS)
+        else:
+            await settle(now, propagate, written=copied, error=moving, rounds=_SETTLE_ROUNDS)
 
     async def hold_copied_visibility(self, item: dict[str, Any]) -> None:
         """After writing `item`: if its group's visibility changed since it was copied,
         settle the group. The change writes the group first and then propagates; a writer
         writes the item first and then reads the group; so one of the two sees the other.
         """
-        group_id = item.get("group_id")
-        if group_id is None:
-            return
-        if await self.visibility_now(group_id) != item.get("group_visibility"):
-            await self.settle_visibility(group_id)
+        if item.get("group_id") is not None:
+            await self.settle_visibility(item["group_id"], copied=item.get("group_visibility"))
 
     async def can_see_group(self, principal: Principal, group: dict[str, Any]) -> bool:
         if group.get("visibility") == "public":

@@ -39,6 +39,7 @@ from services.activity.feeds.domain import (
 from services.activity.feeds.entries import EntryWriter
 from services.activity.feeds.repository import Sources, TimelineRepository
 from shared.http import Principal
+from shared.settle import settle
 
 log = structlog.get_logger()
 BACKFILL = 50
@@ -105,14 +106,13 @@ async def settle_visibility(
     (its handler then runs after these writes). Read again after every correction, so the
     last write is never an older value than the group's.
     """
-    written = post.get("group_visibility")
-    for _ in range(_MAX_SETTLE_ROUNDS):
-        now = await current()
-        if now == written:
-            return
-        await apply(now)
-        written = now
-    raise FanOutContention(f"post {post.get('_id') or post['id']}: visibility still moving")
+    post_id = post.get("_id") or post["id"]
+
+    def moving() -> Exception:
+        return FanOutContention(f"post {post_id}: visibility still moving")
+
+    copied: str = post.get("group_visibility") or "private"  # a group post has one
+    await settle(current, apply, written=copied, error=moving)
 
 
 class FanOut:
@@ -206,18 +206,25 @@ class FanOut:
         once more after every correction. One extra read when nothing moved.
         """
         post_id = post.get("_id") or post["id"]
-        for _ in range(_MAX_SETTLE_ROUNDS):
-            now = recipients(post, await self._reach(post, big))
-            if now == written:
-                return now
+        done = written
+
+        async def read() -> set[str]:
+            return recipients(post, await self._reach(post, big))
+
+        async def write(now: set[str]) -> None:
             # The author is always among the recipients: their entry (the writer's mark of
             # a finished fan-out) is never removed here.
-            gone = sorted(written - now)
+            nonlocal done
+            gone = sorted(done - now)
             await self._timelines.remove_ids(entry_id(u, post_id) for u in gone)
-            await self._timelines.add([timeline_entry(u, post) for u in sorted(now - written)])
+            await self._timelines.add([timeline_entry(u, post) for u in sorted(now - done)])
             log.info("activity.feeds.fanout_settled", post_id=post_id, removed=len(gone))
-            written = now
-        raise FanOutContention(f"post {post_id}: its audience is still moving")
+            done = now
+
+        def moving() -> Exception:
+            return FanOutContention(f"post {post_id}: its audience is still moving")
+
+        return await settle(read, write, written=written, error=moving, rounds=_MAX_SETTLE_ROUNDS)
 
     async def _settle_visibility(self, post: Mapping[str, Any]) -> None:
         """Entries carry the group's visibility now, not the one in a lagging event."""

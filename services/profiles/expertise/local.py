@@ -21,6 +21,7 @@ from __future__ import annotations
 from contextlib import suppress
 from typing import Any
 
+from shared.settle import settle
 from shared.store.errors import DuplicateKeyError
 from shared.store.port import DocumentStore
 
@@ -81,13 +82,16 @@ class LocalCopies:
         # and pull. Their pull may land before the add below: so read the facts again
         # after writing, and correct until a read agrees with what was written. Whichever
         # of us writes last, a read taken after every fact stands behind it.
-        waiting = await self._waiting(question_id, asked, doc)
+        first: list[dict[str, Any] | None] = [doc]  # the first read is the one just made
         written: set[str] = set()
-        for _ in range(MAX_SETTLE_ROUNDS):
-            if waiting == written:
-                return
-            for person_id in sorted(waiting ^ written):
-                if person_id in waiting:
+
+        async def waiting() -> set[str]:
+            return await self._waiting(question_id, asked, first.pop() if first else None)
+
+        async def write(now: set[str]) -> None:
+            nonlocal written
+            for person_id in sorted(now ^ written):
+                if person_id in now:
                     await self.open_requests.update_one(
                         {"_id": person_id}, {"$addToSet": {"open": question_id}}, upsert=True
                     )
@@ -95,9 +99,15 @@ class LocalCopies:
                     await self.open_requests.update_one(
                         {"_id": person_id}, {"$pull": {"open": question_id}}
                     )
-            written = waiting
-            waiting = await self._waiting(question_id, asked)
-        raise RuntimeError(f"question {question_id} kept changing; giving up (will be retried)")
+            written = now
+
+        await settle(
+            waiting,
+            write,
+            written=written,
+            error=lambda: RuntimeError(f"question {question_id} kept changing (will be retried)"),
+            rounds=MAX_SETTLE_ROUNDS,
+        )
 
     async def _waiting(
         self, question_id: str, person_ids: list[str], doc: dict[str, Any] | None = None

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 import structlog
@@ -21,6 +22,7 @@ from services.profiles.expertise import domain
 from shared.events.envelope import new_event
 from shared.events.schemas.profiles_expertise import ExpertiseChanged
 from shared.outbox import insert_with_events, update_with_events
+from shared.settle import settle
 from shared.store.errors import DuplicateKeyError
 from shared.store.port import DocumentStore
 
@@ -238,13 +240,14 @@ class ExpertiseRepository:
         caller marks until a read after its write agrees, so the last mark stands behind
         the person's latest choice.
         """
-        for _ in range(MAX_ATTEMPTS):
-            await self._mark_hidden(person_id, topic, hidden)
-            now = await self._hidden(person_id, topic)
-            if now == hidden:
-                return
-            hidden = now
-        raise RuntimeError(f"hidden topic {person_id}:{topic} kept changing; giving up")
+        await self._mark_hidden(person_id, topic, hidden)
+        await settle(
+            partial(self._hidden, person_id, topic),
+            partial(self._mark_hidden, person_id, topic),
+            written=hidden,
+            error=lambda: RuntimeError(f"hidden topic {person_id}:{topic} kept changing"),
+            rounds=MAX_ATTEMPTS,
+        )
 
     async def _mark_hidden(self, person_id: str, topic: str, hidden: bool) -> None:
         doc_id = f"{person_id}:{topic}"

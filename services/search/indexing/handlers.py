@@ -35,11 +35,11 @@ from shared.events.schemas import profiles_expertise as pe
 from shared.events.schemas.activity import discussion as d
 from shared.events.schemas.activity import posts as p
 from shared.events.schemas.activity import social as s
+from shared.settle import settle
 
 log = structlog.get_logger()
 
 Plan = tuple[str, str, Fold]  # collection, document id, fold
-_MAX_SETTLE_ROUNDS = 50
 Planner = Callable[[Event, Any], Plan]
 
 
@@ -60,7 +60,7 @@ def build_dispatcher(proj: Projections, wake: Callable[[], None]) -> EventDispat
             log.debug("search.projection.changed", collection=name, id=doc_id, type=event.type)
         return changed
 
-    async def settle(
+    async def settle_count(
         post_id: str,
         event: Event,
         count: Callable[[], Awaitable[int]],
@@ -70,18 +70,16 @@ def build_dispatcher(proj: Projections, wake: Callable[[], None]) -> EventDispat
 
         Reactions (and votes) of different people travel on different partitions, so
         their handlers record, count and fold concurrently: a count read before another
-        person's record was written can be folded after that person's correct count.
-        Every handler recounts after its own fold and folds again if the number moved,
-        so whichever fold lands last carries a count taken after every record.
+        person's record was written could be folded after that person's correct count.
         """
-        value = await count()
-        for _ in range(_MAX_SETTLE_ROUNDS):
+
+        async def write(value: int) -> None:
             await fold(POST_FOLDS, post_id, event, setting(value))
-            again = await count()
-            if again == value:
-                return
-            value = again
-        raise ProjectionContention(f"{POST_FOLDS}/{post_id}: count still moving")
+
+        def moving() -> Exception:
+            return ProjectionContention(f"{POST_FOLDS}/{post_id}: count still moving")
+
+        await settle(count, write, error=moving)
 
     def stamp(event: Event) -> str:
         return folds.stamp_of(event.time, event.id)
@@ -176,7 +174,7 @@ def build_dispatcher(proj: Projections, wake: Callable[[], None]) -> EventDispat
                 score=value,
             )
 
-        await settle(data.question_id, event, score, set_score)
+        await settle_count(data.question_id, event, score, set_score)
 
     async def reaction(event: Event, data: d.ReactionSet | d.ReactionRemoved, active: bool) -> None:
         record = {"post_id": data.post_id, "active": active}
@@ -188,7 +186,7 @@ def build_dispatcher(proj: Projections, wake: Callable[[], None]) -> EventDispat
         def set_count(value: int) -> Fold:
             return partial(folds.set_reactions, post_id=data.post_id, count=value)
 
-        await settle(data.post_id, event, count, set_count)
+        await settle_count(data.post_id, event, count, set_count)
 
     @on(d.ReactionSet)
     async def reaction_set(event: Event, data: d.ReactionSet) -> None:
