@@ -111,10 +111,7 @@ class Inbox:
         """
         posts = {c.post_id for c in cands if c.post_id and post_key(c.post_id) in facts}
         items = {c.item_id for c in cands if c.item_id and item_key(c.item_id) in facts}
-        for post_id in sorted(posts):
-            await self.repo.hide_about("post_id", post_id)
-        for item_id in sorted(items):
-            await self.repo.hide_about("item_id", item_id)
+        await self._hide_about(posts, items)
 
     async def _hide_deleted(self, written: list[dict[str, Any]]) -> None:
         """A delete handled meanwhile (another partition: a post, or an answer someone
@@ -124,10 +121,13 @@ class Inbox:
         items = {d["item_id"] for d in written if d.get("item_id")}
         if not posts and not items:
             return
-        gone_posts, gone_items = await self._audiences.deleted(posts, items)
-        for post_id in sorted(gone_posts):
+        await self._hide_about(*await self._audiences.deleted(posts, items))
+
+    async def _hide_about(self, posts: set[str], items: set[str]) -> None:
+        """Hide every notification about these deleted posts and items (idempotent)."""
+        for post_id in sorted(posts):
             await self.repo.hide_about("post_id", post_id)
-        for item_id in sorted(gone_items):
+        for item_id in sorted(items):
             await self.repo.hide_about("item_id", item_id)
 
     async def _write(self, docs: list[dict[str, Any]]) -> list[dict[str, Any]]:
