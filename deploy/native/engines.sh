@@ -167,12 +167,14 @@ provision_java_engine() { # engine main-source-file
 }
 
 FDB_BIN="$CACHE/bin/canteen-ferretdb"
-# The wrapper module built against a copy of FerretDB v1.24.2 with two patches: id-index.sed
-# (a bug: {_id} lookups missed their index) and pushdown.sed + pushdown.go.in (string
-# equalities reach SQLite's indexes as a superset WHERE); see docs/engines.md. The copy is
+# The wrapper module built against a copy of FerretDB v1.24.2 with four patches: id-index.sed
+# (a bug: {_id} lookups missed their index), pushdown.sed + pushdown.go.in (string
+# equalities reach SQLite's indexes as a superset WHERE), update-cursor.sed (a bug: a bulk
+# update of over 100 statements hung) and debug-log.sed (no debug loggers built at warn
+# level); see docs/engines.md. The copy is
 # used through a `replace` in the build copy's go.mod; the checked-in go.mod is untouched.
 build_ferretdb() { # wrapper-src build-dir -> $FDB_BIN.tmp
-  local src=$1 build=$2 module metadata collection
+  local src=$1 build=$2 module metadata collection handler fsql
   module="$(cd "$src" && go mod download -json github.com/FerretDB/FerretDB >/dev/null &&
     go list -m -f '{{.Dir}}' github.com/FerretDB/FerretDB)" || return 1
   rm -rf "$build" && mkdir -p "$build/wrapper"
@@ -191,6 +193,18 @@ build_ferretdb() { # wrapper-src build-dir -> $FDB_BIN.tmp
     echo "pushdown.sed did not apply twice to $collection (FerretDB version changed?)"
     return 1
   fi
+  handler="$build/ferretdb/internal/handler/msg_update.go"
+  sed -i -f "$src/update-cursor.sed" "$handler"
+  if ! grep -q '&u); closer.Close()$' "$handler"; then
+    echo "update-cursor.sed did not apply to $handler (FerretDB version changed?)"
+    return 1
+  fi
+  fsql="$build/ferretdb/internal/util/fsql"
+  sed -i -f "$src/debug-log.sed" "$fsql/db.go" "$fsql/tx.go"
+  if [[ $(cat "$fsql/db.go" "$fsql/tx.go" | grep -c "l.Enabled(ctx, slog.LevelDebug) {") != 12 ]]; then
+    echo "debug-log.sed did not apply to $fsql (FerretDB version changed?)"
+    return 1
+  fi
   cp "$src/main.go" "$src/go.mod" "$src/go.sum" "$build/wrapper/"
   (cd "$build/wrapper" &&
     go mod edit -replace "github.com/FerretDB/FerretDB=$build/ferretdb" &&
@@ -199,13 +213,13 @@ build_ferretdb() { # wrapper-src build-dir -> $FDB_BIN.tmp
 provision_ferretdb() {
   local src="$HERE/ferretdb" want plog
   want="$(fingerprint "$src/main.go" "$src/go.mod" "$src/go.sum" "$src/id-index.sed" \
-    "$src/pushdown.sed" "$src/pushdown.go.in")"
+    "$src/pushdown.sed" "$src/pushdown.go.in" "$src/update-cursor.sed" "$src/debug-log.sed")"
   if [[ -x $FDB_BIN && -f $FDB_BIN.stamp && $(cat "$FDB_BIN.stamp") == "$want" ]]; then
     return 0
   fi
   command -v go >/dev/null || die "go not found"
   plog="$VAR/ferretdb/provision.log"
-  say "provisioning: go build $src (FerretDB patched: id-index.sed, pushdown.sed) -> $FDB_BIN (a minute or two cold) ..."
+  say "provisioning: go build $src (FerretDB patched: id-index.sed, pushdown.sed, update-cursor.sed, debug-log.sed) -> $FDB_BIN (a minute or two cold) ..."
   mkdir -p "$CACHE/bin" "$VAR/ferretdb"
   if ! build_ferretdb "$src" "$CACHE/build/ferretdb" >"$plog" 2>&1; then
     show_tail "$plog"

@@ -11,7 +11,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from pymongo import ReturnDocument
+from pymongo import ReturnDocument, UpdateOne
 from pymongo import errors as mongo_errors
 from pymongo.asynchronous.collection import AsyncCollection
 
@@ -240,6 +240,23 @@ class MongoCollection(Collection):
             with translated():
                 res = await self._coll.update_many(live, update)
         return UpdateResult(res.matched_count, res.modified_count)
+
+    async def update_each(self, updates: list[tuple[Filter, Update]]) -> int:
+        checked = [(query.validate_filter(f), query.validate_update(u)) for f, u in updates]
+        if not checked:
+            return 0
+        if any(_client_side(u) for _, u in checked):
+            # Array rewrites are compare-and-swaps of their own: one at a time.
+            matched = 0
+            for f, u in checked:
+                matched += (await self.update_one(f, u)).matched_count
+            return matched
+        await self._maybe_purge()
+        async with self._store.write_guard(self.name):
+            ops = [UpdateOne(await self._live(f), u) for f, u in checked]
+            with translated():
+                res = await self._coll.bulk_write(ops, ordered=True)
+        return res.matched_count
 
     async def find_one_and_update(
         self,

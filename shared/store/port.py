@@ -69,6 +69,16 @@ class Collection(ABC):
     async def update_many(self, filter: Filter, update: Update) -> UpdateResult: ...
 
     @abstractmethod
+    async def update_each(self, updates: list[tuple[Filter, Update]]) -> int:
+        """Apply each `(filter, update)` as `update_one` would (no upsert), in order, as one
+        write: one round trip (MongoDB's ordered bulk write), one transaction on SQLite.
+
+        Returns how many of them matched a document (MongoDB reports no more than the
+        total, so a caller doing compare-and-swaps re-reads when it is short). Stops at the
+        first error, like `insert_many`: the updates before it stay applied.
+        """
+
+    @abstractmethod
     async def find_one_and_update(
         self,
         filter: Filter,

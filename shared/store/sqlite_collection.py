@@ -67,6 +67,19 @@ def _transaction(conn: sqlite3.Connection, *, write: bool) -> Iterator[None]:
     conn.execute("COMMIT")
 
 
+@contextmanager
+def _savepoint(conn: sqlite3.Connection) -> Iterator[None]:
+    """A nested transaction: undo one statement's writes, keep the enclosing ones."""
+    conn.execute("SAVEPOINT one")
+    try:
+        yield
+    except BaseException:
+        conn.execute("ROLLBACK TO one")
+        conn.execute("RELEASE one")
+        raise
+    conn.execute("RELEASE one")
+
+
 class SqliteCollection(Collection):
     def __init__(self, store: SqliteDocumentStore, name: str) -> None:
         self.name = name
@@ -290,6 +303,30 @@ class SqliteCollection(Collection):
         result, _, _ = await self._update(filter, update, upsert=False, many=True)
         return result
 
+    async def update_each(self, updates: list[tuple[Filter, Update]]) -> int:
+        checked = [(query.validate_filter(f), query.validate_update(u)) for f, u in updates]
+
+        def op(conn: sqlite3.Connection, meta: _Meta) -> tuple[int, Exception | None]:
+            matched = 0
+            for f, u in checked:
+                try:
+                    with _savepoint(conn):
+                        result, _, _ = self._update_in(conn, meta, f, u, upsert=False, many=False)
+                except DuplicateKeyError as exc:
+                    # MongoDB's ordered bulk write keeps what came before the failing one;
+                    # the undone one may have noted an array path that was never stored.
+                    self._cached_meta = None
+                    return matched, exc
+                matched += result.matched_count
+            return matched, None
+
+        if not checked:
+            return 0
+        matched, error = await self._write(op)
+        if error is not None:
+            raise error
+        return matched
+
     async def find_one_and_update(
         self,
         filter: Filter,
@@ -314,33 +351,45 @@ class SqliteCollection(Collection):
         filter = query.validate_filter(filter)
         update = query.validate_update(update)
         sort = query.validate_sort(sort)
+        return await self._write(
+            lambda conn, meta: self._update_in(
+                conn, meta, filter, update, upsert=upsert, many=many, sort=sort
+            )
+        )
 
-        def op(
-            conn: sqlite3.Connection, meta: _Meta
-        ) -> tuple[UpdateResult, Document | None, Document | None]:
-            matched = modified = 0
-            before = after = None
-            found = list(islice(self._select(conn, meta, filter, sort=sort), None if many else 1))
-            match.check_sort_values(found[:1], sort)
-            for doc in found if many else found[:1]:
-                new = apply_update(doc, update)
-                matched += 1
-                if not match.bson_eq(new, doc):
-                    self._store_doc(conn, meta, new, new=False)
-                    modified += 1
-                before, after = doc, new
-            if matched or not upsert:
-                return UpdateResult(matched, modified), before, after
-            seed: Document = {}
-            for path, value in query.upsert_seed(filter).items():
-                set_path(seed, path, value)
-            doc = apply_update(seed, update, inserting=True)
-            doc.setdefault("_id", uuid.uuid4().hex)
-            doc = {"_id": doc.pop("_id"), **doc}
-            self._insert_purging(conn, meta, query.normalize_document(doc))
-            return UpdateResult(0, 0, doc["_id"]), None, doc
-
-        return await self._write(op)
+    def _update_in(
+        self,
+        conn: sqlite3.Connection,
+        meta: _Meta,
+        filter: Filter,
+        update: Update,
+        *,
+        upsert: bool,
+        many: bool,
+        sort: Sort | None = None,
+    ) -> tuple[UpdateResult, Document | None, Document | None]:
+        """One validated update inside the caller's transaction."""
+        matched = modified = 0
+        before = after = None
+        found = list(islice(self._select(conn, meta, filter, sort=sort), None if many else 1))
+        match.check_sort_values(found[:1], sort)
+        for doc in found if many else found[:1]:
+            new = apply_update(doc, update)
+            matched += 1
+            if not match.bson_eq(new, doc):
+                self._store_doc(conn, meta, new, new=False)
+                modified += 1
+            before, after = doc, new
+        if matched or not upsert:
+            return UpdateResult(matched, modified), before, after
+        seed: Document = {}
+        for path, value in query.upsert_seed(filter).items():
+            set_path(seed, path, value)
+        doc = apply_update(seed, update, inserting=True)
+        doc.setdefault("_id", uuid.uuid4().hex)
+        doc = {"_id": doc.pop("_id"), **doc}
+        self._insert_purging(conn, meta, query.normalize_document(doc))
+        return UpdateResult(0, 0, doc["_id"]), None, doc
 
     async def delete_one(self, filter: Filter) -> int:
         return await self._delete(filter, many=False)

@@ -171,7 +171,7 @@ def scenario(seed: int, n: int = 160) -> list[EventData]:
 
 
 async def snapshot(h: Harness) -> dict[str, Any]:
-    """What both paths must agree on; versions and timestamps are bookkeeping."""
+    """What both paths must agree on; versions, timestamps and write ids are bookkeeping."""
     expertise = {}
     for d in await h.store.collection("expertise").find({}):
         expertise[d["_id"]] = {
@@ -182,7 +182,10 @@ async def snapshot(h: Harness) -> dict[str, Any]:
                 k: {f: v for f, v in c.items() if f != "v"} for k, c in d["contrib"].items()
             },
         }
-    sources = {d["_id"]: d for d in await h.store.collection("expertise_sources").find({})}
+    sources = {
+        d["_id"]: {k: v for k, v in d.items() if k != "write_id"}
+        for d in await h.store.collection("expertise_sources").find({})
+    }
     local = {
         name: {d["_id"]: d for d in await h.store.collection(name).find({})}
         for name in ("questions", "answerers", "open_requests", "group_members")

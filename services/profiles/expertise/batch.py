@@ -35,7 +35,7 @@ grows once per batch, and `expertise.changed` is decided once per document per b
 
 from __future__ import annotations
 
-import asyncio
+import uuid
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime
@@ -110,10 +110,16 @@ class BatchScorer:
         """Each source's state after its updates, written once; lost races are redone."""
         done: dict[str, dict[str, Any]] = {}
         pending = updates
+        # The replacements go in one round trip, which reports only how many matched; each
+        # carries a fresh `write_id`, so the next read tells which of them landed.
+        tried: dict[str, str] = {}
         for _ in range(MAX_ATTEMPTS):
+            current = await self._repo.sources_by_id(list(pending)) if pending else {}
+            landed = {s for s, w in tried.items() if current.get(s, {}).get("write_id") == w}
+            done.update((sid, current[sid]) for sid in landed)
+            pending = {sid: ups for sid, ups in pending.items() if sid not in landed}
             if not pending:
                 return done
-            current = await self._repo.sources_by_id(list(pending))
             folded = {sid: _fold(sid, current.get(sid), ups) for sid, ups in pending.items()}
             created = [sid for sid in folded if sid not in current]
             changed = [sid for sid in folded if sid in current]
@@ -121,10 +127,12 @@ class BatchScorer:
             # writer created one meanwhile, all of them are read again next round.
             if await self._repo.insert_sources([folded[sid] for sid in created]):
                 done.update((sid, folded[sid]) for sid in created)
-            written = await asyncio.gather(
-                *(self._repo.replace_source(current[sid], folded[sid]) for sid in changed)
-            )
-            done.update((sid, folded[sid]) for sid, ok in zip(changed, written, strict=True) if ok)
+            tried = {sid: uuid.uuid4().hex for sid in changed}
+            for sid in changed:
+                folded[sid]["write_id"] = tried[sid]
+            if await self._repo.replace_sources([(current[sid], folded[sid]) for sid in changed]):
+                done.update((sid, folded[sid]) for sid in changed)
+                tried = {}
             pending = {sid: ups for sid, ups in pending.items() if sid not in done}
         raise RuntimeError("expertise sources kept changing; giving up (will be retried)")
 
@@ -154,10 +162,10 @@ class BatchScorer:
             lost: set[DocKey] = set()
             if not await self._repo.insert_projections(created):
                 lost.update((p, t) for p, t, _, _ in created)
-            results = await asyncio.gather(
-                *(self._repo.write_projection(*args) for _, args in writes)
-            )
-            lost.update(key for (key, _), ok in zip(writes, results, strict=True) if not ok)
+            # One round trip for all; if it falls short, all are read again: re-projecting
+            # one that was written is a no-op (its sources' versions are already there).
+            if not await self._repo.write_projections([args for _, args in writes]):
+                lost.update(key for key, _ in writes)
             pending = {key: s for key, s in pending.items() if key in lost}
         raise RuntimeError("expertise documents kept changing; giving up (will be retried)")
 

@@ -111,24 +111,32 @@ class ExpertiseRepository:
         projected: domain.Projected,
         hidden: bool,
     ) -> bool:
-        """Write a projection computed from `doc` (None: new); False if `doc` changed since.
+        """Write a projection computed from `doc` (None: new); False if `doc` changed since."""
+        if doc is None:
+            return await self.insert_projections([(person_id, topic, projected, hidden)])
+        return await self.write_projections([(person_id, topic, doc, projected, hidden)])
+
+    async def write_projections(
+        self, writes: list[tuple[str, str, dict[str, Any], domain.Projected, bool]]
+    ) -> bool:
+        """Write projections of existing documents, each computed from the `doc` given, in
+        one round trip; False if any of those documents changed since (its write was not
+        made: the caller re-reads them all and re-projects, a no-op for those written).
 
         A compare-and-swap on the document's `v`, not `$inc`: the score (breadth factor)
         and the top evidence depend on the whole `contrib` map, so no per-source increment
         can keep them right. A loser re-reads and re-projects; per-source versions inside
         `contrib` make re-applying a source a no-op.
         """
-        if doc is None:
-            return await self.insert_projections([(person_id, topic, projected, hidden)])
-        fields, events = self._projection_fields(person_id, topic, projected, hidden)
-        result = await self._expertise.update_one(
-            {"_id": doc["_id"], "v": doc["v"]},
-            update_with_events({"$set": fields, "$inc": {"v": 1}}, events),
-        )
-        if not result.matched_count:
-            return False
-        self._notify(events)
-        return True
+        ops, events = [], []
+        for person_id, topic, doc, projected, hidden in writes:
+            fields, doc_events = self._projection_fields(person_id, topic, projected, hidden)
+            update = update_with_events({"$set": fields, "$inc": {"v": 1}}, doc_events)
+            ops.append(({"_id": doc["_id"], "v": doc["v"]}, update))
+            events += doc_events
+        matched = await self._expertise.update_each(ops)
+        self._notify(events)  # a nudge to the relay; it publishes only what was written
+        return matched == len(ops)
 
     async def insert_projections(self, new: list[tuple[str, str, domain.Projected, bool]]) -> bool:
         """Create expertise documents (person, topic, projection, hidden) in one write.
@@ -217,19 +225,18 @@ class ExpertiseRepository:
             return False
         return True
 
-    async def replace_source(self, old: dict[str, Any] | None, new: dict[str, Any]) -> bool:
-        """Write a source's new state computed from `old` (None: new); False if it changed.
+    async def replace_sources(self, pairs: list[tuple[dict[str, Any], dict[str, Any]]]) -> bool:
+        """Write sources' new states, each computed from the old one given, in one round
+        trip; False if any of them changed since (the caller re-reads and re-folds them).
 
         A compare-and-swap on the source's `v`: another partition may be updating the same
         answer (acceptances travel under the question's key, votes under the answer's).
         """
-        if old is None:
-            return await self.insert_sources([new])
-        fields = {k: v for k, v in new.items() if k != "_id"}
-        result = await self._sources.update_one(
-            {"_id": old["_id"], "v": old["v"]}, {"$set": fields}
-        )
-        return bool(result.matched_count)
+        ops = [
+            ({"_id": old["_id"], "v": old["v"]}, {"$set": {k: new[k] for k in new if k != "_id"}})
+            for old, new in pairs
+        ]
+        return await self._sources.update_each(ops) == len(ops)
 
     async def set_hidden(self, person_id: str, topic: str, hidden: bool) -> None:
         """Mark a topic hidden (or shown) and tell search, in one write; `hidden` is the

@@ -549,6 +549,76 @@ async def test_update_many_delete_and_count(store: DocumentStore) -> None:
     assert await things.count({"odd": False}) == 5
 
 
+async def test_update_each_applies_each_update_to_one_document_in_order(
+    store: DocumentStore,
+) -> None:
+    versions = store.collection("versions")
+    await versions.insert_many([{"_id": f"d{i}", "v": 1, "tags": ["a"]} for i in range(4)])
+
+    matched = await versions.update_each(
+        [
+            ({"_id": "d0", "v": 1}, {"$set": {"x": "first"}, "$inc": {"v": 1}}),
+            ({"_id": "d1", "v": 7}, {"$set": {"x": "stale"}, "$inc": {"v": 1}}),
+            ({"v": 1}, {"$addToSet": {"tags": "b"}}),  # one document, as update_one
+            ({"_id": "d0", "v": 2}, {"$set": {"x": "second"}, "$inc": {"v": 1}}),
+            ({"_id": "gone"}, {"$set": {"x": "none"}}),
+            ({"_id": "d3"}, {"$pull": {"tags": "a"}}),
+        ]
+    )
+
+    assert matched == 4
+    docs = {d["_id"]: d for d in await versions.find({})}
+    assert docs["d0"] == {"_id": "d0", "v": 3, "tags": ["a"], "x": "second"}
+    assert "x" not in docs["d1"] and docs["d1"]["v"] == 1
+    assert sorted(d["_id"] for d in docs.values() if "b" in d["tags"]) == ["d1"]
+    assert docs["d3"]["tags"] == []
+    assert await versions.find_one({"_id": "gone"}) is None
+    assert await versions.update_each([]) == 0
+
+
+async def test_update_each_takes_hundreds_of_updates_in_one_call(store: DocumentStore) -> None:
+    # More statements than FerretDB's 100 pooled SQLite connections: unpatched, its bulk
+    # update held one per statement until the end and hung (deploy/native/ferretdb/).
+    counters = store.collection("counters")
+    await counters.insert_many([{"_id": f"c{i:03}", "n": 0} for i in range(300)])
+
+    ops = [({"_id": f"c{i:03}", "n": 0}, {"$inc": {"n": 1}}) for i in range(300)]
+    assert await asyncio.wait_for(counters.update_each(ops), timeout=60) == 300
+    assert await counters.count({"n": 1}) == 300
+
+
+async def test_update_each_stops_at_a_unique_clash_keeping_the_updates_before_it(
+    store: DocumentStore,
+) -> None:
+    handles = store.collection("handles")
+    await handles.create_index([("handle", 1)], unique=True)
+    await handles.insert_many([{"_id": "u1", "handle": "ana"}, {"_id": "u2", "handle": "ben"}])
+
+    with pytest.raises(DuplicateKeyError):
+        await handles.update_each(
+            [
+                ({"_id": "u1"}, {"$set": {"handle": "ana2"}}),
+                ({"_id": "u2"}, {"$set": {"handle": "ana2"}}),
+                ({"_id": "u2"}, {"$set": {"note": "never"}}),
+            ]
+        )
+    docs = {d["_id"]: d for d in await handles.find({})}
+    assert docs == {"u1": {"_id": "u1", "handle": "ana2"}, "u2": {"_id": "u2", "handle": "ben"}}
+
+
+async def test_update_each_rejects_a_bad_update_before_writing_anything(
+    store: DocumentStore,
+) -> None:
+    things = store.collection("things")
+    await things.insert_one({"_id": "t1", "n": 1})
+
+    with pytest.raises(UnsupportedOperation):
+        await things.update_each(
+            [({"_id": "t1"}, {"$set": {"n": 2}}), ({"_id": "t1"}, {"$bogus": {"n": 3}})]
+        )
+    assert await things.find_one({"_id": "t1"}) == {"_id": "t1", "n": 1}
+
+
 # -- expiry ----------------------------------------------------------------------------
 
 
