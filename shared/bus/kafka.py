@@ -4,6 +4,9 @@ The producer is idempotent with acks=all, so a retried send neither duplicates n
 reorders a partition. Consumers commit manually, only what the shared `Delivery` reports
 done; a rebalance waits for the batch in flight, whose offsets are committed before the
 partitions move, so a clean hand-over redelivers nothing.
+
+While the broker is unreachable aiokafka retries on its own; the adapter keeps that cheap
+(aio-libs/aiokafka#496): see `RETRY_BACKOFF_MS` and `pace_failed_refreshes`.
 """
 
 from __future__ import annotations
@@ -12,8 +15,15 @@ import asyncio
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import aiokafka
 import structlog
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
+from aiokafka import (
+    AIOKafkaClient,
+    AIOKafkaConsumer,
+    AIOKafkaProducer,
+    ConsumerRebalanceListener,
+    TopicPartition,
+)
 from aiokafka import codec as kafka_codec
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import CommitFailedError, KafkaError, TopicAlreadyExistsError, for_code
@@ -26,6 +36,40 @@ from shared.events.codec import Message, encode
 from shared.events.envelope import Event
 
 log = structlog.get_logger(__name__)
+
+# aiokafka retries a failed request after a fixed retry_backoff_ms (default 100 ms). While the
+# broker is down, each consumer's fetch and coordinator loops and the producer's sender fail
+# at once (connection refused), so each opened a connection ten times a second. Half a second
+# keeps an outage cheap and still finds the broker within a second of its return.
+RETRY_BACKOFF_MS = 500
+
+
+def pace_failed_refreshes(client: AIOKafkaClient, backoff_ms: int) -> None:
+    """Make a metadata refresh that reached no broker answer only after `backoff_ms`.
+
+    Some aiokafka 0.14 loops wait for a forced refresh and no backoff at all: the sender while
+    a pending batch's partition has no known leader, the fetcher while an assigned partition
+    has none. If the broker's last answer, given while it shut down, named no leader, they
+    spin at 100% CPU for the whole outage, thousands of refused connections a second; no
+    option reaches them (retry_backoff_ms is not applied there, metadata_max_age_ms paces
+    only the periodic refresh). Every refresh runs through the client's `_metadata_update`
+    (the synchronizer task and fetch_all_metadata), so pacing its failures paces them all,
+    and refreshes asked for meanwhile share the one in flight. A private method of the 0.14
+    series (pinned in pyproject.toml): re-check it, and #496, before moving to another.
+    """
+    if not aiokafka.__version__.startswith("0.14."):
+        raise RuntimeError(
+            f"pace_failed_refreshes targets aiokafka 0.14, not {aiokafka.__version__}"
+        )
+    refresh = client._metadata_update
+
+    async def paced(cluster: Any, topics: Any) -> bool:
+        updated: bool = await refresh(cluster, topics)
+        if not updated:
+            await asyncio.sleep(backoff_ms / 1000)
+        return updated
+
+    client._metadata_update = paced
 
 
 def best_compression() -> str:
@@ -47,6 +91,7 @@ class KafkaEventBus(EventBus):
         replication_factor: int = 1,
         topics: Sequence[str] = (),
         compression: str | None = "auto",
+        retry_backoff_ms: int = RETRY_BACKOFF_MS,
         security_protocol: str = "PLAINTEXT",
         sasl_mechanism: str | None = None,
         sasl_plain_username: str | None = None,
@@ -67,6 +112,7 @@ class KafkaEventBus(EventBus):
             "bootstrap_servers": bootstrap_servers,
             "client_id": client_id,
             "security_protocol": security_protocol,
+            "retry_backoff_ms": retry_backoff_ms,
         }
         if sasl_mechanism:
             self._client.update(
@@ -95,15 +141,17 @@ class KafkaEventBus(EventBus):
         options = self.client_options()
         self._admin = AIOKafkaAdminClient(**options)
         await self._admin.start()
-        self._producer = AIOKafkaProducer(
+        producer_options = {
             **options,
-            enable_idempotence=True,
-            acks="all",
-            compression_type=self.compression,
-            linger_ms=5,
-            max_batch_size=512 * 1024,
+            "enable_idempotence": True,
+            "acks": "all",
+            "compression_type": self.compression,
+            "linger_ms": 5,
+            "max_batch_size": 512 * 1024,
             **self._producer_options,
-        )
+        }
+        self._producer = AIOKafkaProducer(**producer_options)
+        pace_failed_refreshes(self._producer.client, producer_options["retry_backoff_ms"])
         await self._producer.start()
         await self.create_topics(self.topics)
 
@@ -257,12 +305,14 @@ class KafkaConsumer(Consumer):
         try:
             # The dead-letter topics must exist before the first failure needs them.
             await self.bus.create_topics(self.topics)
+            options = {**self.bus.client_options(), **self.bus.consumer_options}
             consumer = AIOKafkaConsumer(
                 group_id=self.group,
                 enable_auto_commit=False,
                 auto_offset_reset="earliest",
-                **{**self.bus.client_options(), **self.bus.consumer_options},
+                **options,
             )
+            pace_failed_refreshes(consumer._client, options["retry_backoff_ms"])
             consumer.subscribe(list(self.topics), listener=_CommitBeforeRevoke(self))
             await consumer.start()
             log.info("bus.consumer.started", group=self.group, topics=self.topics)
