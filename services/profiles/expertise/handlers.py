@@ -7,6 +7,7 @@ projections are versioned compare-and-swaps (see `repository.py`).
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from functools import partial
 from typing import Any
 
 from services.profiles.expertise.batch import BatchScorer, Endorsed
@@ -47,6 +48,15 @@ def _question_fields(data: PostCreated | PostUpdated) -> dict[str, Any]:
     }
 
 
+def closing(data: Scoring) -> tuple[str, dict[str, Any]] | None:
+    """The question an event closes (accepted or deleted: nobody is asked any more)."""
+    if isinstance(data, PostDeleted) and data.kind == "question":
+        return data.id, {"deleted": True}
+    if isinstance(data, AnswerAccepted) and data.accepted:
+        return data.question_id, {"state": "answered"}
+    return None
+
+
 def local_effect(local: LocalCopies, data: Scoring) -> Callable[[], Awaitable[None]] | None:
     """What a scoring event changes in the local copies (questions, requests), if anything."""
     if isinstance(data, PostCreated | PostUpdated) and data.kind == "question":
@@ -56,13 +66,11 @@ def local_effect(local: LocalCopies, data: Scoring) -> Callable[[], Awaitable[No
             await local.request(data.id, [m for m in data.mentions if m != data.author_id])
 
         return remember
-    if isinstance(data, PostDeleted) and data.kind == "question":
-        return lambda: local.close(data.id, {"deleted": True})
+    if (closed := closing(data)) is not None:
+        return lambda: local.close(*closed)
     if isinstance(data, AnswerCreated):
         return lambda: local.answered([(data.question_id, data.author_id)])
     if isinstance(data, AnswerAccepted):
-        if data.accepted:
-            return lambda: local.close(data.question_id, {"state": "answered"})
         return lambda: local.reopen(data.question_id)
     return None
 
@@ -212,6 +220,7 @@ def batch_handler(
         endorsements: list[Endorsed] = []
         answers: list[tuple[str, str]] = []
         effects: list[Callable[[], Awaitable[None]]] = []
+        run: list[tuple[str, dict[str, Any]]] | None = None  # consecutive closes, one write
         for _, data in items:
             if isinstance(data, EndorsementAdded | EndorsementWithdrawn):
                 endorsements.append(
@@ -229,13 +238,20 @@ def batch_handler(
                 signals.append(found)
             if isinstance(data, AnswerCreated):
                 answers.append((data.question_id, data.author_id))
+            elif (closed := closing(data)) is not None:
+                if run is None:
+                    run = []
+                    effects.append(partial(local.close_many, run))
+                run.append(closed)
             elif (effect := local_effect(local, data)) is not None:
                 effects.append(effect)
+                run = None
         await batch.apply(signals, endorsements)
         # Local copies change by set-like writes. "X answered Q" goes first, for the whole
         # batch at once: every other effect reads those facts rather than their order
         # (requesting someone who answered adds nothing; an answer ends a request made
-        # before it), so the result is that of offset order. The rest go in offset order.
+        # before it), so the result is that of offset order. The rest go in offset order,
+        # a run of closes as one write (closing is set-like: order within a run is moot).
         await local.answered(answers)
         for effect in effects:
             await effect()

@@ -173,11 +173,26 @@ class LocalCopies:
 
     async def close(self, question_id: str, fields: dict[str, Any]) -> None:
         """The question was answered (accepted) or deleted: nobody is asked any more."""
-        doc = await self.questions.find_one_and_update({"_id": question_id}, {"$set": fields})
-        for person_id in (doc or {}).get("requested", []):
-            await self.open_requests.update_one(
-                {"_id": person_id}, {"$pull": {"open": question_id}}
-            )
+        await self.close_many([(question_id, fields)])
+
+    async def close_many(self, closing: list[tuple[str, dict[str, Any]]]) -> None:
+        """`close` for several questions, in order: one write and one read for all.
+
+        Like `answered`, the fact is written first and `requested` read after it, so a
+        request racing with it is either pulled here or sees the fact when it re-reads.
+        """
+        if not closing:
+            return
+        await self.questions.update_each([({"_id": q}, {"$set": f}) for q, f in closing])
+        asked = await self.questions.find(
+            {"_id": {"$in": sorted({q for q, _ in closing})}}, projection=["requested"]
+        )
+        pulls = [
+            ({"_id": person_id}, {"$pull": {"open": d["_id"]}})
+            for d in asked
+            for person_id in d.get("requested", [])
+        ]
+        await self.open_requests.update_each(pulls)
 
     async def reopen(self, question_id: str) -> None:
         doc = await self.questions.find_one_and_update(
