@@ -200,7 +200,11 @@ class ExpertiseRepository:
     # batched reads and writes (see batch.py)
 
     async def expertise_by_id(self, doc_ids: list[str]) -> dict[str, dict[str, Any]]:
-        docs = await self._expertise.find({"_id": {"$in": sorted(set(doc_ids))}})
+        """What projecting needs of each document (not its evidence or outbox)."""
+        docs = await self._expertise.find(
+            {"_id": {"$in": sorted(set(doc_ids))}},
+            projection=["v", "contrib", "published_ref", "hidden"],
+        )
         return {d["_id"]: d for d in docs}
 
     async def sources_by_id(self, source_ids: list[str]) -> dict[str, dict[str, Any]]:

@@ -26,7 +26,6 @@ INDEX_STATE = "index_state"
 SETTINGS = "settings"
 INDEXED = (POST_FOLDS, GROUP_FOLDS, PEOPLE)
 _MAX_CAS_ATTEMPTS = 100
-_CLEAN_CONCURRENCY = 16
 _WRITE_CONCURRENCY = 16
 
 Fold = Callable[[dict[str, Any] | None], dict[str, Any] | None]
@@ -167,14 +166,14 @@ class Projections:
         await self[name].update_one({"_id": doc_id, "seq": seq}, {"$set": {"dirty": False}})
 
     async def clean_many(self, items: Sequence[tuple[str, str, int]]) -> None:
-        """`clean` for (collection, id, seq) triples, a few round trips at a time."""
-        gate = asyncio.Semaphore(_CLEAN_CONCURRENCY)
-
-        async def one(name: str, doc_id: str, seq: int) -> None:
-            async with gate:
-                await self.clean(name, doc_id, seq)
-
-        await asyncio.gather(*(one(*item) for item in items))
+        """`clean` for (collection, id, seq) triples: one round trip per collection."""
+        by_name: dict[str, list[tuple[dict[str, Any], dict[str, Any]]]] = {}
+        for name, doc_id, seq in items:
+            by_name.setdefault(name, []).append(
+                ({"_id": doc_id, "seq": seq}, {"$set": {"dirty": False}})
+            )
+        for name, updates in by_name.items():
+            await self[name].update_each(updates)
 
     async def member_groups(self, user_id: str) -> list[str]:
         """Groups where `user_id` is an active member, deleted groups left out."""
