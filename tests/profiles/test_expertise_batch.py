@@ -342,6 +342,53 @@ async def test_a_document_created_by_another_writer_after_the_batch_read_it(
         assert doc is not None and len(doc["contrib"]) == 5
 
 
+@pytest.mark.parametrize("read", ["sources_by_id", "expertise_by_id"])
+async def test_a_document_changed_by_another_writer_after_the_batch_read_it(
+    settings: CanteenSettings, monkeypatch: pytest.MonkeyPatch, read: str
+) -> None:
+    # The batch's votes update existing sources and ana's existing `go` document in one
+    # round trip each. Between its read and that write, the one-by-one path applies a
+    # vote on a2: the bulk falls short; only what did not land is folded again.
+    answers = [answer(f"a{i}", f"q{i}", "asker", "ana", ["go"]) for i in range(5)]
+    votes = [vote(f"a{i}", f"q{i}", "ana", "bob", 1, 0, ["go"]) for i in range(5)]
+    extra = vote("a2", "q2", "ana", "cy", 1, 0, ["go"])
+    async with harness(twin(settings, "single")) as one, harness(twin(settings, "batch")) as many:
+        await setup_people(one)
+        await setup_people(many)
+        await one.deliver(*answers, extra, *votes)
+        await many.deliver(*answers)
+        real = getattr(ExpertiseRepository, read)
+        raced = False
+
+        async def read_then_race(self: ExpertiseRepository, ids: list[str]) -> Any:
+            nonlocal raced
+            found = await real(self, ids)
+            if not raced:
+                raced = True
+                await many.deliver(extra)
+            return found
+
+        short: list[str] = []
+        for name in ("replace_sources", "write_projections"):
+            bulk = getattr(ExpertiseRepository, name)
+
+            async def recorded(self: ExpertiseRepository, items: Any, _b: Any = bulk) -> bool:
+                ok: bool = await _b(self, items)
+                if not ok:
+                    short.append(_b.__name__)
+                return ok
+
+            monkeypatch.setattr(ExpertiseRepository, name, recorded)
+        monkeypatch.setattr(ExpertiseRepository, read, read_then_race)
+        await many.deliver_batch(*votes)
+        assert raced and short, "the race did not make a bulk write fall short"
+        assert_same(await snapshot(one), await snapshot(many), source_versions=False)
+        source = await many.store.collection("expertise_sources").find_one({"_id": "answer:a2"})
+        assert source is not None and sorted(source["up"]) == ["bob", "cy"]
+        doc = await many.expertise("ana", "go")
+        assert doc is not None and len(doc["contrib"]) == 5
+
+
 async def test_answerers_kept_on_questions_before_move_to_their_collection(
     settings: CanteenSettings,
 ) -> None:
