@@ -52,3 +52,21 @@ def test_shared_importing_a_service_fails_the_lint(tmp_path: Path) -> None:
     result = run_lint(repo)
     assert result.returncode != 0
     assert "shared never imports a service" in result.stdout
+
+
+def test_dedupe_windows_outlast_what_a_crash_redelivers() -> None:
+    # Per-event handlers apply a delta once per event id among the last APPLIED_CAP ids a
+    # document keeps; a crash redelivers at most PER_EVENT_WINDOW handled events.
+    from services.activity.discussion import counters
+    from services.activity.groups import repository as groups
+    from services.activity.social import repository as social
+    from services.notify.email import projections
+    from shared.bus.port import PER_EVENT_WINDOW
+
+    caps = {
+        "discussion": counters.APPLIED_CAP,
+        "groups": groups.APPLIED_CAP,
+        "social": social.APPLIED_CAP,
+        "notify.email": projections.APPLIED_CAP,
+    }
+    assert {k: cap for k, cap in caps.items() if cap < 2 * PER_EVENT_WINDOW} == {}

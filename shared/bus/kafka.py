@@ -31,7 +31,15 @@ from aiokafka.helpers import create_ssl_context
 
 from shared.bus.delivery import Delivery, Record
 from shared.bus.metrics import BusMetrics
-from shared.bus.port import BatchHandler, Consumer, EventBus, Handler, RetryPolicy, dlq_topic
+from shared.bus.port import (
+    PER_EVENT_WINDOW,
+    BatchHandler,
+    Consumer,
+    EventBus,
+    Handler,
+    RetryPolicy,
+    dlq_topic,
+)
 from shared.events.codec import Message, encode
 from shared.events.envelope import Event
 
@@ -289,7 +297,8 @@ class KafkaConsumer(Consumer):
         self.bus = bus
         self.group = group
         self.topics = tuple(topics)
-        self.max_records = max_records
+        # Without a batch handler, a fetch (and so what a crash redelivers) is one window.
+        self.max_records = max_records if batch_handler else min(max_records, PER_EVENT_WINDOW)
         self.batch_lock = asyncio.Lock()
         self._delivery = Delivery(
             group=group,

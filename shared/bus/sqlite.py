@@ -23,7 +23,7 @@ import structlog
 
 from shared.bus.delivery import Delivery, Record
 from shared.bus.metrics import BusMetrics
-from shared.bus.port import BatchHandler, Consumer, EventBus, Handler, RetryPolicy
+from shared.bus.port import PER_EVENT_WINDOW, BatchHandler, Consumer, EventBus, Handler, RetryPolicy
 from shared.bus.sqlite_log import SqliteLog, TopicPartition
 from shared.events.codec import Message, encode
 from shared.events.envelope import Event
@@ -220,6 +220,11 @@ class SqliteConsumer(Consumer):
         self.group = group
         self.topics = tuple(topics)
         self.owner = f"{uuid.uuid4()}"
+        # Without a batch handler, a fetch (and so what a crash redelivers) is one window,
+        # over all partitions: one document's events may travel under several keys.
+        per_partition = max(1, PER_EVENT_WINDOW // bus.partitions)
+        limit = bus.fetch_limit
+        self.fetch_limit = limit if batch_handler else min(limit, per_partition)
         self._delivery = Delivery(
             group=group,
             handler=handler,
@@ -301,7 +306,7 @@ class SqliteConsumer(Consumer):
         self, conn: _Connection, db: SqliteLog, positions: dict[TopicPartition, int]
     ) -> _Fetched:
         self._wakeup.clear()
-        return await conn.call(lambda: db.fetch(positions, self.bus.fetch_limit))
+        return await conn.call(lambda: db.fetch(positions, self.fetch_limit))
 
     async def _idle(self, seconds: float) -> None:
         stop = asyncio.ensure_future(self._delivery.stopping.wait())

@@ -17,6 +17,7 @@ import structlog
 from bus_support import BusFactory, eventually, make_event, running
 
 from shared.bus import EventBus, PoisonEvent, RetryPolicy
+from shared.bus.port import PER_EVENT_WINDOW
 from shared.events.codec import Message, encode
 from shared.events.envelope import Event
 from shared.store.errors import StoreUnavailable
@@ -386,6 +387,45 @@ async def test_uncommitted_events_are_redelivered_after_a_crash(
     assert 12 in again  # in flight when the process died: delivered again
     assert again == sorted(again)
     assert set(handled_before) | set(again) == set(range(20))
+
+
+async def test_a_crash_redelivers_at_most_one_window_of_handled_events(
+    bus: EventBus, bus_factory: BusFactory, topic: str, group: str, tmp_path: Path
+) -> None:
+    # Per-event handlers deduplicate with the last 200-256 event ids a document keeps: a
+    # crash must not redeliver more handled events than PER_EVENT_WINDOW, even when all of
+    # them were fetched at once (here: 250 on one key, hanging on the 240th).
+    await bus.publish_batch([(topic, make_event("one-key", n)) for n in range(250)])
+    out = tmp_path / "handled.txt"
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        str(Path(__file__).with_name("crash_consumer.py")),
+        json.dumps(bus_factory.spec()),
+        group,
+        topic,
+        str(out),
+        "240",
+        cwd=REPO,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+    )
+    try:
+        await eventually(lambda: out.exists() and "hang 240" in out.read_text(), within=60)
+    finally:
+        process.send_signal(signal.SIGKILL)
+        await process.wait()
+    handled_before = [int(line) for line in out.read_text().splitlines() if line.isdigit()]
+    assert handled_before == list(range(240))
+
+    again: list[int] = []
+
+    async def handler(event: Event) -> None:
+        again.append(event.data["n"])
+
+    async with running(bus.consumer(group=group, topics=[topic], handler=handler)):
+        await eventually(lambda: 249 in again, within=60)
+    redelivered = set(handled_before) & set(again)
+    assert len(redelivered) <= PER_EVENT_WINDOW, f"{len(redelivered)} handled events came again"
+    assert set(handled_before) | set(again) == set(range(250))
 
 
 async def test_members_of_one_group_share_the_partitions_without_duplicates(
