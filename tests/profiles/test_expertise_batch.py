@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -311,6 +312,34 @@ async def test_concurrent_batches_of_two_partitions_lose_nothing(
         assert doc is not None and len(doc["contrib"]) == 40
 
 
+class Raced:
+    """Whether the race ran (truthy once it has)."""
+
+    def __init__(self) -> None:
+        self.ran = False
+
+    def __bool__(self) -> bool:
+        return self.ran
+
+
+def race_after_first(
+    monkeypatch: pytest.MonkeyPatch, read: str, race: Callable[[], Awaitable[None]]
+) -> Raced:
+    """Make the repository's first `read` run `race` after reading, before returning."""
+    real = getattr(ExpertiseRepository, read)
+    raced = Raced()
+
+    async def read_then_race(self: ExpertiseRepository, ids: list[str]) -> Any:
+        found = await real(self, ids)
+        if not raced.ran:
+            raced.ran = True
+            await race()
+        return found
+
+    monkeypatch.setattr(ExpertiseRepository, read, read_then_race)
+    return raced
+
+
 @pytest.mark.parametrize("read", ["sources_by_id", "expertise_by_id"])
 async def test_a_document_created_by_another_writer_after_the_batch_read_it(
     settings: CanteenSettings, monkeypatch: pytest.MonkeyPatch, read: str
@@ -323,18 +352,7 @@ async def test_a_document_created_by_another_writer_after_the_batch_read_it(
         await setup_people(one)
         await setup_people(many)
         await one.deliver(*batch)
-        real = getattr(ExpertiseRepository, read)
-        raced = False
-
-        async def read_then_race(self: ExpertiseRepository, ids: list[str]) -> Any:
-            nonlocal raced
-            found = await real(self, ids)
-            if not raced:
-                raced = True
-                await many.deliver(batch[0])
-            return found
-
-        monkeypatch.setattr(ExpertiseRepository, read, read_then_race)
+        raced = race_after_first(monkeypatch, read, lambda: many.deliver(batch[0]))
         await many.deliver_batch(*batch)
         assert raced
         assert_same(await snapshot(one), await snapshot(many), source_versions=False)
@@ -357,17 +375,7 @@ async def test_a_document_changed_by_another_writer_after_the_batch_read_it(
         await setup_people(many)
         await one.deliver(*answers, extra, *votes)
         await many.deliver(*answers)
-        real = getattr(ExpertiseRepository, read)
-        raced = False
-
-        async def read_then_race(self: ExpertiseRepository, ids: list[str]) -> Any:
-            nonlocal raced
-            found = await real(self, ids)
-            if not raced:
-                raced = True
-                await many.deliver(extra)
-            return found
-
+        raced = race_after_first(monkeypatch, read, lambda: many.deliver(extra))
         short: list[str] = []
         for name in ("replace_sources", "write_projections"):
             bulk = getattr(ExpertiseRepository, name)
@@ -379,7 +387,6 @@ async def test_a_document_changed_by_another_writer_after_the_batch_read_it(
                 return ok
 
             monkeypatch.setattr(ExpertiseRepository, name, recorded)
-        monkeypatch.setattr(ExpertiseRepository, read, read_then_race)
         await many.deliver_batch(*votes)
         assert raced and short, "the race did not make a bulk write fall short"
         assert_same(await snapshot(one), await snapshot(many), source_versions=False)

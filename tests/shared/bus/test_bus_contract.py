@@ -353,10 +353,11 @@ async def test_graceful_stop_finishes_and_commits_the_in_flight_event(
     assert then == [6, 7, 8, 9]
 
 
-async def test_uncommitted_events_are_redelivered_after_a_crash(
-    bus: EventBus, bus_factory: BusFactory, topic: str, group: str, tmp_path: Path
-) -> None:
-    await bus.publish_batch([(topic, make_event("one-key", n)) for n in range(20)])
+async def handled_until_killed(
+    bus_factory: BusFactory, group: str, topic: str, tmp_path: Path, hang_on: int
+) -> list[int]:
+    """Run a consumer process (crash_consumer.py) until it hangs on event `hang_on`, kill
+    it with SIGKILL, and return the events it handled before."""
     out = tmp_path / "handled.txt"
     process = await asyncio.create_subprocess_exec(
         sys.executable,
@@ -365,16 +366,24 @@ async def test_uncommitted_events_are_redelivered_after_a_crash(
         group,
         topic,
         str(out),
-        "12",  # hangs on the 12th event, so it is in flight when killed
+        str(hang_on),
         cwd=REPO,
         env={**os.environ, "PYTHONPATH": str(REPO)},
     )
     try:
-        await eventually(lambda: out.exists() and "hang 12" in out.read_text(), within=60)
+        await eventually(lambda: out.exists() and f"hang {hang_on}" in out.read_text(), within=60)
     finally:
         process.send_signal(signal.SIGKILL)
         await process.wait()
-    handled_before = [int(line) for line in out.read_text().splitlines() if line.isdigit()]
+    return [int(line) for line in out.read_text().splitlines() if line.isdigit()]
+
+
+async def test_uncommitted_events_are_redelivered_after_a_crash(
+    bus: EventBus, bus_factory: BusFactory, topic: str, group: str, tmp_path: Path
+) -> None:
+    await bus.publish_batch([(topic, make_event("one-key", n)) for n in range(20)])
+    # It hangs on the 12th event, so that one is in flight when killed.
+    handled_before = await handled_until_killed(bus_factory, group, topic, tmp_path, 12)
     assert handled_before == list(range(12))
 
     again: list[int] = []
@@ -396,24 +405,7 @@ async def test_a_crash_redelivers_at_most_one_window_of_handled_events(
     # crash must not redeliver more handled events than PER_EVENT_WINDOW, even when all of
     # them were fetched at once (here: 250 on one key, hanging on the 240th).
     await bus.publish_batch([(topic, make_event("one-key", n)) for n in range(250)])
-    out = tmp_path / "handled.txt"
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        str(Path(__file__).with_name("crash_consumer.py")),
-        json.dumps(bus_factory.spec()),
-        group,
-        topic,
-        str(out),
-        "240",
-        cwd=REPO,
-        env={**os.environ, "PYTHONPATH": str(REPO)},
-    )
-    try:
-        await eventually(lambda: out.exists() and "hang 240" in out.read_text(), within=60)
-    finally:
-        process.send_signal(signal.SIGKILL)
-        await process.wait()
-    handled_before = [int(line) for line in out.read_text().splitlines() if line.isdigit()]
+    handled_before = await handled_until_killed(bus_factory, group, topic, tmp_path, 240)
     assert handled_before == list(range(240))
 
     again: list[int] = []
