@@ -171,40 +171,33 @@ FDB_BIN="$CACHE/bin/canteen-ferretdb"
 # (a bug: {_id} lookups missed their index), pushdown.sed + pushdown.go.in (string
 # equalities reach SQLite's indexes as a superset WHERE), update-cursor.sed (a bug: a bulk
 # update of over 100 statements hung) and debug-log.sed (no debug loggers built at warn
-# level); see docs/engines.md. The copy is
-# used through a `replace` in the build copy's go.mod; the checked-in go.mod is untouched.
+# level); see docs/engines.md. The copy is used through a `replace` in the build copy's
+# go.mod; the checked-in go.mod is untouched.
+patch_go() { # sed-script count text files... -> apply it; fail unless `text` is then on `count` lines
+  local script=$1 count=$2 text=$3
+  shift 3
+  sed -i -f "$script" "$@"
+  if [[ $(cat "$@" | grep -cF -- "$text") != "$count" ]]; then
+    echo "$(basename "$script") did not apply to $* (FerretDB version changed?)"
+    return 1
+  fi
+}
 build_ferretdb() { # wrapper-src build-dir -> $FDB_BIN.tmp
-  local src=$1 build=$2 module metadata collection handler fsql
+  local src=$1 build=$2 module
   module="$(cd "$src" && go mod download -json github.com/FerretDB/FerretDB >/dev/null &&
     go list -m -f '{{.Dir}}' github.com/FerretDB/FerretDB)" || return 1
   rm -rf "$build" && mkdir -p "$build/wrapper"
   # The module cache is read-only; the copy must be writable (for sed, and for non-root).
   cp -R --no-preserve=mode "$module" "$build/ferretdb" && chmod -R u+w "$build/ferretdb"
-  metadata="$build/ferretdb/internal/backends/sqlite/metadata/metadata.go"
-  sed -i -f "$src/id-index.sed" "$metadata"
-  if ! grep -q 'IDColumn = DefaultColumn + `->"_id"`' "$metadata"; then
-    echo "id-index.sed did not apply to $metadata (FerretDB version changed?)"
-    return 1
-  fi
-  collection="$build/ferretdb/internal/backends/sqlite/collection.go"
-  sed -i -f "$src/pushdown.sed" "$collection"
-  cp "$src/pushdown.go.in" "$build/ferretdb/internal/backends/sqlite/pushdown.go"
-  if [[ $(grep -c 'whereClause, args = pushdownWhere(params.Filter); if false {' "$collection") != 2 ]]; then
-    echo "pushdown.sed did not apply twice to $collection (FerretDB version changed?)"
-    return 1
-  fi
-  handler="$build/ferretdb/internal/handler/msg_update.go"
-  sed -i -f "$src/update-cursor.sed" "$handler"
-  if ! grep -q '&u); closer.Close()$' "$handler"; then
-    echo "update-cursor.sed did not apply to $handler (FerretDB version changed?)"
-    return 1
-  fi
-  fsql="$build/ferretdb/internal/util/fsql"
-  sed -i -f "$src/debug-log.sed" "$fsql/db.go" "$fsql/tx.go"
-  if [[ $(cat "$fsql/db.go" "$fsql/tx.go" | grep -c "l.Enabled(ctx, slog.LevelDebug) {") != 12 ]]; then
-    echo "debug-log.sed did not apply to $fsql (FerretDB version changed?)"
-    return 1
-  fi
+  local pkg="$build/ferretdb/internal"
+  patch_go "$src/id-index.sed" 1 'IDColumn = DefaultColumn + `->"_id"`' \
+    "$pkg/backends/sqlite/metadata/metadata.go" || return 1
+  cp "$src/pushdown.go.in" "$pkg/backends/sqlite/pushdown.go"
+  patch_go "$src/pushdown.sed" 2 'whereClause, args = pushdownWhere(params.Filter); if false {' \
+    "$pkg/backends/sqlite/collection.go" || return 1
+  patch_go "$src/update-cursor.sed" 1 '&u); closer.Close()' "$pkg/handler/msg_update.go" || return 1
+  patch_go "$src/debug-log.sed" 12 'l.Enabled(ctx, slog.LevelDebug) {' \
+    "$pkg/util/fsql/db.go" "$pkg/util/fsql/tx.go" || return 1
   cp "$src/main.go" "$src/go.mod" "$src/go.sum" "$build/wrapper/"
   (cd "$build/wrapper" &&
     go mod edit -replace "github.com/FerretDB/FerretDB=$build/ferretdb" &&
