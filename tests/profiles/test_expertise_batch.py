@@ -312,27 +312,18 @@ async def test_concurrent_batches_of_two_partitions_lose_nothing(
         assert doc is not None and len(doc["contrib"]) == 40
 
 
-class Raced:
-    """Whether the race ran (truthy once it has)."""
-
-    def __init__(self) -> None:
-        self.ran = False
-
-    def __bool__(self) -> bool:
-        return self.ran
-
-
 def race_after_first(
     monkeypatch: pytest.MonkeyPatch, read: str, race: Callable[[], Awaitable[None]]
-) -> Raced:
-    """Make the repository's first `read` run `race` after reading, before returning."""
+) -> asyncio.Event:
+    """Make the repository's first `read` run `race` after reading, before returning; the
+    event is set once it has."""
     real = getattr(ExpertiseRepository, read)
-    raced = Raced()
+    raced = asyncio.Event()
 
     async def read_then_race(self: ExpertiseRepository, ids: list[str]) -> Any:
         found = await real(self, ids)
-        if not raced.ran:
-            raced.ran = True
+        if not raced.is_set():
+            raced.set()
             await race()
         return found
 
@@ -354,7 +345,7 @@ async def test_a_document_created_by_another_writer_after_the_batch_read_it(
         await one.deliver(*batch)
         raced = race_after_first(monkeypatch, read, lambda: many.deliver(batch[0]))
         await many.deliver_batch(*batch)
-        assert raced
+        assert raced.is_set()
         assert_same(await snapshot(one), await snapshot(many), source_versions=False)
         doc = await many.expertise("ana", "go")
         assert doc is not None and len(doc["contrib"]) == 5
@@ -388,7 +379,7 @@ async def test_a_document_changed_by_another_writer_after_the_batch_read_it(
 
             monkeypatch.setattr(ExpertiseRepository, name, recorded)
         await many.deliver_batch(*votes)
-        assert raced and short, "the race did not make a bulk write fall short"
+        assert raced.is_set() and short, "the race did not make a bulk write fall short"
         assert_same(await snapshot(one), await snapshot(many), source_versions=False)
         source = await many.store.collection("expertise_sources").find_one({"_id": "answer:a2"})
         assert source is not None and sorted(source["up"]) == ["bob", "cy"]
