@@ -50,11 +50,12 @@ class RetryPolicy:
 
 
 # How many records a consumer without a batch handler takes between commits, so the most a
-# crash or a rebalance redelivers. Per-event handlers deduplicate by the event ids a target
-# document keeps (`_applied`, capped at 200-256 per document): a redelivery must never reach
-# back further than that, even when every record of the window concerns one document
-# (a popular post's reactions while a backlog drains). A commit per 100 records costs
-# nothing next to 100 handled events.
+# crash or a rebalance redelivers; and the most events an outbox relay publishes before it
+# clears them, so the most a relay crash publishes twice. Per-event handlers deduplicate by
+# the event ids a target document keeps (`_applied`, capped at 200-256 per document): a
+# redelivery must never reach back further than that, even when every event of the window
+# concerns one document (a popular post's reactions while a backlog drains). A commit per
+# 100 records costs nothing next to 100 handled events.
 PER_EVENT_WINDOW = 100
 
 

@@ -5,7 +5,9 @@ Crash analysis (the fault-injection test kills the process at each step):
 - killed after the write, before publishing: the events are still in the document and the
   next relay run publishes them;
 - killed after publishing, before clearing: the next run publishes them again. Consumers
-  are idempotent on the event id, so a re-publish has no second effect;
+  are idempotent on the event id, so a re-publish has no second effect. A batch holds at
+  most PER_EVENT_WINDOW events, so a re-publish never reaches back further than the event
+  ids a consumer's target document keeps (`_applied`, capped at twice that or more);
 - the clearing is a compare-and-swap on the outbox version, so events appended by a
   concurrent write while we published are never cleared unpublished.
 """
@@ -20,7 +22,7 @@ from typing import Any
 
 import structlog
 
-from shared.bus.port import EventBus
+from shared.bus.port import PER_EVENT_WINDOW, EventBus
 from shared.events.envelope import Event
 from shared.events.registry import EventRegistry
 from shared.outbox.records import OUTBOX_FIELD, PENDING_FIELD, VERSION_FIELD
@@ -44,6 +46,18 @@ class RelayStep(enum.Enum):
 StepHook = Callable[[RelayStep, str], None]
 
 
+def within_window(docs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The leading documents whose events fit in PER_EVENT_WINDOW (at least one document:
+    its events are published and cleared together)."""
+    taken, events = 0, 0
+    for doc in docs:
+        events += len(doc.get(OUTBOX_FIELD) or [])
+        if taken and events > PER_EVENT_WINDOW:
+            break
+        taken += 1
+    return docs[:taken]
+
+
 class OutboxRelay:
     """Publishes pending outbox events of some collections, backing off while the bus is down."""
 
@@ -55,7 +69,7 @@ class OutboxRelay:
         collections: Sequence[str],
         *,
         poll_interval: float = 0.5,
-        batch_size: int = 1000,
+        batch_size: int = PER_EVENT_WINDOW,
         max_backoff: float = 10.0,
         on_step: StepHook | None = None,
     ) -> None:
@@ -92,15 +106,14 @@ class OutboxRelay:
             # relay must cut the next sleep short, or its events wait a whole poll.
             self._wake.clear()
             try:
-                relayed = await self.relay_once()
+                _, more = await self._relay_pass()
                 backoff = self._poll_interval
             except Exception as exc:  # bus or store down: keep the events, retry later
                 log.warning("outbox.relay.failed", error=str(exc), retry_in=backoff)
-                relayed = 0
                 await self._sleep(backoff)
                 backoff = min(backoff * 2, self._max_backoff)
                 continue
-            if relayed < self._batch_size:
+            if not more:
                 await self._sleep(self._poll_interval)
 
     async def stop(self) -> None:
@@ -113,15 +126,22 @@ class OutboxRelay:
 
     async def relay_once(self) -> int:
         """Publish one batch from each collection; returns how many events were published."""
-        total = 0
+        published, _ = await self._relay_pass()
+        return published
+
+    async def _relay_pass(self) -> tuple[int, bool]:
+        """(events published, whether some collection may have more pending at once)."""
+        total, more = 0, False
         for name in self._collections:
             collection = self._store.collection(name)
-            docs = await collection.find(
+            found = await collection.find(
                 {PENDING_FIELD: True}, sort=[("_id", 1)], limit=self._batch_size
             )
+            docs = within_window(found)
+            more = more or len(docs) < len(found) or len(found) == self._batch_size
             if docs:
                 total += await self._relay_documents(name, docs)
-        return total
+        return total, more
 
     async def _relay_documents(self, collection_name: str, docs: list[dict[str, Any]]) -> int:
         # One publish for the whole batch (a broker round trip per document was the relay's

@@ -1,13 +1,16 @@
 """The relay's clean-up: a batch is cleared in bulk, except documents whose outbox grew
-while it was publishing, which keep exactly the events it did not publish."""
+while it was publishing, which keep exactly the events it did not publish. And its window:
+a crash between publishing and clearing publishes at most PER_EVENT_WINDOW events twice."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
+from collections import Counter
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
-from shared.bus.port import EventBus
+from shared.bus.port import PER_EVENT_WINDOW, EventBus
 from shared.events import Event, EventData, EventRegistry, new_event
 from shared.outbox import (
     OUTBOX_FIELD,
@@ -35,6 +38,118 @@ class AppendingWhilePublishing:
         append, self._append = self._append, None
         if append is not None:
             await append()
+
+
+class Recording:
+    """The real bus, recording each batch; `crash_after` batches later it fails after
+    publishing, as a relay killed between its publish and its clearing would."""
+
+    def __init__(
+        self, bus: EventBus, crash_after: int | None = None, expected: int | None = None
+    ) -> None:
+        self._bus = bus
+        self._crash_after = crash_after
+        self._expected = expected
+        self.batches: list[list[Event]] = []
+        self.all_published = asyncio.Event()
+
+    async def publish_batch(self, events: Sequence[tuple[str, Event]]) -> None:
+        await self._bus.publish_batch(events)
+        self.batches.append([e for _, e in events])
+        if sum(map(len, self.batches)) == self._expected:
+            self.all_published.set()
+        if self._crash_after is not None and len(self.batches) > self._crash_after:
+            raise RuntimeError("killed after publishing")
+
+
+class Noted(EventData):
+    event_type: ClassVar[str] = "canteen.test.noted.window.v1"
+    topic: ClassVar[str] = "set per test"
+    source: ClassVar[str] = "/canteen/test"
+    id: str
+
+
+def noted_registry(topic: str) -> EventRegistry:
+    Noted.topic = topic  # type: ignore[misc]
+    registry = EventRegistry()
+    registry.register(Noted)
+    return registry
+
+
+async def test_a_crash_after_publishing_repeats_at_most_one_window(
+    backend: dict[str, Any],
+) -> None:
+    # 250 documents, some with several events (edits between two relay passes), and one
+    # with more events than the window: it goes alone, whole.
+    topic = backend["topic"]
+    registry = noted_registry(topic)
+    store, bus = open_store(backend["store"]), open_bus(backend["bus"])
+    await bus.start()
+    await bus.create_topics([topic])
+    things = store.collection(f"things_{uuid.uuid4().hex[:8]}")
+    expected: list[str] = []
+    try:
+        for i in range(250):
+            count = 150 if i == 120 else 3 if i % 7 == 0 else 1
+            ids = [f"d{i:03}-{n}" for n in range(count)]
+            expected += ids
+            await things.insert_one(
+                insert_with_events({"_id": f"d{i:03}"}, [new_event(Noted(id=x)) for x in ids])
+            )
+        crashing = Recording(bus, crash_after=1)
+        first = OutboxRelay(store, crashing, registry, [things.name])  # type: ignore[arg-type]
+        assert await first.relay_once() > 0
+        try:
+            await first.relay_once()
+            raise AssertionError("the second pass should have been killed")
+        except RuntimeError:
+            pass
+        recording = Recording(bus)
+        second = OutboxRelay(store, recording, registry, [things.name])  # type: ignore[arg-type]
+        while await second.relay_once():
+            pass
+
+        batches = crashing.batches + recording.batches
+        published = Counter(e.data["id"] for batch in batches for e in batch)
+        assert sorted(published) == sorted(expected)  # nothing lost
+        twice = [x for x, n in published.items() if n > 1]
+        assert 0 < len(twice) <= PER_EVENT_WINDOW
+        assert max(len(b) for b in batches if len(b) != 150) <= PER_EVENT_WINDOW
+        assert [len(b) for b in batches].count(150) == 1  # the big document, alone
+        assert await things.count({PENDING_FIELD: True}) == 0
+    finally:
+        await bus.close()
+        await store.close()
+
+
+async def test_a_backlog_drains_without_waiting_for_the_poll(backend: dict[str, Any]) -> None:
+    # More pending than one window: the relay goes on at once instead of sleeping its
+    # poll interval (60 s here) between windows.
+    topic = backend["topic"]
+    registry = noted_registry(topic)
+    store, bus = open_store(backend["store"]), open_bus(backend["bus"])
+    await bus.start()
+    await bus.create_topics([topic])
+    things = store.collection(f"things_{uuid.uuid4().hex[:8]}")
+    recording = Recording(bus, expected=350)
+    relay = OutboxRelay(store, recording, registry, [things.name], poll_interval=60)  # type: ignore[arg-type]
+    try:
+        await things.insert_many(
+            [
+                insert_with_events({"_id": f"d{i:03}"}, [new_event(Noted(id=str(i)))])
+                for i in range(350)
+            ]
+        )
+        task = asyncio.create_task(relay.run())
+        try:
+            await asyncio.wait_for(recording.all_published.wait(), timeout=30)
+        finally:
+            await relay.stop()
+            await task
+        assert len(recording.batches) >= 4
+    finally:
+        await bus.close()
+        await store.close()
 
 
 async def test_events_appended_during_a_publish_stay_pending(backend: dict[str, Any]) -> None:
