@@ -5,9 +5,10 @@ Crash analysis (the fault-injection test kills the process at each step):
 - killed after the write, before publishing: the events are still in the document and the
   next relay run publishes them;
 - killed after publishing, before clearing: the next run publishes them again. Consumers
-  are idempotent on the event id, so a re-publish has no second effect. A batch holds at
-  most PER_EVENT_WINDOW events, so a re-publish never reaches back further than the event
-  ids a consumer's target document keeps (`_applied`, capped at twice that or more);
+  are idempotent on the event id, so a re-publish has no second effect. The documents
+  read at once are published and cleared in windows of at most PER_EVENT_WINDOW events,
+  so a re-publish never reaches back further than the event ids a consumer's target
+  document keeps (`_applied`, capped at twice that or more);
 - the clearing is a compare-and-swap on the outbox version, so events appended by a
   concurrent write while we published are never cleared unpublished.
 """
@@ -69,7 +70,7 @@ class OutboxRelay:
         collections: Sequence[str],
         *,
         poll_interval: float = 0.5,
-        batch_size: int = PER_EVENT_WINDOW,
+        batch_size: int = 1000,
         max_backoff: float = 10.0,
         on_step: StepHook | None = None,
     ) -> None:
@@ -137,9 +138,12 @@ class OutboxRelay:
             found = await collection.find(
                 {PENDING_FIELD: True}, sort=[("_id", 1)], limit=self._batch_size
             )
-            docs = within_window(found)
-            more = more or len(docs) < len(found) or len(found) == self._batch_size
-            if docs:
+            more = more or len(found) == self._batch_size
+            # One read for many documents (FerretDB 1.24 pushes neither sort nor limit
+            # down, so a read costs every pending document); one publish per window.
+            while found:
+                docs = within_window(found)
+                found = found[len(docs) :]
                 total += await self._relay_documents(name, docs)
         return total, more
 
