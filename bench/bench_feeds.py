@@ -132,7 +132,7 @@ def serve(kind: str, data_dir: str, port: int, body: bytes) -> None:
     import uvicorn
     from fastapi import FastAPI, Response
 
-    from canteen.allinone import create_single
+    from canteen.allinone import create_single, freeze_startup_heap
     from shared.logging import configure_logging
 
     # Log as `canteen serve` does in production (JSON lines at info: one access line per
@@ -146,7 +146,9 @@ def serve(kind: str, data_dir: str, port: int, body: bytes) -> None:
     async def bare() -> Response:
         return Response(body, media_type="application/json")
 
-    # As `canteen serve` runs it: uvloop and httptools when installed (uvicorn's "auto").
+    # As `canteen serve` runs it: start-up heap frozen, uvloop and httptools when installed
+    # (uvicorn's "auto").
+    freeze_startup_heap()
     uvicorn.run(app, host="127.0.0.1", port=port, log_config=None, access_log=False)
 
 

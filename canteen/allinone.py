@@ -6,6 +6,7 @@ They still meet only on the event bus: nothing here hands one service another's 
 
 from __future__ import annotations
 
+import gc
 from importlib import import_module
 
 from fastapi import FastAPI
@@ -30,3 +31,15 @@ def create_all_in_one(settings: CanteenSettings) -> FastAPI:
 
 def create_single(settings: CanteenSettings, name: str) -> FastAPI:
     return compose_app(settings, name, [service_builder(name)], title=f"Canteen {name}")
+
+
+def freeze_startup_heap() -> None:
+    """Exempt what start-up built (modules, routes, schemas) from garbage collection.
+
+    A full collection walks every object in the process: ~100 ms for a service's
+    start-up heap, during which no request is answered (it was the p99 of a feed
+    benchmark). Frozen objects are never scanned; what requests allocate still is.
+    Once per server process, after the app is built (not in tests: they build many).
+    """
+    gc.collect()
+    gc.freeze()

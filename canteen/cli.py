@@ -42,6 +42,7 @@ def _serve(app_factory_name: str, host: str | None, port: int | None, service: s
         if app_factory_name == "all"
         else allinone.create_single(settings, service)
     )
+    allinone.freeze_startup_heap()
     console.print(
         f"[bold]Canteen {service}[/bold] on http://{host or settings.host}:{port or settings.port}"
         f" (backend: {settings.backend}, data: {settings.data_dir})  docs: /docs  Ctrl-C stops"

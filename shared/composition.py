@@ -17,6 +17,7 @@ from shared.bus.metrics import BusMetrics
 from shared.http import AuthConfig, HttpConfig, ReadinessCheck, create_app
 from shared.http.auth.deps import PrincipalGate
 from shared.http.auth.principal import Principal
+from shared.http.front import FrontRoute
 from shared.http.metrics import new_registry
 from shared.http.openapi import install_problem_docs
 from shared.service import ServiceRuntime
@@ -29,6 +30,8 @@ VERSION = "0.1.0"
 class ServiceParts:
     runtime: ServiceRuntime
     routers: list[APIRouter] = field(default_factory=list)
+    # Answers the service keeps, given before routing (shared/http/front.py).
+    fronts: list[FrontRoute] = field(default_factory=list)
     # Refuses principals the service knows to be gone (shared/deactivation.py).
     principal_gate: PrincipalGate | None = None
 
@@ -118,6 +121,7 @@ def compose_app(
         lifespan=lifespan,
         readiness=readiness,
         metrics_registry=registry,
+        fronts=[front for p in parts for front in p.fronts],
     )
     install_problem_docs(app)
     gates = [p.principal_gate for p in parts if p.principal_gate is not None]

@@ -8,22 +8,45 @@ credential, as a last line of defence.
 
 from __future__ import annotations
 
+import json as json_module
 import logging
 import sys
 import time
 from collections.abc import MutableMapping
 from typing import Any
 
+import orjson
 import structlog
 
 _SECRET_KEYS = ("password", "token", "secret", "authorization", "cookie", "api_key")
+# Whether a key names a credential, by key: log lines reuse a few dozen keys.
+_secret_key: dict[str, bool] = {}
+
+
+def _is_secret(key: str) -> bool:
+    known = _secret_key.get(key)
+    if known is None:
+        known = any(marker in key.lower() for marker in _SECRET_KEYS)
+        if len(_secret_key) < 10_000:  # keys are names in code, not values; bound it anyway
+            _secret_key[key] = known
+    return known
 
 
 def _redact(_: Any, __: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
     for key in list(event_dict):
-        if any(marker in key.lower() for marker in _SECRET_KEYS):
+        if _is_secret(key):
             event_dict[key] = "[redacted]"
     return event_dict
+
+
+def _json_line(event_dict: Any, **kwargs: Any) -> str:
+    # orjson: one JSON line in a third of the standard library's time (an access line per
+    # request); non-JSON values go through structlog's fallback (`default=`), as before.
+    # What orjson refuses (an integer beyond 64 bits) is written by the standard library.
+    try:
+        return orjson.dumps(event_dict, default=kwargs.get("default")).decode()
+    except TypeError:
+        return json_module.dumps(event_dict, **kwargs)
 
 
 def configure_logging(*, level: str = "info", json: bool = False, service: str = "canteen") -> None:
@@ -35,7 +58,7 @@ def configure_logging(*, level: str = "info", json: bool = False, service: str =
         _redact,
     ]
     renderer: Any = (
-        structlog.processors.JSONRenderer()
+        structlog.processors.JSONRenderer(serializer=_json_line)
         if json
         # plain tracebacks: rich ones print local variables, which may hold tokens.
         else structlog.dev.ConsoleRenderer(

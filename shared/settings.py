@@ -110,6 +110,12 @@ class CanteenSettings(BaseSettings):
     activity_timeline_cap: int = Field(
         800, ge=50, description="home timeline entries kept per person"
     )
+    activity_feed_cache_mb: int = Field(
+        32,
+        ge=0,
+        description="memory for rendered feed pages, kept until the store changes (embedded "
+        "backend only; 0 turns it off)",
+    )
     expertise_half_life_days: float = Field(
         180.0, gt=0, description="half-life of an expertise signal (accepted answer, vote, ...)"
     )

@@ -35,6 +35,7 @@ def build(settings: CanteenSettings, bus_metrics: BusMetrics) -> ServiceParts:
         options=ActivityOptions(
             fanout_threshold=settings.activity_fanout_threshold,
             timeline_cap=settings.activity_timeline_cap,
+            feed_cache_bytes=settings.activity_feed_cache_mb * 1024 * 1024,
         ),
     )
     features = [feature.install(ctx) for feature in FEATURES]
@@ -61,5 +62,6 @@ def build(settings: CanteenSettings, bus_metrics: BusMetrics) -> ServiceParts:
     return ServiceParts(
         runtime=runtime,
         routers=[r for f in features for r in f.routers],
+        fronts=[front for f in features for front in f.fronts],
         principal_gate=deactivations,
     )

@@ -9,6 +9,7 @@ from fastapi import APIRouter
 from fastapi.routing import APIRoute
 
 from services.activity.access import Access
+from shared.http.front import FrontRoute
 from shared.service import Background, Setup, Subscription
 from shared.store.port import DocumentStore
 
@@ -19,6 +20,7 @@ class ActivityOptions:
 
     fanout_threshold: int = 10_000
     timeline_cap: int = 800
+    feed_cache_bytes: int = 32 * 1024 * 1024
 
 
 @dataclass
@@ -41,6 +43,7 @@ class Feature:
     """
 
     routers: list[APIRouter] = field(default_factory=list)
+    fronts: list[FrontRoute] = field(default_factory=list)
     outbox_collections: list[str] = field(default_factory=list)
     setup: list[Setup] = field(default_factory=list)
     subscriptions: list[Subscription] = field(default_factory=list)

@@ -16,6 +16,7 @@ from shared.http.auth.jwks import JwksCache
 from shared.http.auth.verifier import TokenVerifier
 from shared.http.config import HttpConfig
 from shared.http.errors import install_exception_handlers
+from shared.http.front import FrontRoute
 from shared.http.health import Readiness, ReadinessCheck, health_router
 from shared.http.metrics import HttpMetrics, metrics_router, new_registry
 from shared.http.middleware import KitMiddleware
@@ -68,8 +69,11 @@ def create_app(
     lifespan: Lifespan | None = None,
     readiness: Sequence[ReadinessCheck] = (),
     metrics_registry: CollectorRegistry | None = None,
+    fronts: Sequence[FrontRoute] = (),
 ) -> FastAPI:
     """Build a service app; routers from several services may share one app (all-in-one).
+
+    `fronts`: answers the services keep, given before routing (see `front.py`).
 
     `lifespan` opens the service's clients and may yield state (read via `request.state`)
     and register more readiness checks with `get_readiness(app).add(...)`.
@@ -143,5 +147,6 @@ def create_app(
         cors_methods=_CORS_METHODS,
         cors_headers=_CORS_HEADERS,
         cors_expose_headers=_CORS_EXPOSE,
+        fronts=fronts,
     )
     return app

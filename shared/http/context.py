@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import random
 import re
-import secrets
 
 from starlette.requests import HTTPConnection
 from starlette.types import Scope
@@ -22,8 +22,14 @@ _TRACEPARENT = re.compile(
 )
 
 
+def _random_hex128() -> str:
+    # Correlation ids, not secrets: the interpreter's PRNG (re-seeded in forked children)
+    # instead of two getrandom() system calls per request.
+    return f"{random.getrandbits(128) or 1:032x}"
+
+
 def new_request_id() -> str:
-    return secrets.token_hex(16)
+    return _random_hex128()
 
 
 def request_id_from(incoming: str | None) -> str:
@@ -47,7 +53,7 @@ def trace_id_from(traceparent: str | None) -> str:
             and match["parent_id"] != "0" * 16
         ):
             return match["trace_id"]
-    return secrets.token_hex(16)
+    return _random_hex128()
 
 
 def request_id_of(conn: HTTPConnection | Scope) -> str | None:

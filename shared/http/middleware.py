@@ -28,6 +28,7 @@ from shared.http.context import (
     trace_id_from,
 )
 from shared.http.errors import generic_server_error, unavailable_response
+from shared.http.front import FRONT_ROUTE_KEY, FrontRoute, FrontRoutes
 from shared.http.metrics import UNMATCHED_ROUTE, HttpMetrics
 from shared.http.problems import Problem, problem_response, problem_type
 from shared.unavailable import DependencyUnavailable
@@ -47,7 +48,7 @@ _VARY_CORS = (b"Accept-Encoding",)
 
 
 def route_template(scope: Scope) -> str:
-    path = getattr(scope.get("route"), "path", None)
+    path = scope.get(FRONT_ROUTE_KEY) or getattr(scope.get("route"), "path", None)
     return path if isinstance(path, str) else UNMATCHED_ROUTE
 
 
@@ -116,7 +117,8 @@ class KitMiddleware:
 
     The order of the layers is the one the kit always had, outermost first: request
     context, CORS, gzip, unhandled errors, body limit — so a 500 or 413 problem still gets
-    the CORS headers a browser needs to read it, and the request id.
+    the CORS headers a browser needs to read it, and the request id. Kept answers of
+    services (`front.py`) sit between gzip and the guards.
     """
 
     def __init__(
@@ -133,11 +135,14 @@ class KitMiddleware:
         cors_methods: Sequence[str],
         cors_headers: Sequence[str],
         cors_expose_headers: Sequence[str],
+        fronts: Sequence[FrontRoute] = (),
     ) -> None:
         self.app = app
         self.service = service
         self._metrics = _Metrics(metrics)
-        guarded = _Guard(app, max_body_bytes)
+        guarded: ASGIApp = _Guard(app, max_body_bytes)
+        if fronts:  # inside CORS and gzip, so kept answers get both like any other
+            guarded = FrontRoutes(guarded, fronts)
         zipped = GZipMiddleware(guarded, minimum_size=gzip_min_bytes, compresslevel=gzip_level)
 
         def cors(inner: ASGIApp) -> ProblemCORSMiddleware:

@@ -24,7 +24,7 @@ DEFAULT_LIMIT = 20
 MAX_LIMIT = 100
 _VERSION = b"\x01"
 _TAG_BYTES = 32
-_MAX_CURSOR_CHARS = 2048
+MAX_CURSOR_CHARS = 2048
 # JSON has no datetime, and a plain string must not come back as one.
 _DATETIME_TAG = "$dt"
 
@@ -56,7 +56,7 @@ class CursorCodec:
 
     def decode(self, cursor: str) -> dict[str, CursorValue]:
         """The payload; raises InvalidCursor for anything not minted with our secret."""
-        if len(cursor) > _MAX_CURSOR_CHARS:
+        if len(cursor) > MAX_CURSOR_CHARS:
             raise InvalidCursor
         try:
             raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
@@ -137,7 +137,7 @@ def get_cursor_codec(app: FastAPI) -> CursorCodec:
 async def page_params(
     request: Request,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
-    cursor: Annotated[str | None, Query(max_length=_MAX_CURSOR_CHARS)] = None,
+    cursor: Annotated[str | None, Query(max_length=MAX_CURSOR_CHARS)] = None,
 ) -> PageParams:
     codec = get_cursor_codec(request.app)
     after = codec.decode(cursor) if cursor else None

@@ -133,3 +133,14 @@ class DocumentStore(ABC):
 
     @abstractmethod
     async def close(self) -> None: ...
+
+    def change_token(self) -> int | None:
+        """A value that differs once any write has been committed to this database, by this
+        store or by any other process; None when the adapter cannot tell cheaply.
+
+        For caches of derived results: read the token *before* reading what is kept, and
+        serve the result only while the token is unchanged. Expiry (TTL) is not a write and
+        does not move it. Synchronous and non-blocking, so it may be called on the event
+        loop; MongoDB has no cheap equivalent (FerretDB has no change streams).
+        """
+        return None

@@ -14,8 +14,9 @@ on the wire, on SQLite they queue back to back on the store's thread instead of 
 for the event loop between them. A home page is four such steps: my groups, the big
 sources I follow and my horizon; my timeline and my groups' sizes; merges (only with big
 sources or past the horizon); the posts and their authors. It reads no other follow of
-mine unless past the horizon. Nothing is cached: every page reads the memberships it
-filters by, so leaving a private group hides its posts on the next page.
+mine unless past the horizon. Every page reads the memberships it filters by, so
+leaving a private group hides its posts on the next page; the routes keep a rendered page
+only until the next write to the store (`cache.py`), and leaving is a write.
 """
 
 from __future__ import annotations

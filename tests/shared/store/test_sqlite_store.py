@@ -48,6 +48,25 @@ async def test_two_stores_on_one_file_see_each_others_writes(tmp_path: Path) -> 
         await second.close()
 
 
+async def test_the_change_token_sees_another_stores_commit_on_the_same_file(
+    tmp_path: Path,
+) -> None:
+    # Another process's write, as far as SQLite can tell: another connection's commit.
+    mine, theirs = SqliteDocumentStore(tmp_path / "s.db"), SqliteDocumentStore(tmp_path / "s.db")
+    try:
+        assert mine.change_token() is None  # no file yet: nothing to cache against
+        await mine.collection("things").insert_one({"_id": "a"})
+        token = mine.change_token()
+        assert token is not None
+        await theirs.collection("things").find({})
+        assert mine.change_token() == token
+        await theirs.collection("things").update_one({"_id": "a"}, {"$set": {"n": 1}})
+        assert mine.change_token() not in (None, token)
+    finally:
+        await mine.close()
+        await theirs.close()
+
+
 async def test_an_index_created_by_another_store_binds_at_once(tmp_path: Path) -> None:
     # Each store keeps a collection's metadata in memory; the other's change must show.
     path = tmp_path / "shared.db"

@@ -619,6 +619,40 @@ async def test_update_each_rejects_a_bad_update_before_writing_anything(
     assert await things.find_one({"_id": "t1"}) == {"_id": "t1", "n": 1}
 
 
+# -- change token ----------------------------------------------------------------------
+
+
+async def test_the_change_token_moves_with_every_committed_write_and_only_then(
+    store: DocumentStore,
+) -> None:
+    things = store.collection("things")
+    await things.insert_one({"_id": "a", "n": 1})
+    token = store.change_token()
+    if token is None:
+        # No cheap way to tell (MongoDB): callers cache nothing, so nothing is ever stale.
+        await things.update_one({"_id": "a"}, {"$inc": {"n": 1}})
+        assert store.change_token() is None
+        return
+    await things.find({})
+    await things.count({"n": 1})
+    assert store.change_token() == token, "a read moved the token"
+    writes: list[Any] = [
+        lambda: things.insert_one({"_id": "b", "n": 2}),
+        lambda: things.insert_many([{"_id": "c"}, {"_id": "d"}]),
+        lambda: things.update_one({"_id": "a"}, {"$inc": {"n": 1}}),
+        lambda: things.update_many({}, {"$set": {"seen": True}}),
+        lambda: things.update_each([({"_id": "b"}, {"$set": {"n": 3}})]),
+        lambda: things.find_one_and_update({"_id": "c"}, {"$set": {"n": 4}}),
+        lambda: things.delete_one({"_id": "d"}),
+        lambda: things.delete_many({"n": 4}),
+    ]
+    for write in writes:
+        await write()
+        moved = store.change_token()
+        assert moved is not None and moved != token, "a committed write left the token"
+        token = moved
+
+
 # -- expiry ----------------------------------------------------------------------------
 
 
