@@ -7,7 +7,8 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from typing import Any, ClassVar
 
 import pytest
@@ -21,6 +22,7 @@ from shared.outbox import (
     insert_with_events,
     update_with_events,
 )
+from shared.store.port import Collection, DocumentStore
 from tests.shared.outbox.test_outbox_faults import backend, open_bus, open_store
 
 __all__ = ["backend"]  # the fixture, shared with the fault tests
@@ -71,11 +73,23 @@ class Noted(EventData):
     id: str
 
 
-def noted_registry(topic: str) -> EventRegistry:
-    Noted.topic = topic  # type: ignore[misc]
+@asynccontextmanager
+async def noted_things(
+    backend: dict[str, Any],
+) -> AsyncIterator[tuple[DocumentStore, EventBus, EventRegistry, Collection]]:
+    """A store, a started bus with the backend's topic, a registry of `Noted`, and a fresh
+    collection; closed after."""
+    Noted.topic = backend["topic"]  # type: ignore[misc]
     registry = EventRegistry()
     registry.register(Noted)
-    return registry
+    store, bus = open_store(backend["store"]), open_bus(backend["bus"])
+    await bus.start()
+    try:
+        await bus.create_topics([backend["topic"]])
+        yield store, bus, registry, store.collection(f"things_{uuid.uuid4().hex[:8]}")
+    finally:
+        await bus.close()
+        await store.close()
 
 
 async def test_a_crash_after_publishing_repeats_at_most_one_window(
@@ -83,14 +97,8 @@ async def test_a_crash_after_publishing_repeats_at_most_one_window(
 ) -> None:
     # 250 documents, some with several events (edits between two relay passes), and one
     # with more events than the window: it goes alone, whole.
-    topic = backend["topic"]
-    registry = noted_registry(topic)
-    store, bus = open_store(backend["store"]), open_bus(backend["bus"])
-    await bus.start()
-    await bus.create_topics([topic])
-    things = store.collection(f"things_{uuid.uuid4().hex[:8]}")
     expected: list[str] = []
-    try:
+    async with noted_things(backend) as (store, bus, registry, things):
         for i in range(250):
             count = 150 if i == 120 else 3 if i % 7 == 0 else 1
             ids = [f"d{i:03}-{n}" for n in range(count)]
@@ -115,30 +123,21 @@ async def test_a_crash_after_publishing_repeats_at_most_one_window(
         assert max(len(b) for b in batches if len(b) != 150) <= PER_EVENT_WINDOW
         assert [len(b) for b in batches].count(150) == 1  # the big document, alone
         assert await things.count({PENDING_FIELD: True}) == 0
-    finally:
-        await bus.close()
-        await store.close()
 
 
 async def test_a_backlog_drains_without_waiting_for_the_poll(backend: dict[str, Any]) -> None:
     # More pending than one read (100 documents here): the relay goes on at once instead
     # of sleeping its poll interval (60 s here) between reads.
-    topic = backend["topic"]
-    registry = noted_registry(topic)
-    store, bus = open_store(backend["store"]), open_bus(backend["bus"])
-    await bus.start()
-    await bus.create_topics([topic])
-    things = store.collection(f"things_{uuid.uuid4().hex[:8]}")
-    recording = Recording(bus, expected=350)
-    relay = OutboxRelay(
-        store,
-        recording,  # type: ignore[arg-type]
-        registry,
-        [things.name],
-        poll_interval=60,
-        batch_size=100,
-    )
-    try:
+    async with noted_things(backend) as (store, bus, registry, things):
+        recording = Recording(bus, expected=350)
+        relay = OutboxRelay(
+            store,
+            recording,  # type: ignore[arg-type]
+            registry,
+            [things.name],
+            poll_interval=60,
+            batch_size=100,
+        )
         await things.insert_many(
             [
                 insert_with_events({"_id": f"d{i:03}"}, [new_event(Noted(id=str(i)))])
@@ -152,9 +151,6 @@ async def test_a_backlog_drains_without_waiting_for_the_poll(backend: dict[str, 
             await relay.stop()
             await task
         assert len(recording.batches) >= 4
-    finally:
-        await bus.close()
-        await store.close()
 
 
 async def test_events_appended_during_a_publish_stay_pending(backend: dict[str, Any]) -> None:
