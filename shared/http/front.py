@@ -14,7 +14,7 @@ kit's, as for any other answer.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl
@@ -71,7 +71,7 @@ class FrontRequest:
 
 
 # The answer, or None to let the route answer.
-Answer = Callable[[FrontRequest], Response | None]
+Answer = Callable[[FrontRequest], Awaitable[Response | None]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,7 +115,7 @@ class FrontRoutes:
             if principal is None:
                 return None
             structlog.contextvars.bind_contextvars(user_id=principal.user_id)
-            return route.answer(FrontRequest(principal, query, if_none_match, state))
+            return await route.answer(FrontRequest(principal, query, if_none_match, state))
         except Exception as exc:  # the route will answer, and report what is wrong
             log.warning("http.front.failed", path=route.path, error=type(exc).__name__)
             return None

@@ -7,6 +7,7 @@ every request reads (the same assertions, with the expected read counts of each)
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from typing import Any
 
@@ -73,6 +74,30 @@ async def test_an_unchanged_page_is_read_once_and_a_write_reads_it_again(
     assert await world.texts("ana") == ["edited"]
     assert await world.texts("bo", limit=1) == ["edited"]
     assert reads[before:] == ["ana", "bo"]
+
+
+async def test_requests_missing_the_same_page_at_once_share_one_read(
+    world: World, reads: list[str], settings: CanteenSettings
+) -> None:
+    await world.follow("bo", "person", "ana", publish=False)
+    post = await world.post("ana", "herd")
+    await world.eventually_home("bo", ["herd"])
+
+    async def quiet() -> int:  # a read-free pair: the consumers are done writing
+        before = len(reads)
+        await world.feed("bo", "home")
+        await world.feed("bo", "home")
+        return len(reads) - before
+
+    if keeps_pages(settings):
+        await eventually(quiet, until=lambda n: n == 0)
+    await world.store.collection("posts").update_one({"_id": post}, {"$set": {"text": "stampede"}})
+    reads.clear()
+    pages = await asyncio.gather(*(world.feed("bo", "home") for _ in range(16)))
+    assert {p.status_code for p in pages} == {200}
+    assert len({p.content for p in pages}) == 1
+    assert pages[0].json()["items"][0]["text"] == "stampede"
+    assert len(reads) == (1 if keeps_pages(settings) else 16)
 
 
 async def test_leaving_a_private_group_hides_a_kept_page_at_once(world: World) -> None:

@@ -9,12 +9,18 @@ group, a deleted post, a reaction's new count, a new timeline entry — each is 
 the next page is read afresh. Any write forgets every page, which keeps this simple and
 exact; under a steady write load it simply misses. Adapters without a cheap token
 (MongoDB) keep nothing.
+
+Requests that miss the same page while it is being read wait for that one read instead
+of each reading it (`read_once`): a person's phone and browser polling at once, or a
+load test's clients, after a write forgot the page. A waiter joins only a read that began
+under the token it saw itself, so it gets exactly what a kept page would have given it.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections import OrderedDict
-from collections.abc import Callable, Hashable
+from collections.abc import Awaitable, Callable, Hashable
 from dataclasses import dataclass
 
 # A page larger than this share of the budget is not kept (one huge page would evict all).
@@ -38,6 +44,8 @@ class PageCache:
         self._seen: int | None = None
         self._pages: OrderedDict[Hashable, Rendered] = OrderedDict()
         self._bytes = 0
+        # Reads in flight: key -> (the token they began under, the read).
+        self._reads: dict[Hashable, tuple[int, asyncio.Task[Rendered]]] = {}
 
     def current(self) -> int | None:
         """The store's token now, to be read before the page is: None means do not keep.
@@ -75,6 +83,34 @@ class PageCache:
         while self._bytes > self._max_bytes:
             _, dropped = self._pages.popitem(last=False)
             self._bytes -= len(dropped.body)
+
+    def reading(self, key: Hashable, token: int | None) -> asyncio.Task[Rendered] | None:
+        """The read of this page begun under `token`, if one is in flight."""
+        flight = self._reads.get(key)
+        return flight[1] if flight is not None and flight[0] == token else None
+
+    async def read_once(
+        self, key: Hashable, token: int | None, read: Callable[[], Awaitable[Rendered]]
+    ) -> Rendered:
+        """The page from one read shared by every request that misses it meanwhile (and
+        kept); with no token, simply read. A failed read fails every waiter alike."""
+        if token is None:
+            return await read()
+        task = self.reading(key, token)
+        if task is None:
+
+            async def read_and_keep() -> Rendered:
+                try:
+                    page = await read()
+                finally:
+                    self._reads.pop(key, None)
+                self.put(key, token, page)
+                return page
+
+            # A task of its own: a waiter leaving (client gone) does not cancel the others.
+            task = asyncio.ensure_future(read_and_keep())
+            self._reads[key] = (token, task)
+        return await asyncio.shield(task)
 
     def __len__(self) -> int:
         return len(self._pages)

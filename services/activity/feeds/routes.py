@@ -7,6 +7,7 @@ import annotations` here: FastAPI resolves the dependency aliases built inside
 `build_router`.
 """
 
+import asyncio
 from collections.abc import Awaitable, Callable, Hashable
 from typing import Annotated
 
@@ -59,13 +60,23 @@ def page_key(route: str, arg: str | None, principal: Principal, page: PageParams
 def front_routes(cache: PageCache) -> list[FrontRoute]:
     """Kept pages of the routes without path parameters, given before routing."""
 
-    def kept(route: str) -> Callable[[FrontRequest], Response | None]:
-        def answer(request: FrontRequest) -> Response | None:
+    def kept(route: str) -> Callable[[FrontRequest], Awaitable[Response | None]]:
+        async def answer(request: FrontRequest) -> Response | None:
             page = request.page()
-            if page is None or cache.current() is None:
+            token = cache.current()
+            if page is None or token is None:
                 return None
-            rendered = cache.get(page_key(route, None, request.principal, page))
-            return respond(rendered, request.if_none_match) if rendered is not None else None
+            key = page_key(route, None, request.principal, page)
+            rendered = cache.get(key)
+            if rendered is None:
+                reading = cache.reading(key, token)  # another request is reading it now
+                if reading is None:
+                    return None
+                try:
+                    rendered = await asyncio.shield(reading)
+                except Exception:
+                    return None  # the route reads again and answers with its problem
+            return respond(rendered, request.if_none_match)
 
         return answer
 
@@ -94,8 +105,11 @@ def build_router(reader: FeedReader, cache: PageCache) -> APIRouter:
         token = cache.current()  # before reading: a write after it forgets what we keep
         rendered = cache.get(key) if token is not None else None
         if rendered is None:
-            rendered = render(await read(), page)
-            cache.put(key, token, rendered)
+
+            async def read_page() -> Rendered:
+                return render(await read(), page)
+
+            rendered = await cache.read_once(key, token, read_page)
         return respond(rendered, if_none_match)
 
     @router.get("/home", **ok)  # type: ignore[arg-type]
