@@ -38,6 +38,8 @@ log = structlog.get_logger(__name__)
 
 # Set on the scope when a front answered: the route template for metrics and the log.
 FRONT_ROUTE_KEY = "canteen.front_route"
+# Routes that take If-None-Match declare it with this limit (longer: 422).
+MAX_IF_NONE_MATCH_CHARS = 2048
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,12 +105,14 @@ class FrontRoutes:
                 if authorization is not None:
                     return None
                 authorization = value.decode("latin-1")
-            elif name == b"if-none-match":
+            elif name == b"if-none-match" and if_none_match is None:  # the first, as routes
                 if_none_match = value.decode("latin-1")
         pairs = parse_qsl(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True)
         query = dict(pairs)
         if authorization is None or len(query) != len(pairs):
             return None
+        if if_none_match is not None and len(if_none_match) > MAX_IF_NONE_MATCH_CHARS:
+            return None  # the route refuses it (422)
         state = scope["app"].state
         try:
             principal = await _principal(state, authorization)

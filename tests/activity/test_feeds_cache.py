@@ -127,6 +127,9 @@ async def test_a_kept_page_goes_only_to_requests_the_route_would_answer(world: W
         "limit 0": await world.client.get(HOME, params={"limit": 0}, headers=bo),
         "limit 101": await world.client.get(HOME, params={"limit": 101}, headers=bo),
         "bad cursor": await world.client.get(HOME, params={"cursor": "nope"}, headers=bo),
+        "long If-None-Match": await world.client.get(
+            HOME, headers={**bo, "If-None-Match": "W/" + "x" * 2100}
+        ),
     }
     statuses = {name: r.status_code for name, r in refused.items()}
     assert statuses == {
@@ -136,6 +139,7 @@ async def test_a_kept_page_goes_only_to_requests_the_route_would_answer(world: W
         "limit 0": 422,
         "limit 101": 422,
         "bad cursor": 400,
+        "long If-None-Match": 422,
     }
     assert all(r.headers["content-type"].startswith(PROBLEM) for r in refused.values())
     # Parameters the front does not know go to the route, which answers as it always did.
@@ -158,6 +162,16 @@ async def test_a_kept_page_answers_if_none_match_and_counts_under_its_route(
     assert unchanged.status_code == 304 and unchanged.content == b""
     assert unchanged.headers["etag"] == etag
     assert len(reads) == before + (0 if keeps_pages(settings) else 1)
+    # Two If-None-Match lines: the first counts, as it does for the route.
+    twice = await world.client.get(
+        HOME,
+        headers=[
+            ("Authorization", bo["Authorization"]),
+            ("If-None-Match", etag),
+            ("If-None-Match", 'W/"other"'),
+        ],
+    )
+    assert twice.status_code == 304
     metrics = (await world.client.get("/metrics")).text
     assert f'route="{HOME}",status="304"' in metrics
 

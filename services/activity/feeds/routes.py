@@ -18,9 +18,9 @@ from services.activity.feeds.domain import etag_matches, feed_cursor, weak_etag
 from services.activity.feeds.reader import BadTopic, FeedPage, FeedReader, UnknownGroup
 from services.activity.posts.routes import PostOut
 from shared.http import NotFound, Page, PageDep, PageParams, Principal, PrincipalDep, Unprocessable
-from shared.http.front import FrontRequest, FrontRoute
+from shared.http.front import MAX_IF_NONE_MATCH_CHARS, FrontRequest, FrontRoute
 
-IfNoneMatch = Annotated[str | None, Header(max_length=2048)]
+IfNoneMatch = Annotated[str | None, Header(max_length=MAX_IF_NONE_MATCH_CHARS)]
 CACHE_CONTROL = "private, no-cache"
 PREFIX = "/api/v1/feeds"
 
