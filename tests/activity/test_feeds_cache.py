@@ -42,28 +42,35 @@ def keeps_pages(settings: CanteenSettings) -> bool:
     return settings.backend == "embedded"
 
 
+async def bo_sees_a_post_of_ana(world: World, text: str) -> str:
+    """bo follows ana, ana posts, and bo's home shows it; the post's id."""
+    await world.follow("bo", "person", "ana", publish=False)
+    post = await world.post("ana", text)
+    await world.eventually_home("bo", [text])
+    return post
+
+
+async def reads_for_two_requests(world: World, reads: list[str]) -> int:
+    """Home reads caused by two requests of bo's that get the same answer."""
+    before = len(reads)
+    first, second = await world.feed("bo", "home"), await world.feed("bo", "home")
+    assert first.status_code == second.status_code == 200
+    assert first.content == second.content
+    same = {k: v for k, v in first.headers.items() if k not in _PER_REQUEST}
+    assert same == {k: v for k, v in second.headers.items() if k not in _PER_REQUEST}
+    return len(reads) - before
+
+
 async def test_an_unchanged_page_is_read_once_and_a_write_reads_it_again(
     world: World, reads: list[str], settings: CanteenSettings
 ) -> None:
-    await world.follow("bo", "person", "ana", publish=False)
-    post = await world.post("ana", "first")
-    await world.eventually_home("bo", ["first"])
-
-    async def reads_for_two_requests() -> int:
-        before = len(reads)
-        first, second = await world.feed("bo", "home"), await world.feed("bo", "home")
-        assert first.status_code == second.status_code == 200
-        assert first.content == second.content
-        same = {k: v for k, v in first.headers.items() if k not in _PER_REQUEST}
-        assert same == {k: v for k, v in second.headers.items() if k not in _PER_REQUEST}
-        return len(reads) - before
-
+    post = await bo_sees_a_post_of_ana(world, "first")
     if keeps_pages(settings):
         # Once the consumers have written everything the post implies, nothing changes.
-        await eventually(reads_for_two_requests, until=lambda n: n == 0)
-        assert await reads_for_two_requests() == 0
+        await eventually(lambda: reads_for_two_requests(world, reads), until=lambda n: n == 0)
+        assert await reads_for_two_requests(world, reads) == 0
     else:
-        assert await reads_for_two_requests() == 2
+        assert await reads_for_two_requests(world, reads) == 2
 
     # Any write, here by another connection to the store (as another process would), and
     # the very next page has it.
@@ -79,18 +86,9 @@ async def test_an_unchanged_page_is_read_once_and_a_write_reads_it_again(
 async def test_requests_missing_the_same_page_at_once_share_one_read(
     world: World, reads: list[str], settings: CanteenSettings
 ) -> None:
-    await world.follow("bo", "person", "ana", publish=False)
-    post = await world.post("ana", "herd")
-    await world.eventually_home("bo", ["herd"])
-
-    async def quiet() -> int:  # a read-free pair: the consumers are done writing
-        before = len(reads)
-        await world.feed("bo", "home")
-        await world.feed("bo", "home")
-        return len(reads) - before
-
-    if keeps_pages(settings):
-        await eventually(quiet, until=lambda n: n == 0)
+    post = await bo_sees_a_post_of_ana(world, "herd")
+    if keeps_pages(settings):  # a read-free pair: the consumers are done writing
+        await eventually(lambda: reads_for_two_requests(world, reads), until=lambda n: n == 0)
     await world.store.collection("posts").update_one({"_id": post}, {"$set": {"text": "stampede"}})
     reads.clear()
     pages = await asyncio.gather(*(world.feed("bo", "home") for _ in range(16)))
@@ -111,9 +109,7 @@ async def test_leaving_a_private_group_hides_a_kept_page_at_once(world: World) -
 
 
 async def test_a_kept_page_goes_only_to_requests_the_route_would_answer(world: World) -> None:
-    await world.follow("bo", "person", "ana", publish=False)
-    await world.post("ana", "kept")
-    await world.eventually_home("bo", ["kept"])
+    await bo_sees_a_post_of_ana(world, "kept")
     bo = await world.auth("bo")
     page = await world.client.get(HOME, headers=bo)
     assert page.status_code == 200
@@ -152,9 +148,7 @@ async def test_a_kept_page_goes_only_to_requests_the_route_would_answer(world: W
 async def test_a_kept_page_answers_if_none_match_and_counts_under_its_route(
     world: World, reads: list[str], settings: CanteenSettings
 ) -> None:
-    await world.follow("bo", "person", "ana", publish=False)
-    await world.post("ana", "etag me")
-    await world.eventually_home("bo", ["etag me"])
+    await bo_sees_a_post_of_ana(world, "etag me")
     bo = await world.auth("bo")
     etag = (await world.client.get(HOME, headers=bo)).headers["etag"]
     before = len(reads)
