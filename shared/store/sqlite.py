@@ -22,6 +22,7 @@ from typing import TypeVar
 
 from shared.store.errors import StoreError, StoreUnavailable, UnsupportedOperation
 from shared.store.port import DocumentStore
+from shared.store.sqlite_change import ChangeWatcher
 from shared.store.sqlite_collection import SqliteCollection
 
 T = TypeVar("T")
@@ -51,7 +52,7 @@ class SqliteDocumentStore(DocumentStore):
         self.purge_interval_seconds = purge_interval_seconds
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-store")
         self._conn: sqlite3.Connection | None = None
-        self._watcher: sqlite3.Connection | None = None
+        self._watcher: ChangeWatcher | None = None
         self._tables: set[str] = set()
         self._collections: dict[str, SqliteCollection] = {}
 
@@ -79,21 +80,17 @@ class SqliteDocumentStore(DocumentStore):
             self._watcher = None
 
     def change_token(self) -> int | None:
-        # SQLite's data_version moves whenever a connection other than the asking one
-        # commits: this store's own connection (on its thread) or another process's. A
-        # second connection that never writes asks, on the caller's thread; the value
-        # comes from the WAL index header, with no transaction and no lock (~3 us).
+        # A second connection that never writes watches the file, on the caller's thread:
+        # commits by this store's own connection (on its thread) or by another process
+        # move the token. It reads the WAL-index header from memory (`ChangeWatcher`).
         if self._watcher is None:
             if not Path(self._path).exists():
                 return None  # nothing written yet; the store's first operation creates it
-            self._watcher = sqlite3.connect(
-                self._path, isolation_level=None, check_same_thread=False
-            )
-        try:
-            row = self._watcher.execute("PRAGMA data_version").fetchone()
-        except sqlite3.Error:
-            return None  # cannot tell: callers then cache nothing
-        return int(row[0])
+            try:
+                self._watcher = ChangeWatcher(self._path)
+            except sqlite3.Error:
+                return None  # cannot tell: callers then cache nothing
+        return self._watcher.token()
 
     async def run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         loop = asyncio.get_running_loop()

@@ -13,6 +13,7 @@ import pytest
 
 from shared.store.errors import DuplicateKeyError
 from shared.store.sqlite import SqliteDocumentStore
+from shared.store.sqlite_change import ChangeWatcher
 
 
 async def test_documents_and_indexes_survive_close_and_reopen(tmp_path: Path) -> None:
@@ -65,6 +66,47 @@ async def test_the_change_token_sees_another_stores_commit_on_the_same_file(
     finally:
         await mine.close()
         await theirs.close()
+
+
+def test_the_watcher_reads_the_wal_header_and_sees_each_commit_of_another_connection(
+    tmp_path: Path,
+) -> None:
+    path = str(tmp_path / "w.db")
+    writer = sqlite3.connect(path, isolation_level=None)
+    writer.execute("PRAGMA journal_mode=WAL")
+    writer.execute("CREATE TABLE t (n INTEGER)")
+    watcher = ChangeWatcher(path)
+    try:
+        assert watcher.reads_wal_header, "fell back to PRAGMA data_version on a WAL file"
+        seen = {watcher.token()}
+        for n in range(50):
+            before = watcher.token()
+            writer.execute("SELECT count(*) FROM t").fetchone()
+            assert watcher.token() == before, "a read moved the token"
+            writer.execute("INSERT INTO t VALUES (?)", (n,))
+            seen.add(watcher.token())
+            if n == 25:  # a checkpoint, then a commit that restarts the WAL from its start
+                writer.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+        assert len(seen) == 51, "a commit left the token where an earlier one had it"
+    finally:
+        watcher.close()
+        writer.close()
+
+
+def test_the_watcher_falls_back_to_data_version_without_wal(tmp_path: Path) -> None:
+    path = str(tmp_path / "journal.db")
+    writer = sqlite3.connect(path, isolation_level=None)  # rollback journal, no -shm file
+    writer.execute("CREATE TABLE t (n INTEGER)")
+    watcher = ChangeWatcher(path)
+    try:
+        assert not watcher.reads_wal_header
+        token = watcher.token()
+        assert token is not None and watcher.token() == token
+        writer.execute("INSERT INTO t VALUES (1)")
+        assert watcher.token() not in (None, token)
+    finally:
+        watcher.close()
+        writer.close()
 
 
 async def test_an_index_created_by_another_store_binds_at_once(tmp_path: Path) -> None:
