@@ -11,12 +11,13 @@ import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
 from services.profiles.context import ProfilesContext, ProfilesOptions
-from services.profiles.expertise import install, repository_for
+from services.profiles.expertise import install, repository_for, scorer_for
 from services.profiles.expertise.batch import BatchScorer
 from services.profiles.expertise.handlers import build_dispatcher
 from services.profiles.expertise.local import LocalCopies
@@ -28,6 +29,9 @@ from services.profiles.people.service import PeopleService
 from services.profiles.scim.errors import ScimError
 from services.profiles.scim.mapping import to_scim
 from services.profiles.scim.service import ScimUsers
+from services.profiles.skills.names import GRACE, SKILL_NAMES, SkillNames
+from services.profiles.skills.repository import SkillRepository
+from services.profiles.skills.service import SkillConflict, SkillService
 from shared.events.dispatch import EventDispatcher
 from shared.events.envelope import EventData, new_event
 from shared.events.schemas.activity.posts import PostDeleted
@@ -349,3 +353,117 @@ async def test_a_patch_does_not_bring_back_a_deprovisioned_user(
         assert raised.value.status == 404
         person = await s.people.get("oid-patch-delete")
         assert person["scim"] is None and person["active"] is False
+
+
+# 4. The skills taxonomy: a name or alias belongs to one skill, however admins race.
+
+
+@dataclass
+class Taxonomy:
+    store: DocumentStore
+    repo: SkillRepository
+    names: SkillNames
+    skills: SkillService
+
+    async def holders(self, name: str) -> list[str]:
+        """The skills that have `name` as their id or an alias."""
+        found = await self.repo.skills.find({"$or": [{"_id": name}, {"aliases": name}]})
+        return sorted(d["_id"] for d in found)
+
+    async def claims(self) -> dict[str, str]:
+        return {d["_id"]: d["skill_id"] for d in await self.store.collection(SKILL_NAMES).find({})}
+
+
+@asynccontextmanager
+async def taxonomy(settings: CanteenSettings) -> AsyncIterator[Taxonomy]:
+    async with profiles_store(settings) as store:
+        ctx = ProfilesContext(store=store, options=ProfilesOptions())
+        repo = SkillRepository(store)
+        names = SkillNames(store, repo.skills)
+        await repo.prepare()
+        await names.prepare(datetime.now(UTC))
+        yield Taxonomy(
+            store, repo, names, SkillService(repo, names, scorer_for(ctx), on_events=lambda: None)
+        )
+
+
+async def test_two_creates_racing_for_an_alias_leave_it_to_one_skill(
+    settings: CanteenSettings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async with taxonomy(settings) as t:
+        pause = Pause(t.repo.owner_of)  # the first create stops after its check
+        monkeypatch.setattr(t.repo, "owner_of", pause)
+        with pytest.raises(SkillConflict):
+            await pause.around(
+                t.skills.create("Kubernetes", ["k8s", "kube"], None),
+                lambda: t.skills.create("K8s Engine", ["k8s"], None),
+            )
+        assert await t.holders("k8s") == ["k8s-engine"]
+        assert await t.repo.skill("kubernetes") is None
+        assert await t.claims() == {"k8s": "k8s-engine", "k8s-engine": "k8s-engine"}
+
+
+async def test_an_alias_added_while_a_skill_of_that_name_is_created_is_refused(
+    settings: CanteenSettings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async with taxonomy(settings) as t:
+        await t.skills.create("Go", [], None)
+        pause = Pause(t.repo.alias_owner)  # the update stops after its check
+        monkeypatch.setattr(t.repo, "alias_owner", pause)
+        with pytest.raises(SkillConflict):
+            await pause.around(
+                t.skills.update("go", {"aliases": ["golang", "go-lang"]}),
+                lambda: t.skills.create("Golang", [], None),
+            )
+        assert await t.holders("golang") == ["golang"]
+        go = await t.repo.skill("go")
+        assert go is not None and go["aliases"] == []
+        assert await t.claims() == {"go": "go", "golang": "golang"}
+
+
+async def test_names_come_back_when_an_alias_is_dropped_or_a_skill_deleted(
+    settings: CanteenSettings,
+) -> None:
+    async with taxonomy(settings) as t:
+        await t.skills.create("Python", ["py", "python3"], None)
+        await t.skills.update("python", {"aliases": ["python3"]})
+        await t.skills.create("PyTorch", ["py"], None)  # "py" was given back
+        await t.skills.delete("python")
+        await t.skills.create("Python 3", ["python3"], None)
+        assert await t.claims() == {
+            "py": "pytorch",
+            "pytorch": "pytorch",
+            "python-3": "python-3",
+            "python3": "python-3",
+        }
+
+
+async def test_a_claim_that_no_skill_holds_is_taken_over_after_the_grace_only(
+    settings: CanteenSettings,
+) -> None:
+    async with taxonomy(settings) as t:
+        # What a create that crashed between its claims and its skill leaves behind.
+        now = datetime.now(UTC)
+        await t.store.collection(SKILL_NAMES).insert_many(
+            [
+                {"_id": "rust", "skill_id": "ghost", "at": now - GRACE - timedelta(seconds=1)},
+                {"_id": "zig", "skill_id": "ghost", "at": now},  # maybe a create in flight
+            ]
+        )
+        await t.skills.create("Rust", [], None)
+        with pytest.raises(SkillConflict):
+            await t.skills.create("Zig", [], None)
+        assert await t.claims() == {"rust": "rust", "zig": "ghost"}
+        assert await t.repo.skill("zig") is None
+
+
+async def test_skills_written_before_claims_have_their_names_claimed_at_start(
+    settings: CanteenSettings,
+) -> None:
+    async with taxonomy(settings) as t:
+        now = datetime.now(UTC)
+        old = {"name": "SQL", "aliases": ["structured-query-language"], "parent_id": None}
+        await t.repo.skills.insert_one({"_id": "sql", **old, "created_at": now, "updated_at": now})
+        await t.names.prepare(now)
+        assert await t.names.claim("sequel", ["sql"], now) == "sql"
+        assert await t.claims() == {"sql": "sql", "structured-query-language": "sql"}

@@ -39,6 +39,15 @@ class SkillRepository:
             {"$or": [{"_id": {"$in": names}}, {"aliases": {"$in": names}}]}
         )
 
+    async def alias_owner(self, skill_id: str, aliases: list[str]) -> dict[str, Any] | None:
+        """Another taxonomy entry whose id or an alias is one of `aliases`."""
+        if not aliases:
+            return None
+        others = {"_id": {"$ne": skill_id}}
+        return await self.skills.find_one(
+            {"$and": [others, {"_id": {"$in": aliases}}]}
+        ) or await self.skills.find_one({"$and": [others, {"aliases": {"$in": aliases}}]})
+
     async def resolve(self, name: str) -> dict[str, Any] | None:
         return await self.owner_of([name])
 

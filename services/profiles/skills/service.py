@@ -12,6 +12,7 @@ import structlog
 from services.profiles.expertise.scorer import Scorer
 from services.profiles.expertise.topics import slug
 from services.profiles.skills import domain
+from services.profiles.skills.names import SkillNames
 from services.profiles.skills.repository import ENDORSEMENTS, PERSON_SKILLS, SkillRepository
 from shared.http.auth.principal import Principal
 
@@ -46,12 +47,14 @@ class SkillService:
     def __init__(
         self,
         repo: SkillRepository,
+        names: SkillNames,
         scorer: Scorer,
         *,
         on_events: Callable[[], None],
         clock: Callable[[], datetime] = _now,
     ) -> None:
         self._repo = repo
+        self._names = names
         self._scorer = scorer
         self._on_events = on_events
         self._clock = clock
@@ -65,6 +68,10 @@ class SkillService:
         if owner is not None:
             raise SkillConflict(f"{owner['_id']!r} already has this name or alias")
         now = self._clock()
+        # The check above gives the usual answer; the claims decide a race (`names.py`).
+        holder = await self._names.claim(spec.id, [spec.id, *spec.aliases], now)
+        if holder is not None:
+            raise SkillConflict(f"{holder!r} already has this name or alias")
         doc = {
             "_id": spec.id,
             "name": spec.name,
@@ -74,6 +81,10 @@ class SkillService:
             "updated_at": now,
         }
         if not await self._repo.insert_skill(doc):
+            # The id's claims are that skill's: only the aliases it does not hold go back.
+            existing = await self._repo.skill(spec.id)
+            held = set(existing["aliases"]) if existing else set()
+            await self._names.release(spec.id, set(spec.aliases) - held)
             raise SkillConflict(f"skill {spec.id!r} exists")
         log.info("profiles.skill.created", skill_id=spec.id)
         return doc
@@ -96,26 +107,29 @@ class SkillService:
         parent = changes.get("parent_id", current["parent_id"])
         spec = domain.skill_spec(current["_id"], aliases, parent)
         await self._check_parent(skill_id, spec.parent_id)
-        if spec.aliases:
-            owner = await self._repo.skills.find_one(
-                {"$and": [{"_id": {"$ne": skill_id}}, {"_id": {"$in": spec.aliases}}]}
-            ) or await self._repo.skills.find_one(
-                {"$and": [{"_id": {"$ne": skill_id}}, {"aliases": {"$in": spec.aliases}}]}
-            )
-            if owner is not None:
-                raise SkillConflict(f"{owner['_id']!r} already has one of these aliases")
-        fields = {"aliases": spec.aliases, "parent_id": spec.parent_id, "updated_at": self._clock()}
+        owner = await self._repo.alias_owner(skill_id, spec.aliases)
+        if owner is not None:
+            raise SkillConflict(f"{owner['_id']!r} already has one of these aliases")
+        now = self._clock()
+        added = [a for a in spec.aliases if a not in current["aliases"]]
+        holder = await self._names.claim(skill_id, added, now)
+        if holder is not None:
+            raise SkillConflict(f"{holder!r} already has one of these aliases")
+        fields = {"aliases": spec.aliases, "parent_id": spec.parent_id, "updated_at": now}
         if changes.get("name"):
             fields["name"] = changes["name"].strip()
         doc = await self._repo.update_skill(skill_id, fields)
         if doc is None:
+            await self._names.release(skill_id)
             raise SkillNotFound(skill_id)
+        await self._names.release(skill_id, set(current["aliases"]) - set(spec.aliases))
         log.info("profiles.skill.updated", skill_id=skill_id)
         return doc
 
     async def delete(self, skill_id: str) -> None:
         if not await self._repo.delete_skill(skill_id):
             raise SkillNotFound(skill_id)
+        await self._names.release(skill_id)
         log.info("profiles.skill.deleted", skill_id=skill_id)
 
     async def _check_parent(self, skill_id: str, parent_id: str | None) -> None:
