@@ -11,6 +11,7 @@ from __future__ import annotations
 import atexit
 import json as json_module
 import logging
+import os
 import sys
 import threading
 import time
@@ -132,9 +133,21 @@ class BatchedLines:
         self._lock = threading.Lock()
         self._waiting = threading.Condition(self._lock)
         self._closed = False
+        self._start_flusher()
+        atexit.register(self.close)
+        # A forked child has no flusher and may inherit the lock held (the logging
+        # module re-creates its handlers' locks the same way).
+        os.register_at_fork(after_in_child=self._after_fork)
+
+    def _start_flusher(self) -> None:
         self._flusher = threading.Thread(target=self._run, name="log-flush", daemon=True)
         self._flusher.start()
-        atexit.register(self.close)
+
+    def _after_fork(self) -> None:
+        self._lock = threading.Lock()
+        self._waiting = threading.Condition(self._lock)
+        if not self._closed:
+            self._start_flusher()
 
     def factory(self, *_: Any) -> BatchedLines:
         return self

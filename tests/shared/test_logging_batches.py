@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import io
+import os
+import signal
 import time
+from pathlib import Path
 
 from shared.logging import BatchedLines
 
@@ -64,3 +67,33 @@ def test_closing_writes_the_rest_and_later_lines_go_straight_through() -> None:
     assert lines_in(stream) == ["kept"]
     lines.info("after")  # a logger structlog cached before a reconfiguration
     assert lines_in(stream) == ["kept", "after"]
+
+
+def test_a_forked_child_still_writes_its_lines(tmp_path: Path) -> None:
+    out = tmp_path / "child.log"
+    with out.open("w", buffering=1) as stream:
+        lines = BatchedLines(stream, every=0.05)
+        try:
+            with lines._lock:  # held at the fork, as by a thread logging at that moment
+                pid = os.fork()
+                if pid == 0:  # the child: log, wait for its flusher, exit
+                    try:
+                        lines.info("from the child")
+                        deadline = time.monotonic() + 10
+                        while "child" not in out.read_text() and time.monotonic() < deadline:
+                            time.sleep(0.01)
+                    finally:
+                        os._exit(0)
+            deadline = time.monotonic() + 20
+            done, status = os.waitpid(pid, os.WNOHANG)
+            while not done and time.monotonic() < deadline:
+                time.sleep(0.01)
+                done, status = os.waitpid(pid, os.WNOHANG)
+            if not done:
+                os.kill(pid, signal.SIGKILL)
+                os.waitpid(pid, 0)
+        finally:
+            lines.close()
+    assert done, "the child hung logging (a lock held at the fork)"
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert out.read_text().splitlines() == ["from the child"]
