@@ -18,6 +18,7 @@ from shared.events.schemas import activity as activity_events
 from shared.events.schemas import profiles as profiles_events
 from shared.http.idempotency import idempotent_route_class, prepare_idempotency
 from shared.settings import CanteenSettings, dev_secret
+from shared.store.port import DocumentStore
 
 NAME = "notify"
 TOPIC = "canteen.notify"
@@ -26,13 +27,12 @@ IDEMPOTENCY = "idempotency"
 FEATURES = (preferences, email, inbox, stream, push)
 
 
-def build(settings: CanteenSettings, bus_metrics: BusMetrics) -> ServiceParts:
-    store = make_store(settings, NAME)
-    idempotency = store.collection(IDEMPOTENCY)
+def context(settings: CanteenSettings, store: DocumentStore) -> NotifyContext:
+    """What the features get from the settings (also for `canteen admin digests`)."""
     secret = settings.cursor_secret
     vapid = settings.vapid_private_key
     smtp_password = settings.smtp_password
-    ctx = NotifyContext(
+    return NotifyContext(
         store=store,
         options=NotifyOptions(
             aggregation_window_seconds=settings.notify_aggregation_window_seconds,
@@ -49,8 +49,14 @@ def build(settings: CanteenSettings, bus_metrics: BusMetrics) -> ServiceParts:
         ),
         # Signed links share the cursor secret's strength and rotation story.
         signing_secret=secret.get_secret_value() if secret else dev_secret(settings, "cursor"),
-        route_class=idempotent_route_class(idempotency),
     )
+
+
+def build(settings: CanteenSettings, bus_metrics: BusMetrics) -> ServiceParts:
+    store = make_store(settings, NAME)
+    idempotency = store.collection(IDEMPOTENCY)
+    ctx = context(settings, store)
+    ctx.route_class = idempotent_route_class(idempotency)
     features = [feature.install(ctx) for feature in FEATURES]
     deactivations = Deactivations(store)
     runtime = build_runtime(

@@ -27,22 +27,12 @@ GROUP = "notify.email"
 
 def install(ctx: NotifyContext) -> Feature:
     opts = ctx.options
-    composer = Composer(
-        base_url=opts.public_base_url, sender=opts.smtp_from, secret=ctx.signing_secret
-    )
+    composer = composer_for(ctx)
     outbox = EmailOutbox(ctx.store)
     prefs = PreferenceRepository(ctx.store)
     projections = DigestProjections(ctx.store)
     intake = ImmediateIntake(ctx.store, outbox, prefs, composer)
-    digests = DigestScheduler(
-        ctx.store,
-        outbox,
-        prefs,
-        projections,
-        composer,
-        hour=opts.digest_hour,
-        base_url=opts.public_base_url,
-    )
+    digests = digests_for(ctx)
     worker = SendWorker(
         outbox,
         SmtpMailer(
@@ -64,4 +54,22 @@ def install(ctx: NotifyContext) -> Feature:
             )
         ],
         background=[intake.run, digests.run, worker.run],
+    )
+
+
+def composer_for(ctx: NotifyContext) -> Composer:
+    opts = ctx.options
+    return Composer(base_url=opts.public_base_url, sender=opts.smtp_from, secret=ctx.signing_secret)
+
+
+def digests_for(ctx: NotifyContext) -> DigestScheduler:
+    """The digest scheduler as the service runs it (`canteen admin digests send` uses it)."""
+    return DigestScheduler(
+        ctx.store,
+        EmailOutbox(ctx.store),
+        PreferenceRepository(ctx.store),
+        DigestProjections(ctx.store),
+        composer_for(ctx),
+        hour=ctx.options.digest_hour,
+        base_url=ctx.options.public_base_url,
     )

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -21,7 +22,7 @@ from services.notify.email.compose import Composer, DigestContent, message_id
 from services.notify.email.content import safe_text
 from services.notify.email.outbox import EmailOutbox
 from services.notify.email.projections import DigestProjections
-from services.notify.email.schedule import PERIOD_LENGTH, due_period
+from services.notify.email.schedule import PERIOD_LENGTH, current_period, due_period
 from services.notify.preferences.domain import digest_of, zone_of
 from services.notify.preferences.repository import PREFERENCES, PreferenceRepository
 from shared.store.errors import DuplicateKeyError
@@ -33,6 +34,13 @@ NOTIFICATIONS = "notifications"
 TICK_SECONDS = 30.0
 PAGE = 200
 MAX_ITEMS = 10
+
+
+@dataclass(frozen=True)
+class SentNow:
+    user_id: str
+    period: str | None
+    result: str  # queued, already sent, nothing to send, digests off, no email address
 
 
 class DigestScheduler:
@@ -89,25 +97,52 @@ class DigestScheduler:
     async def _one(self, prefs: dict[str, Any], org: dict[str, Any] | None, now: datetime) -> int:
         frequency = digest_of(prefs, org)
         period = due_period(frequency, now, zone_of(prefs), self._hour)
-        address = prefs.get("email_address")
-        if period is None or not address:
+        if period is None or not prefs.get("email_address"):
             return 0
+        return int(await self._send(prefs, frequency, period, now, record_empty=True) == "queued")
+
+    async def send_now(self, user_id: str, now: datetime | None = None) -> SentNow:
+        """Queue `user_id`'s digest for the current period now, before its hour (an admin's
+        "send it now"). The period's scheduled digest is then not sent again; an empty one
+        is not recorded, so the scheduled one still goes out if something arrives."""
+        now = now or datetime.now(UTC)
+        prefs = await self._people.find_one({"_id": user_id})
+        if prefs is None or not prefs.get("email_address"):
+            return SentNow(user_id, None, "no email address")
+        frequency = digest_of(prefs, await self._prefs.org())
+        period = current_period(frequency, now, zone_of(prefs))
+        if period is None:
+            return SentNow(user_id, None, "digests off")
+        return SentNow(user_id, period, await self._send(prefs, frequency, period, now))
+
+    async def _send(
+        self,
+        prefs: dict[str, Any],
+        frequency: str,
+        period: str,
+        now: datetime,
+        *,
+        record_empty: bool = False,
+    ) -> str:
+        """'queued', 'already sent' (this period) or 'nothing to send'."""
         user_id = prefs["_id"]
         record_id = f"{user_id}:{period}"
         if await self._sent.find_one({"_id": record_id}) is not None:
-            return 0
+            return "already sent"
         content = await self.content(user_id, frequency, now)
+        if content.empty and not record_empty:
+            return "nothing to send"
         mail_id = f"d:{record_id}"
         queued = False
         if not content.empty:
             message = self._composer.digest(
-                user_id, content, to=address, message_id=message_id(mail_id)
+                user_id, content, to=prefs["email_address"], message_id=message_id(mail_id)
             )
             queued = await self._outbox.enqueue(
                 mail_id,
                 kind="digest",
                 user_id=user_id,
-                to=address,
+                to=prefs["email_address"],
                 message=message.as_string(),
                 not_before=now,
                 now=now,
@@ -123,7 +158,9 @@ class DigestScheduler:
                 }
             )
         log.info("notify.email.digest", user_id=user_id, period=period, empty=content.empty)
-        return int(queued)
+        if queued:
+            return "queued"
+        return "nothing to send" if content.empty else "already sent"
 
     async def content(self, user_id: str, frequency: str, now: datetime) -> DigestContent:
         last = await self._sent.find_one(

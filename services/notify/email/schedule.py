@@ -18,11 +18,18 @@ def due_period(frequency: str, now: datetime, zone: ZoneInfo, hour: int) -> str 
     if frequency not in PERIOD_LENGTH:
         return None
     local = now.astimezone(zone)
-    if local.hour < hour:
+    if local.hour < hour or (frequency == "weekly" and local.weekday() != 0):
         return None
+    return current_period(frequency, now, zone)
+
+
+def current_period(frequency: str, now: datetime, zone: ZoneInfo) -> str | None:
+    """The period `now` falls in, due or not (an admin sending a digest early), or None
+    (digests off)."""
+    if frequency not in PERIOD_LENGTH:
+        return None
+    local = now.astimezone(zone)
     if frequency == "daily":
         return f"daily:{local.date().isoformat()}"
-    if local.weekday() != 0:
-        return None
     year, week, _ = local.isocalendar()
     return f"weekly:{year}-W{week:02d}"
