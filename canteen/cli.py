@@ -15,7 +15,12 @@ from canteen.admin.common import console, load_cli_settings
 if TYPE_CHECKING:
     from shared.settings import CanteenSettings
 
-app = typer.Typer(help="Canteen, the backend of a social intranet.", no_args_is_help=True)
+app = typer.Typer(
+    help="Canteen, the backend of a social intranet.",
+    no_args_is_help=True,
+    # Docstrings are wrapped for the source: markdown joins their lines to fit the terminal.
+    rich_markup_mode="markdown",
+)
 app.add_typer(admin, name="admin")
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
