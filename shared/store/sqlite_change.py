@@ -7,7 +7,9 @@ load's other threads ran between them). In WAL mode, SQLite publishes every comm
 the WAL-index header at the start of the `-shm` file, which every connection maps into
 memory: its frame count, salts and checksums change with each commit (the format is
 documented: https://www.sqlite.org/walformat.html#the_wal_index_file_format). The
-watcher maps that file read-only and compares the header's bytes: a memory read.
+watcher maps that file read-only and compares the header's bytes: a memory read. The
+header can also change with no commit (seen: another process's rolled-back write reset its
+change counter); that costs a cache miss, never a stale answer.
 
 That is safe only while the watcher's own connection keeps the `-shm` file open (SQLite
 truncates it only when it opens with no other connection on it), so the connection stays

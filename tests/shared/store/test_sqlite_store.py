@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import sqlite3
 import statistics
+import subprocess
+import sys
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -88,6 +90,29 @@ def test_the_watcher_reads_the_wal_header_and_sees_each_commit_of_another_connec
             if n == 25:  # a checkpoint, then a commit that restarts the WAL from its start
                 writer.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
         assert len(seen) == 51, "a commit left the token where an earlier one had it"
+    finally:
+        watcher.close()
+        writer.close()
+
+
+def test_the_watcher_sees_a_commit_by_another_process(tmp_path: Path) -> None:
+    path = str(tmp_path / "p.db")
+    writer = sqlite3.connect(path, isolation_level=None)
+    writer.execute("PRAGMA journal_mode=WAL")
+    writer.execute("CREATE TABLE t (n INTEGER)")
+    watcher = ChangeWatcher(path)
+    try:
+        token = watcher.token()
+        insert = (
+            f"import sqlite3; c = sqlite3.connect({path!r}, isolation_level=None);"
+            " c.execute('INSERT INTO t VALUES (1)')"
+        )
+        subprocess.run([sys.executable, "-c", insert], check=True, timeout=60)
+        assert writer.execute("SELECT count(*) FROM t").fetchone() == (1,)
+        moved = watcher.token()
+        assert moved not in (None, token)
+        writer.execute("SELECT count(*) FROM t").fetchone()
+        assert watcher.token() == moved, "a read moved the token"
     finally:
         watcher.close()
         writer.close()
