@@ -44,8 +44,11 @@ class SkillNames:
                     continue
                 try:
                     await self._names.insert_one({"_id": name, "skill_id": skill["_id"], "at": now})
-                except DuplicateKeyError:  # two old skills share it: the first keeps it
-                    log.warning("profiles.skill.name_shared", name=name, skill_id=skill["_id"])
+                except DuplicateKeyError:
+                    claim = await self._names.find_one({"_id": name})
+                    if claim is not None and claim["skill_id"] != skill["_id"]:
+                        # Two old skills share it (the race this closes): the first keeps it.
+                        log.warning("profiles.skill.name_shared", name=name, skill_id=skill["_id"])
 
     async def claim(self, skill_id: str, names: Iterable[str], now: datetime) -> str | None:
         """Claim every name for `skill_id`; None, or the skill that holds one of them (then
