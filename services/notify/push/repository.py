@@ -40,20 +40,19 @@ class DeviceRepository:
             or doc
         )
 
-    async def within_limit(self, user_id: str, id_: str) -> bool:
-        """After registering `id_`: is it among the person's MAX_DEVICES oldest devices?
+    async def within_limit(self, user_id: str) -> bool:
+        """After registering a device: does the person have at most MAX_DEVICES devices?
 
         Registrations check the count and then write, so several at once can pass the
-        check together. Each then asks this: the oldest MAX_DEVICES (ties by id) stay,
-        and exactly the registrations beyond them are refused.
+        check together; each then counts again, after its own write, and a refused one
+        revokes itself. The last one written sees every earlier one, so no more than
+        MAX_DEVICES ever stay. Racers may all be refused when they all write before any
+        counts (each sees the others): the limit never yields, a registration may have to
+        be repeated. Ranking by `created_at` instead let three of four racers stay on
+        FerretDB: a device stamped earlier but written later displaced one already
+        accepted.
         """
-        first = await self._devices.find(
-            {"user_id": user_id},
-            sort=[("created_at", 1), ("_id", 1)],
-            limit=MAX_DEVICES,
-            projection=["created_at"],
-        )
-        return any(d["_id"] == id_ for d in first)
+        return await self._devices.count({"user_id": user_id}) <= MAX_DEVICES
 
     async def count(self, user_id: str) -> int:
         return await self._devices.count({"user_id": user_id})

@@ -103,7 +103,7 @@ def build_router(
             "last_success_at": None,
         }
         registered = await repo.register(doc)
-        if not await repo.within_limit(principal.user_id, id_):
+        if not await repo.within_limit(principal.user_id):
             await repo.revoke(principal.user_id, id_)
             raise Conflict(f"at most {MAX_DEVICES} devices; revoke one first")
         return DeviceOut.of(registered)
