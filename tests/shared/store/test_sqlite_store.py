@@ -7,6 +7,8 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -70,15 +72,24 @@ async def test_the_change_token_sees_another_stores_commit_on_the_same_file(
         await theirs.close()
 
 
+@contextmanager
+def wal_file(path: Path | str) -> Iterator[tuple[sqlite3.Connection, ChangeWatcher]]:
+    """A WAL database with a table `t`: its writing connection and a watcher on it."""
+    writer = sqlite3.connect(str(path), isolation_level=None)
+    writer.execute("PRAGMA journal_mode=WAL")
+    writer.execute("CREATE TABLE t (n INTEGER)")
+    watcher = ChangeWatcher(str(path))
+    try:
+        yield writer, watcher
+    finally:
+        watcher.close()
+        writer.close()
+
+
 def test_the_watcher_reads_the_wal_header_and_sees_each_commit_of_another_connection(
     tmp_path: Path,
 ) -> None:
-    path = str(tmp_path / "w.db")
-    writer = sqlite3.connect(path, isolation_level=None)
-    writer.execute("PRAGMA journal_mode=WAL")
-    writer.execute("CREATE TABLE t (n INTEGER)")
-    watcher = ChangeWatcher(path)
-    try:
+    with wal_file(tmp_path / "w.db") as (writer, watcher):
         assert watcher.reads_wal_header, "fell back to PRAGMA data_version on a WAL file"
         seen = {watcher.token()}
         for n in range(50):
@@ -90,18 +101,11 @@ def test_the_watcher_reads_the_wal_header_and_sees_each_commit_of_another_connec
             if n == 25:  # a checkpoint, then a commit that restarts the WAL from its start
                 writer.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
         assert len(seen) == 51, "a commit left the token where an earlier one had it"
-    finally:
-        watcher.close()
-        writer.close()
 
 
 def test_the_watcher_sees_a_commit_by_another_process(tmp_path: Path) -> None:
     path = str(tmp_path / "p.db")
-    writer = sqlite3.connect(path, isolation_level=None)
-    writer.execute("PRAGMA journal_mode=WAL")
-    writer.execute("CREATE TABLE t (n INTEGER)")
-    watcher = ChangeWatcher(path)
-    try:
+    with wal_file(path) as (writer, watcher):
         token = watcher.token()
         insert = (
             f"import sqlite3; c = sqlite3.connect({path!r}, isolation_level=None);"
@@ -113,9 +117,6 @@ def test_the_watcher_sees_a_commit_by_another_process(tmp_path: Path) -> None:
         assert moved not in (None, token)
         writer.execute("SELECT count(*) FROM t").fetchone()
         assert watcher.token() == moved, "a read moved the token"
-    finally:
-        watcher.close()
-        writer.close()
 
 
 def test_the_watcher_falls_back_to_data_version_without_wal(tmp_path: Path) -> None:
