@@ -167,9 +167,11 @@ provision_java_engine() { # engine main-source-file
 }
 
 FDB_BIN="$CACHE/bin/canteen-ferretdb"
-# The wrapper module built against a copy of FerretDB v1.24.2 with four patches: id-index.sed
+# The wrapper module built against a copy of FerretDB v1.24.2 with six patches: id-index.sed
 # (a bug: {_id} lookups missed their index), pushdown.sed + pushdown.go.in (string
-# equalities reach SQLite's indexes as a superset WHERE), update-cursor.sed (a bug: a bulk
+# equalities reach SQLite's indexes as a superset WHERE), sortlimit.sed + findlimit.sed +
+# sort-contract.sed
+# (a find's sort and limit reach SQLite when its filter translates exactly), update-cursor.sed (a bug: a bulk
 # update of over 100 statements hung) and debug-log.sed (no debug loggers built at warn
 # level); see docs/engines.md. The copy is used through a `replace` in the build copy's
 # go.mod; the checked-in go.mod is untouched.
@@ -195,7 +197,17 @@ build_ferretdb() { # wrapper-src build-dir -> $FDB_BIN.tmp
   cp "$src/pushdown.go.in" "$pkg/backends/sqlite/pushdown.go"
   patch_go "$src/pushdown.sed" 2 'whereClause, args = pushdownWhere(params.Filter); if false {' \
     "$pkg/backends/sqlite/collection.go" || return 1
+  cp "$src/sortlimit.go.in" "$pkg/backends/sqlite/sortlimit.go"
+  patch_go "$src/sortlimit.sed" 1 'q = pushdownQuery(q, params, meta.TableName, meta.Capped()' \
+    "$pkg/backends/sqlite/collection.go" || return 1
+  cp "$src/findlimit.go.in" "$pkg/handler/findlimit.go"
+  patch_go "$src/sort-contract.sed" 2 'if params.Sort.Len() != 0 && params.Sort.Has("$natural") {' \
+    "$pkg/backends/collection.go" || return 1
+  patch_go "$src/findlimit.sed" 1 'canteenSortLimit(qp, params.Filter, params.Sort, params.Limit, params.Skip) {' \
+    "$pkg/handler/msg_find.go" || return 1
   patch_go "$src/update-cursor.sed" 1 '&u); closer.Close()' "$pkg/handler/msg_update.go" || return 1
+  patch_go "$src/no-tracking.sed" 2 'if canteenNoTracking { return }' \
+    "$pkg/util/resource/resource.go" || return 1
   patch_go "$src/debug-log.sed" 12 'l.Enabled(ctx, slog.LevelDebug) {' \
     "$pkg/util/fsql/db.go" "$pkg/util/fsql/tx.go" || return 1
   cp "$src/main.go" "$src/go.mod" "$src/go.sum" "$build/wrapper/"
@@ -206,13 +218,15 @@ build_ferretdb() { # wrapper-src build-dir -> $FDB_BIN.tmp
 provision_ferretdb() {
   local src="$HERE/ferretdb" want plog
   want="$(fingerprint "$src/main.go" "$src/go.mod" "$src/go.sum" "$src/id-index.sed" \
-    "$src/pushdown.sed" "$src/pushdown.go.in" "$src/update-cursor.sed" "$src/debug-log.sed")"
+    "$src/pushdown.sed" "$src/pushdown.go.in" "$src/sortlimit.sed" "$src/sortlimit.go.in" \
+    "$src/findlimit.sed" "$src/findlimit.go.in" "$src/sort-contract.sed" "$src/update-cursor.sed" "$src/debug-log.sed" \
+    "$src/no-tracking.sed")"
   if [[ -x $FDB_BIN && -f $FDB_BIN.stamp && $(cat "$FDB_BIN.stamp") == "$want" ]]; then
     return 0
   fi
   command -v go >/dev/null || die "go not found"
   plog="$VAR/ferretdb/provision.log"
-  say "provisioning: go build $src (FerretDB patched: id-index.sed, pushdown.sed, update-cursor.sed, debug-log.sed) -> $FDB_BIN (a minute or two cold) ..."
+  say "provisioning: go build $src (FerretDB patched: id-index.sed, pushdown.sed, sortlimit.sed, findlimit.sed, sort-contract.sed, update-cursor.sed, debug-log.sed, no-tracking.sed) -> $FDB_BIN (a minute or two cold) ..."
   mkdir -p "$CACHE/bin" "$VAR/ferretdb"
   if ! build_ferretdb "$src" "$CACHE/build/ferretdb" >"$plog" 2>&1; then
     show_tail "$plog"

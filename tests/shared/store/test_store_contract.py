@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 
 from shared.store import DocumentStore, DuplicateKeyError, UnsupportedOperation
+from shared.store.match import matches
 
 FILTER_DOCS: list[dict[str, Any]] = [
     {"_id": "a", "n": 1, "s": "x", "tags": ["red", "blue"], "p": {"city": "Oslo", "z": 1}},
@@ -296,6 +297,113 @@ async def test_sort_orders_mixed_types_and_missing_like_mongodb(store: DocumentS
 
     docs = await things.find({}, sort=[("v", 1), ("_id", 1)])
     assert [d["_id"] for d in docs] == ["missing", "none", "int", "num", "str", "true", "date"]
+
+
+def _mixed_value(rng: random.Random, start: datetime, *, scalar: bool = False) -> Any:
+    """A field value of any kind a filter or a sort must tell apart (or no field).
+
+    `scalar`: no arrays or embedded documents (the port sorts and compares only scalars).
+    """
+    kinds: list[Any] = [
+        None,
+        rng.choice(["a", "b", "ab", "B", "é"]),
+        rng.choice([True, False]),
+        rng.choice([1, 2, 3, 2.5, -1]),
+        start + timedelta(minutes=rng.randint(0, 5)),
+    ]
+    if not scalar:
+        kinds += [[rng.choice(["a", "b", "c"]) for _ in range(rng.randint(0, 3))], {"x": 1}]
+        kinds += [[1, "a", None]]
+    return rng.choice([*kinds, "<missing>", "<missing>", "<missing>"])
+
+
+async def test_a_sorted_limited_page_is_the_head_of_the_whole_result(
+    store: DocumentStore,
+) -> None:
+    # The test FerretDB translates filters exactly to SQL and pushes a find's sort and
+    # limit down to SQLite (deploy/native/ferretdb/sortlimit.go.in). One row too many or
+    # too few in that translation, or a wrong order, loses a real match: so every read,
+    # count and write must select what the port's own matcher selects, and every page
+    # must equal the head of the same query without a limit, over values of every type,
+    # arrays, nulls and missing fields.
+    rng = random.Random(20261202)
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    mixed, plain = store.collection("mixed"), store.collection("plain")
+    docs = []
+    for i in range(160):
+        doc: dict[str, Any] = {"_id": f"m{i:03d}", "p": rng.choice(["x", "y"])}
+        for name in ("u", "a", "t", "s"):
+            value = _mixed_value(rng, start, scalar=name == "s")
+            if value != "<missing>":
+                doc[name] = value
+        doc["c"] = start + timedelta(seconds=rng.randint(0, 40))
+        docs.append(doc)
+    await mixed.insert_many(docs)
+    await plain.insert_many(
+        [
+            {
+                "_id": f"p{i:03d}",
+                "p": rng.choice(["x", "y"]),
+                "u": rng.choice(["a", "b", None]),
+                "s": rng.randint(0, 5),
+                "c": start + timedelta(seconds=rng.randint(0, 40)),
+            }
+            for i in range(120)
+        ]
+    )
+    for coll in (mixed, plain):
+        await coll.create_index([("p", 1), ("c", -1), ("_id", -1)])
+    mid = start + timedelta(seconds=20)
+    filters: list[dict[str, Any]] = [
+        {},
+        {"p": "x"},
+        {"u": "a"},
+        {"u": {"$ne": "a"}},
+        {"u": None},
+        {"u": {"$ne": None}},
+        {"u": {"$in": ["a", "b", True]}},
+        {"u": {"$nin": ["a"]}},
+        {"a": {"$exists": False}},
+        {"s": {"$gt": 1}},
+        {"s": {"$lte": 2}},
+        {"s": 2.5},
+        {"t": 2.5},
+        {"t": {"$ne": True}},
+        {"c": {"$lt": mid}},
+        {"s": {"$gte": "a", "$lt": "b"}},
+        {"$or": [{"c": {"$lt": mid}}, {"c": mid, "_id": {"$lt": "m080"}}]},
+        {"$and": [{"p": "x"}, {"$or": [{"u": "a"}, {"t": True}, {"a": {"$exists": False}}]}]},
+        {"p": "y", "s": {"$gt": "a"}},
+        {"u": {"$in": []}},
+    ]
+    sorts: list[list[tuple[str, int]]] = [
+        [("c", -1), ("_id", -1)],
+        [("s", 1), ("_id", 1)],
+        [("s", -1), ("c", 1), ("_id", -1)],
+        [("p", 1), ("_id", -1)],
+    ]
+    checked = 0
+    stored = [docs, await plain.find({})]
+    for coll, contents in zip((mixed, plain), stored, strict=True):
+        for filter in filters:
+            # Unsorted reads and counts: exactly the documents the port's own matcher picks.
+            expected = sorted(d["_id"] for d in contents if matches(d, filter))
+            assert sorted(d["_id"] for d in await coll.find(filter)) == expected, filter
+            assert await coll.count(filter) == len(expected), filter
+            for sort in sorts:
+                whole = [d["_id"] for d in await coll.find(filter, sort=sort)]
+                for limit in (1, 7):
+                    page = await coll.find(filter, sort=sort, limit=limit)
+                    assert [d["_id"] for d in page] == whole[:limit], (coll, filter, sort)
+                    checked += 1
+    assert checked == 2 * len(filters) * len(sorts) * 2
+    # Writes select through the same translation.
+    chosen = {"$or": [{"u": {"$ne": "a"}, "s": {"$gt": 1}}, {"a": {"$exists": False}}]}
+    expected = sorted(d["_id"] for d in docs if matches(d, chosen))
+    assert (await mixed.update_many(chosen, {"$set": {"hit": True}})).matched_count == len(expected)
+    assert sorted(d["_id"] for d in await mixed.find({"hit": True})) == expected
+    assert await mixed.delete_many(chosen) == len(expected)
+    assert await mixed.count({}) == len(docs) - len(expected)
 
 
 async def test_projection_keeps_id_and_named_fields(store: DocumentStore) -> None:
