@@ -267,17 +267,54 @@ class OpenSearchIndex(SearchIndex):
     # -- reads ------------------------------------------------------------------------
 
     async def search(self, alias: str, request: SearchRequest) -> SearchResponse:
+        prepared = await self._prepare(alias, request)
+        if prepared is None:
+            return SearchResponse(hits=[], total=0)
+        body, now = prepared
+        raw = await self._request("POST", f"/{alias}/_search", body)
+        return dsl.parse_search(raw, request, now)
+
+    async def search_many(
+        self, queries: Sequence[tuple[str, SearchRequest]]
+    ) -> list[SearchResponse]:
+        """One `_msearch` for all of them: one HTTP exchange and one parse instead of one
+        per index (a search over every family is four). An item that failed with a
+        retryable status is searched again on its own, with `search`'s retries."""
+        prepared = [await self._prepare(alias, request) for alias, request in queries]
+        lines = bytearray()
+        for (alias, _), item in zip(queries, prepared, strict=True):
+            if item is not None:
+                lines += orjson.dumps({"index": alias}) + b"\n" + orjson.dumps(item[0]) + b"\n"
+        answers = iter(
+            (await self._request("POST", "/_msearch", bytes(lines)))["responses"] if lines else []
+        )
+        out: list[SearchResponse] = []
+        for (alias, request), item in zip(queries, prepared, strict=True):
+            if item is None:
+                out.append(SearchResponse(hits=[], total=0))
+                continue
+            raw = next(answers)
+            status = int(raw.get("status", 200))
+            if "error" not in raw:
+                out.append(dsl.parse_search(raw, request, item[1]))
+            elif status in RETRYABLE:
+                out.append(await self.search(alias, request))
+            else:
+                raise _item_error(status, raw["error"])
+        return out
+
+    async def _prepare(self, alias: str, request: SearchRequest) -> tuple[Json, float] | None:
+        """The request's body and its `now` (decay origin), or None: nothing to search."""
         spec = await self._spec(alias)
         check_request(spec, request)
         if not request.audiences:
-            return SearchResponse(hits=[], total=0)
+            return None
         after = decode(request.search_after) if request.search_after else None
         now = after.now if after else time.time()
         body = dsl.search_body(spec, request, await self._synonym_table(spec), now)
         if after is not None:
             body["search_after"] = list(after.key)
-        raw = await self._request("POST", f"/{alias}/_search", body)
-        return dsl.parse_search(raw, request, now)
+        return body, now
 
     async def suggest(
         self,
@@ -308,9 +345,13 @@ def _error(response: httpx.Response) -> SearchError:
         error = orjson.loads(response.content).get("error")
     except orjson.JSONDecodeError:
         error = response.text[:300]
+    return _item_error(response.status_code, error)
+
+
+def _item_error(status: int, error: Any) -> SearchError:
     text = reason(error) if isinstance(error, dict) else str(error)
-    if response.status_code == 404:
+    if status == 404:
         return IndexNotFound(text)
-    if response.status_code == 400:
+    if status == 400:
         return SearchQueryError(text)
-    return SearchError(f"HTTP {response.status_code}: {text}")
+    return SearchError(f"HTTP {status}: {text}")

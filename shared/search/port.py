@@ -15,6 +15,7 @@ Rules every adapter keeps:
 
 from __future__ import annotations
 
+import asyncio
 import re
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
@@ -285,6 +286,15 @@ class SearchIndex(ABC):
     @abstractmethod
     async def search(self, alias: str, request: SearchRequest) -> SearchResponse:
         """Raise SearchQueryError for a request the index cannot run (unknown field, ...)."""
+
+    async def search_many(
+        self, queries: Sequence[tuple[str, SearchRequest]]
+    ) -> list[SearchResponse]:
+        """`search` for each (alias, request), in order; an adapter may send them at once.
+
+        Fails as the first failing search would (the same error types).
+        """
+        return list(await asyncio.gather(*(self.search(a, r) for a, r in queries)))
 
     @abstractmethod
     async def suggest(

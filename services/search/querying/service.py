@@ -8,7 +8,6 @@ caller is not in. Org admins get no more than any member (as in the activity ser
 
 from __future__ import annotations
 
-import asyncio
 import difflib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -112,8 +111,8 @@ class SearchService:
             families = [f for f in families if any(f in FAMILIES_OF[k] for k in kinds)]
         families = [f for f in families if params.positions.get(f) != EXHAUSTED]
         sort = params.sort
-        tasks = [self._one(f, params, filters, kinds, audiences, sort) for f in families]
-        responses = dict(zip(families, await asyncio.gather(*tasks), strict=True))
+        queries = [self._query(f, params, filters, kinds, audiences, sort) for f in families]
+        responses = dict(zip(families, await self._index.search_many(queries), strict=True))
         result = self._merge(params, responses, sort)
         if result.did_you_mean is None and result.total < FEW_HITS and params.parsed.query.terms:
             result.did_you_mean = await self._did_you_mean(params.parsed, audiences)
@@ -137,7 +136,7 @@ class SearchService:
             return None
         return " ".join([*fixed, *(f'"{p}"' for p in parsed.query.phrases)])
 
-    async def _one(
+    def _query(
         self,
         family: str,
         params: SearchParams,
@@ -145,7 +144,8 @@ class SearchService:
         kinds: set[str],
         audiences: list[str],
         sort: Literal["relevance", "recent"],
-    ) -> SearchResponse:
+    ) -> tuple[str, SearchRequest]:
+        """The (alias, request) searching one family of indexes."""
         fam_filters: dict[str, Sequence[FilterValue]] = {k: v for k, v in filters.items()}
         post_kinds = sorted(k for k in kinds if k in ("note", "question", "article"))
         if family == "posts" and post_kinds and not {"post"} & kinds:
@@ -168,7 +168,7 @@ class SearchService:
             relevance=POST_RELEVANCE if family in ("posts", "resources") else RELEVANCE,
             fuzzy=self._index.capabilities.fuzzy,
         )
-        return await self._index.search(self._indexes.alias(family), request)
+        return self._indexes.alias(family), request
 
     def _merge(
         self, params: SearchParams, responses: dict[str, SearchResponse], sort: str
@@ -242,7 +242,8 @@ class SearchService:
         kinds = set(filters.pop("type", []))
         if params.type in ("note", "question", "article"):
             kinds.add(params.type)
-        return await self._one(family, params, filters, kinds, audiences, params.sort)
+        alias, request = self._query(family, params, filters, kinds, audiences, params.sort)
+        return await self._index.search(alias, request)
 
     async def _resolve(self, filters: dict[str, Sequence[str]]) -> dict[str, list[str]]:
         return {k: await self._resolve_values(k, list(v)) for k, v in filters.items() if v}

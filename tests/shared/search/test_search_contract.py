@@ -347,6 +347,55 @@ async def test_highlights_mark_the_matched_terms(index: SearchIndex, spec: Index
     assert "<mark>budget</mark>" in " ".join(hit.highlights["body"])
 
 
+async def test_search_many_answers_each_search_as_search_would(
+    index: SearchIndex, spec: IndexSpec
+) -> None:
+    # The search service asks every family index at once (OpenSearch: one _msearch).
+    other = posts_spec()
+    await index.ensure(other)
+    try:
+        await put(
+            index,
+            spec.alias,
+            {
+                "a": post("Budget plan", "the budget for 2027", topics=["finance"]),
+                "b": post("Budget review", "a budget review", audience="g-board"),
+                "c": post("Hiring plan", "plan the hiring", topics=["people"]),
+            },
+        )
+        await put(index, other.alias, {"x": post("Budget template", "budget sheet")})
+        queries = [
+            (
+                spec.alias,
+                SearchRequest(
+                    query=Query(terms=("budget",)),
+                    audiences=("org",),
+                    facets=["topics"],
+                    highlight=["title", "body"],
+                ),
+            ),
+            (other.alias, SearchRequest(query=Query(terms=("budget",)), audiences=("org",))),
+            (spec.alias, SearchRequest(query=Query(terms=("budget",)), audiences=())),
+            (spec.alias, SearchRequest(query=Query(terms=("plan",)), audiences=("org",), size=1)),
+            (spec.alias, SearchRequest(query=Query(), audiences=("org", "g-board"))),
+        ]
+        many = await index.search_many(queries)
+        singles = [await index.search(alias, request) for alias, request in queries]
+
+        def seen(r: SearchResponse) -> tuple[Any, ...]:
+            hits = [(h.id, h.source, dict(h.highlights)) for h in r.hits]
+            return (hits, r.total, r.facets, r.next_cursor is None)
+
+        assert [seen(r) for r in many] == [seen(r) for r in singles]
+        assert [ids(r) for r in many[:3]] == [["a"], ["x"], []]
+        assert many[3].next_cursor is not None and many[4].total == 3
+        with pytest.raises(SearchQueryError):
+            bad = SearchRequest(query=Query(), audiences=("org",), facets=["nope"])
+            await index.search_many([queries[1], (spec.alias, bad)])
+    finally:
+        await index.drop(other.alias)
+
+
 # -- ranking and order -----------------------------------------------------------------
 
 
