@@ -8,6 +8,7 @@ milliseconds, which is what BSON stores, so both adapters round-trip the same va
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 import re
@@ -34,13 +35,46 @@ def unsupported(what: str) -> UnsupportedOperation:
 
 
 def validate_path(path: str) -> str:
-    if not isinstance(path, str) or not all(_SEGMENT.match(p) for p in path.split(".")):
+    if not isinstance(path, str) or not _plain_path(path):
         raise unsupported(f"field path {path!r} (segments must be plain names)")
     return path
 
 
+@functools.lru_cache(maxsize=4096)
+def _plain_path(path: str) -> bool:
+    # Cached: services use a few hundred distinct paths, each checked on every write.
+    return all(_SEGMENT.match(p) for p in path.split("."))
+
+
 def normalize_value(value: Any) -> Any:
     """Check a stored or compared value is in the subset; return it normalised."""
+    # Exact-type fast paths first: every stored document passes through here, and most
+    # values are plain strings, dicts and lists (subclasses take the general path below).
+    kind = type(value)
+    if kind is str or value is None or kind is bool:
+        return value
+    if kind is dict:
+        out = {}
+        for key, v in value.items():
+            if not isinstance(key, str) or not key or "." in key or key[0] == "$":
+                raise unsupported(
+                    f"document key {key!r} (keys may not contain '.' or start with '$')"
+                )
+            out[key] = normalize_value(v)
+        return out
+    if kind is list:
+        items = []
+        for v in value:
+            if isinstance(v, list):
+                raise unsupported("an array nested directly in an array")
+            items.append(normalize_value(v))
+        return items
+    if kind is datetime and value.tzinfo is UTC and not value.microsecond % 1000:
+        return value  # already what BSON stores (values read back from the store are)
+    return _normalize_other(value)
+
+
+def _normalize_other(value: Any) -> Any:
     if value is None or isinstance(value, bool | str):
         return value
     if isinstance(value, int):

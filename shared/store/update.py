@@ -16,7 +16,7 @@ def apply_update(doc: Document, update: Update, *, inserting: bool = False) -> D
     Paths are applied in lexicographic order, as MongoDB (5.0+) does, so new fields land
     in the same order on every adapter.
     """
-    new = copy.deepcopy(doc)
+    new = clone(doc)
     steps = [
         (path, op, value)
         for op, fields in update.items()
@@ -28,9 +28,23 @@ def apply_update(doc: Document, update: Update, *, inserting: bool = False) -> D
     return new
 
 
+def clone(value: Any) -> Any:
+    """A deep copy of a stored value: dicts and lists copied, scalars (str, numbers, bool,
+    None, datetime: all immutable) shared. Several times faster than copy.deepcopy, which
+    the expertise consumer spent an eighth of its time in."""
+    kind = type(value)
+    if kind is dict:
+        return {k: clone(v) for k, v in value.items()}
+    if kind is list:
+        return [clone(v) for v in value]
+    if isinstance(value, dict | list):  # a subclass: keep copy.deepcopy's exact behaviour
+        return copy.deepcopy(value)
+    return value
+
+
 def set_path(doc: Document, path: str, value: Any) -> None:
     parent, leaf = _parent(doc, path, create=True)
-    parent[leaf] = copy.deepcopy(value)
+    parent[leaf] = clone(value)
 
 
 def _parent(doc: Document, path: str, *, create: bool) -> tuple[Any, str]:
@@ -89,8 +103,8 @@ def _array(doc: Document, path: str, op: str) -> list[Any]:
 
 def _items(value: Any) -> list[Any]:
     if isinstance(value, dict) and "$each" in value:
-        return list(copy.deepcopy(value["$each"]))
-    return [copy.deepcopy(value)]
+        return list(clone(value["$each"]))
+    return [clone(value)]
 
 
 def _push(doc: Document, path: str, value: Any) -> None:
