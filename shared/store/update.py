@@ -16,7 +16,7 @@ def apply_update(doc: Document, update: Update, *, inserting: bool = False) -> D
     Paths are applied in lexicographic order, as MongoDB (5.0+) does, so new fields land
     in the same order on every adapter.
     """
-    new = clone(doc)
+    new: Document = clone(doc)
     steps = [
         (path, op, value)
         for op, fields in update.items()
