@@ -60,15 +60,27 @@ def normalize_value(value: Any) -> Any:
                 raise unsupported(
                     f"document key {key!r} (keys may not contain '.' or start with '$')"
                 )
-            out[key] = normalize_value(v)
+            # Strings, booleans and None are returned as they are: no call for them.
+            out[key] = v if (v is None or type(v) is str or type(v) is bool) else normalize_value(v)
         return out
     if kind is list:
         items = []
         for v in value:
+            if type(v) is str:
+                items.append(v)
+                continue
             if isinstance(v, list):
                 raise unsupported("an array nested directly in an array")
             items.append(normalize_value(v))
         return items
+    if kind is float:
+        if not math.isfinite(value):
+            raise unsupported("NaN or infinite float")
+        return value
+    if kind is int:
+        if not _INT64[0] <= value <= _INT64[1]:
+            raise unsupported(f"integer {value} outside the int64 range")
+        return value
     if kind is datetime and value.tzinfo is UTC and not value.microsecond % 1000:
         return value  # already what BSON stores (values read back from the store are)
     return _normalize_other(value)
