@@ -795,7 +795,9 @@ async def test_a_document_disappears_as_soon_as_it_expires_and_is_purged(
 ) -> None:
     cache = store.collection("cache")
     await cache.create_index([("created_at", 1)], expire_after_seconds=1)
-    created_at = datetime.now(UTC)
+    # Two seconds ahead: on a loaded machine the insert and the first read can take over
+    # a second, and a document created "now" would already be gone when first read.
+    created_at = datetime.now(UTC) + timedelta(seconds=2)
     await cache.insert_one({"_id": "soon", "created_at": created_at})
     assert await cache.find_one({"_id": "soon"}) is not None
 
