@@ -48,47 +48,28 @@ def _plain_path(path: str) -> bool:
 
 def normalize_value(value: Any) -> Any:
     """Check a stored or compared value is in the subset; return it normalised."""
-    # Exact-type fast paths first: every stored document passes through here, and most
-    # values are plain strings, dicts and lists (subclasses take the general path below).
+    # Exact-type checks before isinstance: every stored document passes through here, and
+    # most values are plain strings, dicts and lists.
     kind = type(value)
-    if kind is str or value is None or kind is bool:
+    if kind is str or value is None or isinstance(value, bool | str):
         return value
-    if kind is dict:
+    if kind is dict or isinstance(value, dict):
         out = {}
         for key, v in value.items():
             if not isinstance(key, str) or not key or "." in key or key[0] == "$":
                 raise unsupported(
                     f"document key {key!r} (keys may not contain '.' or start with '$')"
                 )
-            # Strings, booleans and None are returned as they are: no call for them.
+            # Strings, booleans and None are kept as they are: no call for them.
             out[key] = v if (v is None or type(v) is str or type(v) is bool) else normalize_value(v)
         return out
-    if kind is list:
+    if kind is list or isinstance(value, list):
         items = []
         for v in value:
-            if type(v) is str:
-                items.append(v)
-                continue
             if isinstance(v, list):
                 raise unsupported("an array nested directly in an array")
-            items.append(normalize_value(v))
+            items.append(v if type(v) is str else normalize_value(v))
         return items
-    if kind is float:
-        if not math.isfinite(value):
-            raise unsupported("NaN or infinite float")
-        return value
-    if kind is int:
-        if not _INT64[0] <= value <= _INT64[1]:
-            raise unsupported(f"integer {value} outside the int64 range")
-        return value
-    if kind is datetime and value.tzinfo is UTC and not value.microsecond % 1000:
-        return value  # already what BSON stores (values read back from the store are)
-    return _normalize_other(value)
-
-
-def _normalize_other(value: Any) -> Any:
-    if value is None or isinstance(value, bool | str):
-        return value
     if isinstance(value, int):
         if not _INT64[0] <= value <= _INT64[1]:
             raise unsupported(f"integer {value} outside the int64 range")
@@ -98,22 +79,11 @@ def _normalize_other(value: Any) -> Any:
             raise unsupported("NaN or infinite float")
         return value
     if isinstance(value, datetime):
+        if value.tzinfo is UTC and not value.microsecond % 1000:
+            return value  # already what BSON stores (values read back from the store are)
         aware = value if value.tzinfo else value.replace(tzinfo=UTC)
         utc = aware.astimezone(UTC)
         return utc.replace(microsecond=utc.microsecond // 1000 * 1000)
-    if isinstance(value, list):
-        if any(isinstance(v, list) for v in value):
-            raise unsupported("an array nested directly in an array")
-        return [normalize_value(v) for v in value]
-    if isinstance(value, dict):
-        out = {}
-        for key, v in value.items():
-            if not isinstance(key, str) or not key or "." in key or key.startswith("$"):
-                raise unsupported(
-                    f"document key {key!r} (keys may not contain '.' or start with '$')"
-                )
-            out[key] = normalize_value(v)
-        return out
     raise unsupported(f"value of type {type(value).__name__}")
 
 
