@@ -11,13 +11,19 @@ from shared.bus.metrics import BusMetrics
 from shared.bus.namespaced import NamespacedEventBus
 from shared.bus.port import EventBus, RetryPolicy
 from shared.events.registry import registry
+from shared.outbox.watch import WatchedStore
 from shared.service import Background, ServiceRuntime, Setup, Subscription
 from shared.settings import CanteenSettings
 from shared.store.port import DocumentStore
 
 
 def make_store(settings: CanteenSettings, service: str) -> DocumentStore:
-    """The service's own document store: one SQLite file or one MongoDB database each."""
+    """The service's own document store: one SQLite file or one MongoDB database each,
+    watched for the outbox relay (`shared/outbox/watch.py`)."""
+    return WatchedStore(_make_store(settings, service))
+
+
+def _make_store(settings: CanteenSettings, service: str) -> DocumentStore:
     if settings.backend == "embedded":
         from shared.store.sqlite import SqliteDocumentStore
 

@@ -18,6 +18,7 @@ import structlog
 from shared.bus.port import BatchHandler, Consumer, EventBus, Handler, RetryPolicy
 from shared.events.registry import EventRegistry
 from shared.outbox.relay import OutboxRelay
+from shared.outbox.watch import WatchedStore
 from shared.store.port import DocumentStore
 
 log = structlog.get_logger()
@@ -62,6 +63,7 @@ class ServiceRuntime:
                 self.registry,
                 self.outbox_collections,
                 poll_interval=self.outbox_poll_seconds,
+                pending=self.store.take_pending if isinstance(self.store, WatchedStore) else None,
             )
 
     async def start(self) -> None:

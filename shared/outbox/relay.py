@@ -73,6 +73,7 @@ class OutboxRelay:
         batch_size: int = 1000,
         max_backoff: float = 10.0,
         on_step: StepHook | None = None,
+        pending: Callable[[], set[str]] | None = None,
     ) -> None:
         self._store = store
         self._bus = bus
@@ -82,6 +83,9 @@ class OutboxRelay:
         self._batch_size = batch_size
         self._max_backoff = max_backoff
         self._on_step = on_step
+        # Collections this process left events pending in since the last call
+        # (`WatchedStore.take_pending`); None: every nudged pass reads every collection.
+        self._pending = pending
         self._wake = asyncio.Event()
         self._stopping = False
 
@@ -100,52 +104,71 @@ class OutboxRelay:
         self._wake.set()
 
     async def run(self) -> None:
-        """Relay until `stop()`; never raises on bus or store outages, backs off instead."""
+        """Relay until `stop()`; never raises on bus or store outages, backs off instead.
+
+        A pass after the poll interval (and the first, and after a failure) reads every
+        collection; a pass woken by `notify()` reads only those this process wrote events
+        to since, and those whose last read was a full batch.
+        """
         backoff = self._poll_interval
+        names = self._collections
         while not self._stopping:
             # Cleared before the pass, not before the sleep: a notify() arriving while we
             # relay must cut the next sleep short, or its events wait a whole poll.
             self._wake.clear()
+            if self._pending is not None:
+                self._pending()  # this pass reads them: drop the marks made until now
             try:
-                _, more = await self._relay_pass()
+                _, full = await self._relay_pass(names)
                 backoff = self._poll_interval
             except Exception as exc:  # bus or store down: keep the events, retry later
                 log.warning("outbox.relay.failed", error=str(exc), retry_in=backoff)
                 await self._sleep(backoff)
                 backoff = min(backoff * 2, self._max_backoff)
+                names = self._collections
                 continue
-            if not more:
-                await self._sleep(self._poll_interval)
+            woken = True if full else await self._sleep(self._poll_interval)
+            names = self._collections if not woken else self._next_names(full)
+
+    def _next_names(self, full: list[str]) -> list[str]:
+        if self._pending is None:
+            return self._collections
+        wanted = self._pending() | set(full)
+        return [name for name in self._collections if name in wanted]
 
     async def stop(self) -> None:
         self._stopping = True
         self._wake.set()
 
-    async def _sleep(self, seconds: float) -> None:
+    async def _sleep(self, seconds: float) -> bool:
+        """Wait for a `notify()` or `seconds`; True if woken by a notify."""
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._wake.wait(), timeout=seconds)
+            return True
+        return False
 
     async def relay_once(self) -> int:
         """Publish one batch from each collection; returns how many events were published."""
-        published, _ = await self._relay_pass()
+        published, _ = await self._relay_pass(self._collections)
         return published
 
-    async def _relay_pass(self) -> tuple[int, bool]:
-        """(events published, whether some collection may have more pending at once)."""
-        total, more = 0, False
-        for name in self._collections:
+    async def _relay_pass(self, names: Sequence[str]) -> tuple[int, list[str]]:
+        """(events published, the collections that may have more pending at once)."""
+        total, full = 0, []
+        for name in names:
             collection = self._store.collection(name)
             found = await collection.find(
                 {PENDING_FIELD: True}, sort=[("_id", 1)], limit=self._batch_size
             )
-            more = more or len(found) == self._batch_size
+            if len(found) == self._batch_size:
+                full.append(name)
             # One read for many documents (FerretDB 1.24 pushes neither sort nor limit
             # down, so a read costs every pending document); one publish per window.
             while found:
                 docs = within_window(found)
                 found = found[len(docs) :]
                 total += await self._relay_documents(name, docs)
-        return total, more
+        return total, full
 
     async def _relay_documents(self, collection_name: str, docs: list[dict[str, Any]]) -> int:
         # One publish for the whole batch (a broker round trip per document was the relay's

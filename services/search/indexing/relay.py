@@ -93,7 +93,10 @@ class IndexRelay:
                     self._ensured = await self.ensure()
                     if not self._ensured:
                         raise SearchError("indexes not ensured yet")
-                while await self.flush_once() and not self._stopping:
+                # Again at once only after a full batch: a change made during a flush wakes
+                # the loop anyway, so reading until a pass finds nothing was a wasted scan
+                # of every projection per wake-up.
+                while await self.flush_once() >= self._batch and not self._stopping:
                     pass
                 backoff, self.healthy = self._poll, True
             except SearchError as exc:
@@ -105,7 +108,8 @@ class IndexRelay:
                 log.exception("search.relay.failed", retry_in=backoff)
 
     async def flush_once(self) -> int:
-        """Index one batch of dirty projections; return how many were handled."""
+        """Index one batch of dirty projections; return how many of one family were read
+        at most (the batch size when one of them may have more)."""
         # One concurrent round of reads: each is a network round trip on the external store.
         found, building = await asyncio.gather(
             asyncio.gather(*(self._proj.dirty(name, self._batch) for name in INDEXED_ORDER)),
@@ -140,7 +144,7 @@ class IndexRelay:
             if self.last_indexed_event_time is None or newest > self.last_indexed_event_time:
                 self.last_indexed_event_time = newest
         log.debug("search.relay.flushed", documents=len(writes), rejected=len(rejected))
-        return sum(len(docs) for docs in found)
+        return max(len(docs) for docs in found)
 
     async def write(self, target: str, writes: list[Write]) -> dict[str, str]:
         upserts = [w[3] for w in writes if isinstance(w[3], IndexedDoc)]
