@@ -59,6 +59,10 @@ def _serve(app_factory_name: str, host: str | None, port: int | None, service: s
         log_config=None,
         access_log=False,
         timeout_graceful_shutdown=15,
+        # Above the gateway's upstream keepalive_timeout (and HTTP clients' usual 5 s idle
+        # expiry): at uvicorn's default of 5 s, a client could send on a connection the
+        # server was closing and get "Server disconnected" (seen under the mixed bench).
+        timeout_keep_alive=settings.http_keepalive_seconds,
     )
 
 

@@ -34,6 +34,14 @@ class CanteenSettings(BaseSettings):
     data_dir: Path = Field(Path("var"), description="where the embedded backends keep their files")
     host: str = Field("127.0.0.1", description="HTTP bind address")
     port: int = Field(8080, ge=1, le=65535, description="HTTP port")
+    http_keepalive_seconds: int = Field(
+        75,
+        ge=1,
+        le=3600,
+        description="how long an idle HTTP connection stays open; keep it above the "
+        "gateway's upstream keepalive_timeout (60 s), or the gateway may reuse a connection "
+        "the service is closing",
+    )
     log_level: Literal["debug", "info", "warning", "error"] = Field("info", description="log level")
     log_format: Literal["auto", "console", "json"] = Field(
         "auto", description="auto = console in dev, JSON lines otherwise"

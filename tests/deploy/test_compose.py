@@ -270,6 +270,20 @@ def _route(path: str) -> str:
     return _upstream_hosts()[upstream[1]]
 
 
+def test_the_services_keep_idle_connections_longer_than_the_gateway_reuses_them() -> None:
+    # nginx may send on a kept upstream connection until its keepalive_timeout; a service
+    # closing it earlier turns that request into a 502.
+    from shared.settings import CanteenSettings
+
+    blocks = re.finditer(r"upstream\s+(\w+)\s*\{([^{}]*)\}", _nginx())
+    timeouts = {m[1]: re.search(r"keepalive_timeout\s+(\d+)s\s*;", m[2]) for m in blocks}
+    assert set(timeouts) == set(APP_SERVICES)
+    default = CanteenSettings.model_fields["http_keepalive_seconds"].default
+    for name, found in timeouts.items():
+        assert found, f"upstream {name} relies on nginx's implicit keepalive_timeout"
+        assert int(found[1]) < default, name
+
+
 def test_each_upstream_is_the_service_of_the_same_name() -> None:
     assert _upstream_hosts() == {s: s for s in APP_SERVICES}
 

@@ -4,7 +4,6 @@ the timer pass still reads them all (for writes by other processes)."""
 from __future__ import annotations
 
 import asyncio
-import time
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -15,15 +14,16 @@ from shared.outbox.watch import WatchedStore
 from shared.store.port import Collection
 from tests.shared.outbox.test_outbox_faults import backend
 from tests.shared.outbox.test_outbox_relay import Noted, Recording, noted_things
+from tests.support import eventually
 
 __all__ = ["backend"]
 
 
-async def until(condition: Callable[[], bool], what: str, timeout: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        await asyncio.sleep(0.02)
+async def until(condition: Callable[[], bool]) -> None:
+    async def probe() -> bool:
+        return condition()
+
+    await eventually(probe, within=15)
 
 
 def count_finds(collection: Collection) -> list[int]:
@@ -81,18 +81,18 @@ async def test_a_nudged_pass_reads_only_the_collections_written(backend: dict[st
         )
         task = asyncio.create_task(relay.run())
         try:
-            await until(lambda: quiet_reads[0] == 1, "the first pass to read every collection")
+            await until(lambda: quiet_reads[0] == 1)  # the first pass reads every collection
             for i in range(3):
                 await busy.insert_one(
                     insert_with_events({"_id": f"b{i}"}, [new_event(Noted(id=f"b{i}"))])
                 )
                 relay.notify()
-                await until(lambda i=i: len(recording.batches) == i + 1, f"event b{i} relayed")
+                await until(lambda i=i: len(recording.batches) == i + 1)
             assert quiet_reads[0] == 1
 
             await quiet.insert_one(insert_with_events({"_id": "q"}, [new_event(Noted(id="q"))]))
             relay.notify()
-            await until(lambda: len(recording.batches) == 4, "event q relayed")
+            await until(lambda: len(recording.batches) == 4)
             assert quiet_reads[0] == 2
         finally:
             await relay.stop()
