@@ -12,7 +12,9 @@
    then consumed by the expertise handlers through the bus's real delivery loop (decode,
    validate, dispatch, commit), in batches of a partition's events (the subscription's
    `batch_handler`; `--per-event` also measures the one-by-one path) on SQLite (embedded
-   bus + store) and, with --kafka and --mongo-uri, on Kafka + FerretDB/MongoDB.
+   bus + store) and, with --kafka and --mongo-uri, on Kafka + FerretDB/MongoDB; then the
+   raw engine's ceiling: the same events' document writes with the bare driver in bulk
+   (bench/raw_engine.py), an upper bound for any consumer on that engine.
 
 Prints markdown tables; asserts nothing.
 """
@@ -23,6 +25,7 @@ import argparse
 import asyncio
 import random
 import statistics
+import sys
 import tempfile
 import time
 import uuid
@@ -34,6 +37,9 @@ from typing import Any
 import httpx
 from asgi_lifespan import LifespanManager
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.raw_engine import expertise_writes
 from canteen.allinone import create_single
 from services.profiles.context import ProfilesContext, ProfilesOptions
 from services.profiles.expertise import install
@@ -286,6 +292,20 @@ async def bench_updates(
     return f"| {label} | {path} | {n} | {elapsed:.1f} | {n / elapsed:.0f} |"
 
 
+async def bench_raw(settings: CanteenSettings, n: int) -> str:
+    """The same events' writes with the bare driver, on the service's indexes (raw_engine.py)."""
+    store = make_store(settings, "profiles")
+    try:
+        for step in install(ProfilesContext(store=store, options=ProfilesOptions())).setup:
+            await step()
+    finally:
+        await store.close()
+    uri, database = settings.mongodb_uri.get_secret_value(), settings.mongodb_database("profiles")
+    rate = await expertise_writes(uri, database, activity_events(n))
+    label = "FerretDB alone: the same events' writes, bare driver, no service code"
+    return f"| {label} | bulk | {n} | {n / rate:.1f} | {rate:.0f} |"
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--people", type=int, default=10_000)
@@ -318,6 +338,9 @@ async def main() -> None:
                 rows.append(
                     await bench_updates("Kafka + FerretDB", external, args.events, batched=batched)
                 )
+        if args.kafka and args.mongo_uri:
+            raw = settings_for(Path(tmp) / "raw", args.kafka, args.mongo_uri)
+            rows.append(await bench_raw(raw, args.events))
     print("\n".join(rows))
 
 

@@ -10,7 +10,10 @@
     store holds N notifications). "Drained" also waits for the outbox relay to have
     published every notification's event (no notification left `_outbox_pending`): the
     rate the whole service sustains, since a relay that lags takes its work from later.
-    SQLite always; with --kafka/--mongodb also Kafka + FerretDB (or MongoDB). With --warm
+    SQLite always; with --kafka/--mongodb also Kafka + FerretDB (or MongoDB), then the raw
+    engine's ceiling: the counter, group and notification each event writes, inserted with
+    the bare driver in bulk, with and without the relay's clearing of the outbox
+    (bench/raw_engine.py; an upper bound for any consumer on that engine). With --warm
     every recipient already has an unread counter (steady state: one counter update per
     recipient instead of one bulk insert of new counters).
 (b) event -> SSE: the notify app on uvicorn (loopback), 20 SSE clients; each event is a
@@ -45,6 +48,7 @@ from asgi_lifespan import LifespanManager
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.raw_engine import notify_writes
 from canteen.allinone import create_single
 from services.notify.inbox.repository import InboxRepository
 from shared.backends import make_bus, make_store
@@ -143,6 +147,21 @@ async def bench_throughput(
     if written != n:
         raise SystemExit(f"{n} events handled but {written} notifications written")
     return n / elapsed, n / used, n / drained
+
+
+async def bench_raw(args: argparse.Namespace, tmp: Path, n: int) -> tuple[float, float]:
+    """The same events' writes with the bare driver (raw_engine.py) on the service's indexes
+    (its setup runs first, on a fresh database each): events/s with the relay's outbox
+    clearing, and without it."""
+    rates = []
+    for clear in (True, False):
+        settings = settings_for(args, "external", tmp / f"raw-{clear}")
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        async with LifespanManager(create_single(settings, "notify"), startup_timeout=120):
+            pass  # the service's setup: its indexes
+        uri = settings.mongodb_uri.get_secret_value()
+        rates.append(await notify_writes(uri, settings.mongodb_database("notify"), n, clear=clear))
+    return rates[0], rates[1]
 
 
 async def inbox_handled(http: httpx.AsyncClient) -> float:
@@ -286,6 +305,12 @@ async def main() -> None:
             rows_t.append(
                 f"| {label}{warmth} | {args.n} | {wall:,.0f} | {cpu:,.0f} | {drained:,.0f} |"
             )
+            if backend == "external":
+                full, inserts = await bench_raw(args, Path(tmp), args.n)
+                rows_t.append(
+                    f"| FerretDB alone: the same writes, bare driver, no service code "
+                    f"| {args.n} | {inserts:,.0f} (inserts only) | | {full:,.0f} (cleared too) |"
+                )
             lat = await bench_latency(
                 settings_for(args, backend, Path(tmp) / f"{backend}-l"), args.latency
             )
