@@ -28,3 +28,13 @@ def test_the_four_process_stack_can_be_built() -> None:
         assert stack.procs == {}  # nothing starts before `with`
     finally:
         shutil.rmtree(stack.base, ignore_errors=True)
+
+
+def test_make_bench_runs_every_benchmark() -> None:
+    from bench.run_all import sections
+
+    helpers = {"raw_engine.py", "run_all.py", "stack.py"}
+    scripts = {p.name for p in BENCH.glob("*.py")} - helpers
+    listed = sections("kafka:9092", "mongodb://m", "http://os:9200")
+    assert {s.script for s in listed} == scripts
+    assert all((BENCH / s.script).exists() for s in listed)
