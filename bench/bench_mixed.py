@@ -1,6 +1,6 @@
 """Mixed workload against the four services as four processes: throughput, latency, memory.
 
-    python bench/bench_mixed.py [--backend external|embedded|both] [--steps 4,8,16,32]
+    python bench/bench_mixed.py [--backend external|embedded|both] [--steps 1,2,3,4,8,16]
                                 [--duration 20] [--warmup 5] [--people 40] [--posts 300]
 
 The four services run as `canteen serve <service>` processes (bench/stack.py) on the real
@@ -23,9 +23,13 @@ client picks a random person and an operation by weight:
 Latency is time.perf_counter around each request; percentiles are nearest-rank over the
 sorted samples. Every answer that is not 2xx/3xx (and every transport error) is an error.
 "Saturation" is the lowest concurrency whose throughput is within 10% of the best step:
-more clients past it only queue. Machine CPU busy comes from /proc/stat (the 2 cores are
-shared: other processes count too), each process's CPU from /proc/<pid>/stat, memory is
-VmRSS from /proc/<pid>/status at the end. Prints markdown; asserts nothing.
+more clients past it only queue. "Cores busy" is the lowest whose machine CPU is at least
+95% busy, the issue's "throughput where the 2 cores are saturated" (either may come first:
+past the cores' limit more clients can still add throughput, by batching, while they
+queue); per-route latencies are printed at both. Machine CPU busy comes from /proc/stat
+(the 2 cores are shared: other processes count too), each process's CPU from
+/proc/<pid>/stat, memory is VmRSS from /proc/<pid>/status at the end. Prints markdown;
+asserts nothing.
 """
 
 from __future__ import annotations
@@ -65,6 +69,9 @@ WORDS = (
 )  # fmt: skip
 GROUPS = ("platform-guild", "sales-floor", "design-crit", "new-joiners")
 SATURATION_SHARE = 0.9  # a step within 10% of the best throughput counts as saturated
+# The issue's own words, "the throughput where the 2 cores are saturated": the first step
+# with the machine's CPU at least this busy.
+CORES_BUSY = 0.95
 TOKEN_TTL_SECONDS = 86_400
 
 
@@ -420,6 +427,7 @@ def report(
     rss_mib = {s: vm_rss_kib(pid) / 1024 for s, pid in stack.pids().items()}
     best = max(r.rps for r in results)
     saturated = next(r for r in results if r.rps >= SATURATION_SHARE * best)
+    cores = next((r for r in results if r.machine_busy >= CORES_BUSY), None)
     print(f"### Mixed workload, {label}, four `canteen serve` processes\n")
     print(
         f"A company of {args.people} people, {len(GROUPS)} groups, {args.posts} posts (a fifth "
@@ -436,6 +444,7 @@ def report(
     for r in results:
         ordered = r.all_sorted()
         mark = " **(saturated)**" if r is saturated else ""
+        mark += " *(cores busy)*" if r is cores else ""
         print(
             f"| {r.concurrency}{mark} | {r.rps:,.1f} | {percentile(ordered, 50):.1f} | "
             f"{percentile(ordered, 95):.1f} | {percentile(ordered, 99):.1f} | {r.errors} | "
@@ -447,8 +456,14 @@ def report(
             "\n(Cores = CPU seconds per wall second; the engines are shared with whatever else "
             "runs on the machine, their CPU includes it.)"
         )
+    print(
+        "\n(**saturated**: the first step within 10% of the best throughput; *cores busy*: "
+        f"the first with the machine's CPU at least {CORES_BUSY:.0%} busy.)"
+    )
+    if cores is not None and cores is not saturated:
+        per_route(cores, "where the cores are busy", "target p99 <= 100 ms")
     per_route(saturated, "at saturation", "target p99 <= 100 ms")
-    if results[0] is not saturated:
+    if results[0] not in (saturated, cores):
         per_route(results[0], "at the lightest step", "for comparison")
     total_errors = sum(r.errors for r in results)
     print(f"\nErrors over all steps: {total_errors}.")
@@ -493,7 +508,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--backend", choices=["external", "embedded", "both"], default="external")
     parser.add_argument(
-        "--steps", type=lambda s: [int(x) for x in s.split(",")], default=[4, 8, 16, 32]
+        "--steps", type=lambda s: [int(x) for x in s.split(",")], default=[1, 2, 3, 4, 8, 16]
     )
     parser.add_argument("--duration", type=float, default=20.0, help="seconds per step")
     parser.add_argument("--warmup", type=float, default=5.0, help="seconds before the steps")
