@@ -62,7 +62,7 @@ def sections(kafka: str | None, mongo: str | None, opensearch: str | None) -> li
         Section(
             "Search: index adapters",
             "bench_search_index.py",
-            ["--os-docs", "50000", *(["--opensearch-url", opensearch] if opensearch else [])],
+            ["--opensearch-url", opensearch] if opensearch else [],
         ),
         # Events/s against the raw engine, event to SSE, unread count (#6).
         Section("Notify", "bench_notify.py", ["-n", "3000"]),
