@@ -229,6 +229,17 @@ async def build_world(client: httpx.AsyncClient) -> dict[str, Any]:
         return bool(items)
 
     await eventually(ana_was_notified, within=30)
+
+    async def profiles_know_both_questions() -> bool:
+        # Profiles learns of questions from the bus; until it has, "who to ask" is a 404
+        # for everyone, which would make a refusal below mean nothing.
+        for post_id in (public_q, private_q):
+            asked = await client.get(f"{V1}/experts/for-question/{post_id}", headers=ana)
+            if asked.status_code != 200:
+                return False
+        return True
+
+    await eventually(profiles_know_both_questions, within=30)
     device = await client.post(
         f"{V1}/devices",
         json={
