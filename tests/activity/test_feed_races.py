@@ -65,9 +65,9 @@ class OvertakenLists(AudienceLists):
         self._steps = steps
         self._watched = watched
 
-    async def reach(self, sources: Iterable[tuple[Kind, str]]) -> list[str]:
+    async def lists(self, sources: Iterable[tuple[Kind, str]]) -> dict[tuple[Kind, str], list[str]]:
         sources = list(sources)
-        seen = await super().reach(sources)
+        seen = await super().lists(sources)
         if self._watched in sources:
             await self._steps.run_next()
         return seen

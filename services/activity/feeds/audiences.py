@@ -57,14 +57,35 @@ class AudienceLists:
 
     async def reach(self, sources: Iterable[tuple[Kind, str]]) -> list[str]:
         """Everyone the sources reach (duplicates possible across sources)."""
-        found = await asyncio.gather(*(self.of(kind, sid) for kind, sid in sources))
-        return [user for ids in found for user in ids]
+        found = await self.lists(sources)
+        return [user for ids in found.values() for user in ids]
+
+    async def lists(self, sources: Iterable[tuple[Kind, str]]) -> dict[tuple[Kind, str], list[str]]:
+        """Each source's followers or members: its list, else the truth (building the list).
+
+        One read for all the lists (a fan-out reaches its author's, its topics' and its
+        group's): `_id $in` is filtered inside SQLite on FerretDB too, like `_id` alone.
+        """
+        wanted = list(dict.fromkeys(sources))
+        if not wanted:
+            return {}
+        keys = [audience_id(kind, source_id) for kind, source_id in wanted]
+        docs = {d["_id"]: d for d in await self._lists.find({"_id": {"$in": sorted(keys)}})}
+        found = await asyncio.gather(
+            *(
+                self._listed(kind, source_id, key, docs.get(key))
+                for (kind, source_id), key in zip(wanted, keys, strict=True)
+            )
+        )
+        return dict(zip(wanted, found, strict=True))
 
     async def of(self, kind: Kind, source_id: str) -> list[str]:
-        """One source's followers or members: its list, else the truth (building the list)."""
-        key = audience_id(kind, source_id)
-        # find_one by `_id` alone: FerretDB filters that equality inside SQLite.
-        doc = await self._lists.find_one({"_id": key})
+        """One source's followers or members (see `lists`)."""
+        return (await self.lists([(kind, source_id)]))[(kind, source_id)]
+
+    async def _listed(
+        self, kind: Kind, source_id: str, key: str, doc: dict[str, Any] | None
+    ) -> list[str]:
         if doc is not None and "ids" in doc:
             return list(doc["ids"])
         truth = await self._truth(kind, source_id)

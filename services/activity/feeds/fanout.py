@@ -177,20 +177,25 @@ class FanOut:
             if post["author_id"] not in big.people:
                 people.append(("person", post["author_id"]))
             tagged = [("topic", t) for t in topics if t not in big.topics]
-        members: Awaitable[list[str]]
-        if group_id and group_id not in big.groups:
-            # Private: the members of the moment, never a list that may lag a removal.
-            members = (
-                self._sources.members(group_id)
-                if private
-                else self._audiences.reach([("group", group_id)])
-            )
-        else:
-            members = _nobody()  # created only when awaited below (no stray coroutine)
-        author_followers, topic_followers, group_members = await asyncio.gather(
-            self._audiences.reach(people), self._audiences.reach(tagged), members
+        reached = group_id if group_id and group_id not in big.groups else None
+        public_group: list[tuple[Kind, str]] = []
+        if reached and not private:
+            public_group.append(("group", reached))
+        # Private: the members of the moment, never a list that may lag a removal.
+        members = (
+            self._sources.members(reached)
+            if reached and private
+            else _nobody()  # created only when awaited below (no stray coroutine)
         )
-        return Audience(author_followers, topic_followers, group_members)
+        # One read of every list the post needs (one `$in`, not one read per source).
+        lists, private_members = await asyncio.gather(
+            self._audiences.lists([*people, *tagged, *public_group]), members
+        )
+        return Audience(
+            [user for source in people for user in lists[source]],
+            [user for source in tagged for user in lists[source]],
+            [user for source in public_group for user in lists[source]] + private_members,
+        )
 
     async def _settle(
         self, post: Mapping[str, Any], written: set[str], big: BigSources

@@ -85,16 +85,14 @@ class FeedReader:
         """My entries, merged with big sources' newest posts and, past the horizon, a query."""
         me = principal.user_id
         fetch = limit + 1
-        groups, (big_people, big_topics), horizon = await asyncio.gather(
-            self._access.member_groups(me),
+        member_counts, (big_people, big_topics), horizon = await asyncio.gather(
+            self._access.member_group_sizes(me),
             self._sources.big_follows(me, self._threshold),
             self._timelines.horizon(me),
         )
+        groups = set(member_counts)
         readable = readable_filter_of(groups)
-        entries, member_counts = await asyncio.gather(
-            self._timelines.page(me, readable, limit=fetch, after=after),
-            self._sources.member_counts(groups),
-        )
+        entries = await self._timelines.page(me, readable, limit=fetch, after=after)
         big_groups = {g for g, n in member_counts.items() if n > self._threshold}
         queries: list[Awaitable[list[dict[str, Any]]]] = []
         if horizon is not None:
@@ -129,11 +127,13 @@ class FeedReader:
         self, principal: Principal, group_id: str, *, limit: int, after: Key | None
     ) -> FeedPage:
         """A group's posts; pinned ones ahead of the first page."""
-        group, readable = await asyncio.gather(
-            self._access.group(group_id), self._access.readable_filter(principal)
+        group, groups = await asyncio.gather(
+            self._access.group(group_id), self._access.member_groups(principal.user_id)
         )
-        if group is None or not await self._access.can_see_group(principal, group):
+        # A private group is seen by its active members: the groups just read say who.
+        if group is None or (group.get("visibility") != "public" and group_id not in groups):
             raise UnknownGroup(group_id)
+        readable = readable_filter_of(groups)
         base: Filter = {"group_id": group_id}
         unpinned = self._posts({**base, "pinned": {"$ne": True}}, readable, limit + 1, after)
         if after is None:
