@@ -63,6 +63,14 @@ async def corpus(client: httpx.AsyncClient, login: Login, publish: Publish) -> d
     # A generous first wait: on Kafka the consumer group may be rebalancing.
     await eventually(indexed, until=lambda n: n == 12, within=90)
     await eventually(authors, until=lambda n: n == 12)
+
+    async def in_data() -> int:  # posts carry their author's department once it is known
+        params = {"department": "Data", "type": "post", "limit": 50}
+        r = await client.get("/api/v1/search", params=params, headers=auth)
+        return int(r.json()["total"])
+
+    # A post indexed before its author's profile arrived is re-rendered a little later.
+    await eventually(in_data, until=lambda n: n == 6)
     return auth
 
 

@@ -60,6 +60,12 @@ def build_dispatcher(proj: Projections, wake: Callable[[], None]) -> EventDispat
             log.debug("search.projection.changed", collection=name, id=doc_id, type=event.type)
         return changed
 
+    async def touch(name: str, filter: dict[str, Any]) -> None:
+        """Mark documents to re-render, and wake the relay for them: the fold that led
+        here woke it before they were marked, so without this they would wait a poll."""
+        if await proj.touch(name, filter):
+            wake()
+
     async def settle_count(
         post_id: str,
         event: Event,
@@ -216,7 +222,7 @@ def build_dispatcher(proj: Projections, wake: Callable[[], None]) -> EventDispat
             partial(folds.apply_group, group_id=data.id, fields=fields, stamp=stamp(event)),
         ):
             # The group's posts take their audience from the group's current visibility.
-            await proj.touch(POST_FOLDS, {"post.group_id": data.id})
+            await touch(POST_FOLDS, {"post.group_id": data.id})
 
     @on(s.GroupCreated)
     async def group_created(event: Event, data: s.GroupCreated) -> None:
@@ -240,7 +246,7 @@ def build_dispatcher(proj: Projections, wake: Callable[[], None]) -> EventDispat
         if await fold(
             GROUP_FOLDS, data.id, event, partial(folds.apply_group_deleted, group_id=data.id)
         ):
-            await proj.touch(POST_FOLDS, {"post.group_id": data.id})
+            await touch(POST_FOLDS, {"post.group_id": data.id})
 
     @folding(s.MembershipChanged)
     def membership_changed(event: Event, data: s.MembershipChanged) -> Plan:
@@ -270,7 +276,7 @@ def build_dispatcher(proj: Projections, wake: Callable[[], None]) -> EventDispat
             partial(folds.apply_person, person_id=data.id, fields=fields, stamp=stamp(event)),
         ):
             # Posts show their author's name and department.
-            await proj.touch(POST_FOLDS, {"post.author_id": data.id})
+            await touch(POST_FOLDS, {"post.author_id": data.id})
 
     @on(pr.PersonCreated)
     async def person_created(event: Event, data: pr.PersonCreated) -> None:
