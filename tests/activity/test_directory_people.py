@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import itertools
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
+from aiokafka.partitioner import murmur2
 
 from services.activity.directory.repository import Directory
+from shared.bus.sqlite_log import partition_for
 from shared.events import Event
 from shared.events.envelope import EventData, new_event
 from shared.events.schemas.profiles import PersonDeactivated, PersonUpdated
@@ -24,6 +27,21 @@ def at(payload: EventData, minutes: int) -> Event:
     return new_event(payload).model_copy(update={"time": T0 + timedelta(minutes=minutes)})
 
 
+def same_partition_as(key: str, partitions: int = 3) -> str:
+    """A person id whose events go to `key`'s partition on both buses (the embedded log's
+    crc32, Kafka's murmur2), so they are handled after every earlier event of `key`."""
+    of = key.encode()
+    embedded = partition_for(of, partitions)
+    kafka = (murmur2(of) & 0x7FFFFFFF) % partitions
+    for i in itertools.count():
+        candidate = f"u-marker-{i}".encode()
+        if partition_for(candidate, partitions) == embedded and (
+            (murmur2(candidate) & 0x7FFFFFFF) % partitions == kafka
+        ):
+            return candidate.decode()
+    raise AssertionError("unreachable")
+
+
 async def people(settings: CanteenSettings, *ids: str) -> dict[str, dict[str, Any]]:
     async with activity_store(settings) as store:
         docs = await store.collection("people").find({"_id": {"$in": list(ids)}})
@@ -38,10 +56,12 @@ async def test_person_events_build_the_directory_in_time_order(
     stale = at(PersonUpdated(id="u1", handle="old", display_name="Stale Name"), 5)
     # Redelivered, and out of order: the 5-minute update arrives after the 10-minute one.
     await publish(settings, created, renamed, created, stale, renamed)
-    marker = at(person("u-marker", "marker", "Marker"), 0)
+    # A marker on u1's partition: once it is applied, every u1 event before it was handled.
+    marker_id = same_partition_as("u1", settings.bus_partitions)
+    marker = at(person(marker_id, "marker", "Marker"), 0)
     await publish(settings, marker)
     found = await eventually(
-        lambda: people(settings, "u1", "u-marker"), until=lambda p: len(p) == 2, within=60
+        lambda: people(settings, "u1", marker_id), until=lambda p: len(p) == 2, within=60
     )
     ana = found["u1"]
     assert (ana["handle"], ana["display_name"]) == ("ana", "Ana Alves")
