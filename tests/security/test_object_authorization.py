@@ -223,9 +223,9 @@ async def build_world(client: httpx.AsyncClient) -> dict[str, Any]:
     async def ana_was_notified() -> bool:
         page = await client.get(f"{V1}/notifications", headers=ana)
         items = page.json()["items"] if page.status_code == 200 else []
-        if items:
-            notification["id"] = items[0]["id"]
-            notification["group"] = items[0].get("group_id") or items[0]["id"]
+        if items:  # the inbox lists aggregation groups, each with its notifications
+            notification["id"] = items[0]["items"][0]["id"]
+            notification["group"] = items[0]["id"]
         return bool(items)
 
     await eventually(ana_was_notified, within=30)
@@ -288,6 +288,8 @@ async def build_world(client: httpx.AsyncClient) -> dict[str, Any]:
         "public": public_ids,
         "private": private_ids,
         "pending": {**public_ids, "user_id": "ben"},
+        # The notification routes' `group_id` is an aggregation group of Ana's inbox.
+        "inbox": {**public_ids, "group_id": notification["group"]},
     }
 
 
@@ -304,6 +306,8 @@ async def _owner_only_routes_refuse_someone_else(world: dict[str, Any]) -> None:
     allowed: list[str] = []
     for route in sorted(OWNER_ONLY):
         ids = world["pending"] if "{user_id}" in route else world["public"]
+        if "/notifications/groups/" in route:
+            ids = world["inbox"]
         response = await call(client, route, ids, mallory)
         if response.status_code not in (403, 404):
             allowed.append(f"{route}: {response.status_code} {response.text[:120]}")
@@ -318,6 +322,9 @@ async def _owner_only_routes_refuse_someone_else(world: dict[str, Any]) -> None:
     answers = (await client.get(f"{V1}/questions/{ids['post_id']}/answers", headers=ana)).json()
     items = answers["items"] if isinstance(answers, dict) else answers
     assert [a["text"] for a in items] == ["Like this."]
+    inbox = (await client.get(f"{V1}/notifications", headers=ana)).json()["items"]
+    notifications = {n["id"]: n for g in inbox for n in g["items"]}
+    assert notifications[ids["notification_id"]]["read"] is False
 
 
 async def _the_private_group_is_a_404_on_every_route(world: dict[str, Any]) -> None:
