@@ -141,3 +141,27 @@ async def test_fan_out_of_one_post_to_5000_followers(world: World) -> None:
     users = {e["user_id"] for e in await world.entries({"post_id": post_id})}
     assert users == {*followers, "star"}
     assert await world.texts("f4999") == ["to everyone"]
+
+
+async def test_a_topic_follow_backfills_the_topics_live_posts_the_follower_may_read(
+    world: World,
+) -> None:
+    # Through the topic index: never a private group's post, a deleted one, one edited out
+    # of the topic, or the follower's own (the fan-out writes that one).
+    await world.group("inner", "private", ["ana"])
+    one = await world.post("ana", "go one", topics=["go"])
+    secret = await world.post("ana", "go secret", topics=["go"], group="inner")
+    moved = await world.post("ana", "go moved", topics=["go"])
+    gone = await world.post("ana", "go gone", topics=["go"])
+    mine = await world.post("bo", "go mine", topics=["go"])
+    await world.edit(moved, topics=["rust"], text="moved away")
+    await world.delete(gone)
+    await eventually(
+        lambda: world.texts("ana", "topics/go"),
+        until=lambda texts: texts == ["go mine", "go secret", "go one"],
+    )
+    await world.follow("bo", "topic", "go")
+    await world.eventually_home("bo", ["go mine", "go one"])
+    entries = await world.entries({"user_id": "bo"})
+    assert sorted(e["post_id"] for e in entries) == sorted([one, mine])
+    assert not {secret, moved, gone} & {e["post_id"] for e in entries}

@@ -338,8 +338,14 @@ class FanOut:
         run, and the post would reach no one without an entry yet. The fan-out writes it.
         """
         readable = await self._access.readable_filter(Principal(user_id=user_id))
-        posts = await self._sources.posts(source, readable, limit=BACKFILL, after=None)
+        posts = await self._newest_posts(source, readable)
         await self._timelines.add(
             [timeline_entry(user_id, p) for p in posts if p["author_id"] != user_id]
         )
         await self._timelines.trim(user_id, self._cap)
+
+    async def _newest_posts(
+        self, source: dict[str, Any], readable: dict[str, Any]
+    ) -> list[dict[str, Any]]:
+        """The source's newest BACKFILL posts `readable` allows."""
+        return await self._sources.posts(source, readable, limit=BACKFILL, after=None)
