@@ -190,7 +190,13 @@ class Stack:
 
     def _environment(self) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("CANTEEN_")}
+        # The services import this checkout's code, like the benchmark itself: an editable
+        # install maps the packages to the checkout it was made from, so a second worktree
+        # sharing that virtualenv (an old-vs-new comparison) would otherwise run the
+        # first one's services.
+        path = [str(ROOT), *filter(None, [env.get("PYTHONPATH")])]
         env.update(
+            PYTHONPATH=os.pathsep.join(path),
             PYTHONUNBUFFERED="1",
             CANTEEN_ENV="dev",
             CANTEEN_BACKEND=self.backend,
