@@ -15,8 +15,8 @@ from shared.settings import CanteenSettings
 from tests.conftest import Login
 from tests.notify.test_inbox_support import (
     bus,
+    comment,
     follow,
-    inbox,
     join,
     pinned,
     post,
@@ -107,10 +107,13 @@ async def test_mutes_and_switches_apply_but_critical_bypasses_them(
     loud = post(owner, mentions=[mem], group=group, visibility="private")
     await publish(bus, loud, follow(owner, mem), pinned(loud.id, owner, owner, group))
     groups = await wait_inbox(client, headers, 2)
-    # the mention in a muted group and the switched-off follower are not in the inbox
+    # the mention in a muted group and the switched-off follower are not in the inbox:
+    # a comment on mem's post, published after them and notified, shows they were handled
     await publish(bus, follow(uid("late"), mem))
-    assert sorted(g["type"] for g in await inbox(client, headers)) == [
+    await publish(bus, comment(uid("p"), mem, owner))
+    assert sorted(g["type"] for g in await wait_inbox(client, headers, 3)) == [
         "announcement",
+        "comment.created",
         "group.approved",
     ]
     assert any(g["critical"] for g in groups)
