@@ -18,6 +18,7 @@ from canteen.allinone import create_all_in_one
 from shared.http.ratelimit import RateLimiter
 from shared.settings import CanteenSettings
 from tests.conftest import login_with, serve
+from tests.support import eventually
 
 V1 = "/api/v1"
 INJECTION = '{"$gt": ""}'
@@ -115,6 +116,13 @@ async def test_operator_objects_never_reach_a_query(settings: CanteenSettings) -
             body = {"body_md": "x", field: value}
             response = await client.post(f"{V1}/posts", json=body, headers=ana)
             assert response.status_code == 422, (field, response.text)
+
+        async def indexed(http: httpx.AsyncClient = client, who: dict[str, str] = ben) -> int:
+            found = await http.get(f"{V1}/search", params={"q": "plans"}, headers=who)
+            return int(found.json()["total"]) if found.status_code == 200 else 0
+
+        # The post is searchable first, so an injected filter that found it would show.
+        await eventually(indexed, until=lambda total: total >= 1)
         probes = [
             (f"{V1}/people", {"department": INJECTION}),
             (f"{V1}/questions", {"topic": INJECTION}),
