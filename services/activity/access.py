@@ -146,6 +146,12 @@ class Access:
             return True
         return await self.role_in(group["_id"], principal.user_id) is not None
 
+    @staticmethod
+    def sees_group(group: dict[str, Any], member_groups: Iterable[str]) -> bool:
+        """`can_see_group` for a reader whose `member_groups` were just read (a feed reads
+        them anyway for its readable filter): public, or a live group they are active in."""
+        return group.get("visibility") == "public" or group["_id"] in set(member_groups)
+
     async def can_read(self, principal: Principal, item: dict[str, Any]) -> bool:
         """May `principal` read an item carrying `audience`, `group_id`, `group_visibility`?"""
         if item.get("audience", "org") == "org":

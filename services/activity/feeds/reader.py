@@ -130,8 +130,7 @@ class FeedReader:
         group, groups = await asyncio.gather(
             self._access.group(group_id), self._access.member_groups(principal.user_id)
         )
-        # A private group is seen by its active members: the groups just read say who.
-        if group is None or (group.get("visibility") != "public" and group_id not in groups):
+        if group is None or not self._access.sees_group(group, groups):
             raise UnknownGroup(group_id)
         readable = readable_filter_of(groups)
         base: Filter = {"group_id": group_id}
