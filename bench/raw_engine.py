@@ -46,12 +46,18 @@ def _outbox(event_type: str, data: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-async def notify_writes(uri: str, database: str, n: int, *, clear: bool = True) -> float:
-    """Per comment event: an unread counter, a notification group and a notification (with
-    its outbox event) inserted, then the outbox cleared as the relay does (`clear`)."""
+async def notify_writes(uri: str, database: str, n: int, *, outbox: str = "records") -> float:
+    """Per comment event: an unread counter, a notification group and a notification
+    inserted, then the notification's `created` event as `outbox` says:
+    - "records": as the service does it: outbox records of 100 events each, inserted after
+      the notifications, then the relay's work: read them, delete them;
+    - "cleared": as the service did before the records: the event in the notification's
+      own outbox, cleared by the relay (a rewrite of every notification);
+    - "none": nothing (the inserts alone)."""
     client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(uri)
     db = client[database]
     now = datetime.now(UTC)
+    created = "canteen.notify.notification.created.v1"
 
     async def write(start: int, stop: int) -> None:
         ids = [f"n{i}" for i in range(start, stop)]
@@ -59,18 +65,55 @@ async def notify_writes(uri: str, database: str, n: int, *, clear: bool = True) 
             [{"_id": f"u{i}", "seq": 1, "unread": 1, "unseen": 1, "_applied": [i]} for i in ids]
         )
         await db.notification_groups.insert_many([_group(i, now) for i in ids])
-        await db.notifications.insert_many([_notification(i, now) for i in ids])
-        if clear:
+        docs = [_notification(i, now) for i in ids]
+        if outbox == "cleared":
+            docs = [d | _outbox(created, _event_data(d["_id"])) for d in docs]
+        await db.notifications.insert_many(docs)
+        if outbox == "cleared":
             await db.notifications.update_many(
                 {"_id": {"$in": ids}, "_outbox_v": 1},
                 {"$set": {"_outbox": [], "_outbox_pending": False}},
             )
+        if outbox == "records":
+            records = [
+                {
+                    "_id": f"r{ids[k]}",
+                    "_outbox": [_outbox(created, _event_data(i))["_outbox"][0] for i in chunk],
+                    "_outbox_pending": True,
+                    "_outbox_v": 1,
+                    "_outbox_record": True,
+                }
+                for k in range(0, len(ids), 100)
+                if (chunk := ids[k : k + 100])
+            ]
+            await db.notification_outbox.insert_many(records)
+            found = await db.notification_outbox.find(
+                {"_outbox_pending": True, "_id": {"$in": [r["_id"] for r in records]}}
+            ).to_list()
+            await db.notification_outbox.delete_many({"_id": {"$in": [r["_id"] for r in found]}})
 
     try:
         return await _partitions(n, 500, write)
     finally:
         await client.drop_database(database)
         await client.close()
+
+
+def _event_data(nid: str) -> dict[str, Any]:
+    return {
+        "id": nid,
+        "recipient_id": f"u{nid}",
+        "type": "comment.created",
+        "actor_id": "a1",
+        "target_type": "post",
+        "target_id": f"p{nid}",
+        "group_id": f"g{nid}",
+        "seq": 1,
+        "critical": False,
+        "private": False,
+        "in_app": True,
+        "created_at": "2026-12-02T17:00:00.000Z",
+    }
 
 
 def _notification(nid: str, now: datetime) -> dict[str, Any]:
@@ -103,7 +146,7 @@ def _notification(nid: str, now: datetime) -> dict[str, Any]:
         "unrouted_email": False,
         "unrouted_push": True,
         "seq": 1,
-    } | _outbox("canteen.notify.notification.created.v1", {"id": nid, "recipient_id": user})
+    }
 
 
 def _group(nid: str, now: datetime) -> dict[str, Any]:

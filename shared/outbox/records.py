@@ -6,10 +6,14 @@ from collections.abc import Sequence
 from typing import Any
 
 from shared.events.envelope import Event
+from shared.ids import new_id
 
 OUTBOX_FIELD = "_outbox"
 PENDING_FIELD = "_outbox_pending"
 VERSION_FIELD = "_outbox_v"
+# Marks an outbox record: a document that exists only to carry events, deleted (not
+# rewritten) once they are published.
+RECORD_FIELD = "_outbox_record"
 
 
 def insert_with_events(doc: dict[str, Any], events: Sequence[Event]) -> dict[str, Any]:
@@ -19,6 +23,26 @@ def insert_with_events(doc: dict[str, Any], events: Sequence[Event]) -> dict[str
     out[PENDING_FIELD] = bool(events)
     out[VERSION_FIELD] = 1
     return out
+
+
+def outbox_records(events: Sequence[Event], per_record: int) -> list[dict[str, Any]]:
+    """`events` as outbox records of at most `per_record` events each, for `insert_many`.
+
+    For state written in many documents at once (a batch of notifications): one record per
+    few hundred documents is one small insert, where events in the documents themselves
+    would cost a rewrite of every document when the relay clears them. The writer inserts
+    the records AFTER the state they announce, and must announce again whatever it finds
+    already written when it redoes the work (a redelivered event): a crash between the two
+    writes then loses nothing, and an event id derived from the state makes the repeat the
+    same event, which consumers drop. The relay deletes a record once it is published.
+    """
+    records = []
+    for start in range(0, len(events), per_record):
+        chunk = events[start : start + per_record]
+        record = insert_with_events({"_id": new_id()}, chunk)
+        record[RECORD_FIELD] = True
+        records.append(record)
+    return records
 
 
 def update_with_events(update: dict[str, Any], events: Sequence[Event]) -> dict[str, Any]:

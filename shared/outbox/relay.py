@@ -10,7 +10,9 @@ Crash analysis (the fault-injection test kills the process at each step):
   so a re-publish never reaches back further than the event ids a consumer's target
   document keeps (`_applied`, capped at twice that or more);
 - the clearing is a compare-and-swap on the outbox version, so events appended by a
-  concurrent write while we published are never cleared unpublished.
+  concurrent write while we published are never cleared unpublished;
+- an outbox record (`outbox_records`: a document that only carries events, never appended
+  to) is deleted instead of cleared; killed before that, it is published again.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ import structlog
 from shared.bus.port import PER_EVENT_WINDOW, EventBus
 from shared.events.envelope import Event
 from shared.events.registry import EventRegistry
-from shared.outbox.records import OUTBOX_FIELD, PENDING_FIELD, VERSION_FIELD
+from shared.outbox.records import OUTBOX_FIELD, PENDING_FIELD, RECORD_FIELD, VERSION_FIELD
 from shared.store.port import DocumentStore
 
 log = structlog.get_logger()
@@ -186,6 +188,12 @@ class OutboxRelay:
         for e in events:
             log.debug("outbox.event.relayed", event_id=e.id, event_type=e.type)
         collection = self._store.collection(collection_name)
+        records = [d for d in docs if d.get(RECORD_FIELD)]
+        if records:
+            await collection.delete_many({"_id": {"$in": [d["_id"] for d in records]}})
+            for doc in records:
+                self._step(RelayStep.CLEARED, doc["_id"])
+            docs = [d for d in docs if not d.get(RECORD_FIELD)]
         missed = await self._clear_unchanged(collection, docs)
         for start in range(0, len(missed), _CLEAR_CONCURRENCY):
             await asyncio.gather(

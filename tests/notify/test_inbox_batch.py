@@ -15,7 +15,7 @@ import pytest
 from services.notify.context import NotifyContext, NotifyOptions
 from services.notify.inbox import build_inbox
 from services.notify.inbox.handlers import build_dispatcher
-from services.notify.inbox.repository import COUNTERS, GROUPS, NOTIFICATIONS
+from services.notify.inbox.repository import COUNTERS, GROUPS, NOTIFICATIONS, OUTBOX
 from services.notify.inbox.service import Inbox
 from services.notify.preferences.repository import PreferenceRepository
 from shared.backends import make_store
@@ -40,7 +40,7 @@ from tests.notify.test_inbox_support import (
 )
 
 # Stamped at write time, so they differ between two runs of the same events.
-VOLATILE = {"created_at", "first_at", "latest_at", "_outbox", "_outbox_pending", "_outbox_v"}
+VOLATILE = {"created_at", "created_event_id", "first_at", "latest_at"}
 
 Wired = tuple[DocumentStore, Inbox, EventDispatcher]
 
@@ -180,6 +180,53 @@ async def test_redelivered_batch_duplicates_nothing(wired: Callable[[], Awaitabl
     await dispatcher.handle_batch(events[3:9])
     await dispatcher.handle_batch(events[9:])
     assert await snapshot(store) == once
+
+
+async def announced(store: DocumentStore) -> list[tuple[str, str]]:
+    """(event id, notification id) of every `created` event waiting in outbox records."""
+    records = await store.collection(OUTBOX).find({}, sort=[("_id", 1)])
+    return [(e["id"], e["data"]["id"]) for r in records for e in r["_outbox"]]
+
+
+async def stored_ids(store: DocumentStore) -> list[tuple[str, str]]:
+    docs = await store.collection(NOTIFICATIONS).find({})
+    return sorted((d["created_event_id"], d["_id"]) for d in docs)
+
+
+async def test_each_notification_is_announced_once_by_the_batch_that_wrote_it(
+    wired: Callable[[], Awaitable[Wired]],
+) -> None:
+    events, who = scenario()
+    store, _, dispatcher = await wired()
+    await dispatcher.handle_batch(events)
+    got = await announced(store)
+    assert sorted(got) == await stored_ids(store)
+    assert len(got) == len(set(got)) > 10
+
+
+async def test_killed_before_announcing_the_redelivery_announces_what_is_stored(
+    wired: Callable[[], Awaitable[Wired]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Notifications written, the process dies before their outbox records: the redelivered
+    events find them stored and announce them, with the event ids stored in them (so an
+    announcement made twice is the same event, which consumers drop)."""
+    events, _ = scenario()
+    ref_store, _, ref = await wired()
+    await ref.handle_batch(events)
+    store, inbox, dispatcher = await wired()
+
+    async def killed(*args: Any, **kwargs: Any) -> None:
+        raise RuntimeError("killed before the records")
+
+    monkeypatch.setattr(inbox.repo, "announce", killed)
+    with pytest.raises(RuntimeError):
+        await dispatcher.handle_batch(events)
+    assert await announced(store) == []
+    assert await store.collection(NOTIFICATIONS).count({}) > 0  # written, not announced
+    monkeypatch.undo()
+    await dispatcher.handle_batch(events)
+    assert await snapshot(store, seq=False) == await snapshot(ref_store, seq=False)
+    assert sorted(set(await announced(store))) == await stored_ids(store) != []
 
 
 @pytest.mark.parametrize("failing", ["insert_all", "group_all"])

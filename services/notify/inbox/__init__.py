@@ -5,7 +5,7 @@ from __future__ import annotations
 from services.notify.context import Feature, NotifyContext
 from services.notify.inbox.handlers import build_dispatcher
 from services.notify.inbox.projection import Audiences
-from services.notify.inbox.repository import NOTIFICATIONS, InboxRepository
+from services.notify.inbox.repository import OUTBOX, InboxRepository
 from services.notify.inbox.routes import build_router
 from services.notify.inbox.service import Inbox
 from services.notify.preferences.repository import PreferenceRepository
@@ -34,7 +34,7 @@ def install(ctx: NotifyContext) -> Feature:
     dispatcher = build_dispatcher(inbox, audiences)
     return Feature(
         routers=[build_router(inbox, ctx.route_class)],
-        outbox_collections=[NOTIFICATIONS],
+        outbox_collections=[OUTBOX],
         setup=[inbox.repo.prepare, audiences.prepare],
         subscriptions=[
             Subscription(

@@ -30,13 +30,16 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+from shared.bus.port import PER_EVENT_WINDOW
 from shared.events.envelope import Event
-from shared.outbox import insert_with_events
+from shared.outbox import outbox_records
 from shared.outbox.records import strip_outbox
 from shared.store.errors import DuplicateKeyError
 from shared.store.port import Collection, DocumentStore
 
 NOTIFICATIONS = "notifications"
+# The notifications' `created` events, as outbox records (see `announce`).
+OUTBOX = "notification_outbox"
 GROUPS = "notification_groups"
 COUNTERS = "unread_counters"
 APPLIED_CAP = 512
@@ -84,6 +87,7 @@ class InboxRepository:
         self.notifications = store.collection(NOTIFICATIONS)
         self.groups = store.collection(GROUPS)
         self.counters = store.collection(COUNTERS)
+        self.outbox = store.collection(OUTBOX)
 
     async def prepare(self) -> None:
         n = self.notifications
@@ -101,15 +105,12 @@ class InboxRepository:
         doc = await self.notifications.find_one({"_id": notification_id})
         return clean(doc) if doc else None
 
-    async def insert(self, doc: dict[str, Any], events: list[Event]) -> bool:
-        try:
-            await self.notifications.insert_one(insert_with_events(doc, events))
-            return True
-        except DuplicateKeyError:
-            return False
+    async def announce(self, events: Sequence[Event]) -> None:
+        """Store notifications' events for the relay (written after the notifications)."""
+        await self.outbox.insert_many(outbox_records(events, PER_EVENT_WINDOW))
 
     async def insert_all(self, docs: Sequence[dict[str, Any]]) -> list[str]:
-        """Insert notification documents (with their outbox events); the ids inserted.
+        """Insert notification documents; the ids inserted.
 
         One bulk insert; ids that exist already (a redelivery) make it fall back to one
         insert each, which skips them."""

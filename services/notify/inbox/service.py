@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -22,7 +23,7 @@ from services.notify.preferences.repository import PreferenceRepository
 from services.notify.routing import unrouted_flags
 from shared.events.envelope import Event, new_event
 from shared.events.schemas.notify import NotificationCreated
-from shared.outbox import insert_with_events
+from shared.ids import new_id
 
 log = structlog.get_logger()
 
@@ -140,6 +141,7 @@ class Inbox:
         seqs = await self.repo.claim_all(wants)
         counted_before = [d for d in docs if d["_id"] not in seqs]
         regroup: list[dict[str, Any]] = []
+        existing: dict[str, dict[str, Any]] = {}
         if counted_before:  # a redelivery, maybe after a crash mid-way
             existing = await self.repo.existing([d["_id"] for d in counted_before])
             regroup = [e for e in existing.values() if e.get("in_app", True)]
@@ -156,17 +158,26 @@ class Inbox:
         for doc in fresh:
             doc["seq"] = seqs[doc["_id"]]
             doc["created_at"] = stamp
+            doc["created_event_id"] = new_id()
         # The group first, then the notification: whoever finds the notification (a mark
         # read, a delete hiding it) then finds its group too, so their decrements always
         # land. (Written the other way, or both at once, a decrement could reach a group not
         # created yet and be lost: a phantom or wrong unread count for good.) Both writes
         # are idempotent by notification id, so a redelivery finishes either.
         await self.repo.group_all([*regroup, *(d for d in fresh if d["in_app"])])
-        ids = await self.repo.insert_all([insert_with_events(d, [_created(d)]) for d in fresh])
-        inserted = set(ids)
+        inserted = set(await self.repo.insert_all(fresh))
         written = [d for d in fresh if d["_id"] in inserted]
-        if written:  # stored: the relay and this replica's stream clients need not wait
+        # Then their events, as outbox records: one small insert per batch instead of a
+        # rewrite of each notification when its own outbox is cleared. Killed before this
+        # write, the redelivery finds them counted and stored (`existing`) and announces
+        # them again: the same event ids (stored with them), which consumers drop.
+        skipped = [d["_id"] for d in fresh if d["_id"] not in inserted]
+        stored = existing if not skipped else existing | await self.repo.existing(skipped)
+        announced = [*written, *stored.values()]
+        if announced:
+            await self.repo.announce([_created(d) for d in announced])
             self._on_events()
+        if written:  # this replica's stream clients need not wait for a poll
             self._on_written(written)
         for doc in written:
             log.info(
@@ -251,7 +262,9 @@ def _visible_to(cands: list[Candidate], facts: set[str]) -> list[Candidate]:
 
 
 def _created(doc: dict[str, Any]) -> Event:
-    return new_event(
+    """The notification's `created` event; the same event (id and time) each time it is
+    built from the same stored notification, so announcing it again repeats it."""
+    event = new_event(
         NotificationCreated(
             id=doc["_id"],
             recipient_id=doc["recipient_id"],
@@ -267,6 +280,11 @@ def _created(doc: dict[str, Any]) -> Event:
             created_at=doc["created_at"],
         )
     )
+    # Stored before this field existed: derived from the notification id, stable too.
+    event_id = doc.get("created_event_id") or str(uuid.uuid5(uuid.NAMESPACE_URL, doc["_id"]))
+    at = doc["created_at"]
+    at = at if at.tzinfo else at.replace(tzinfo=UTC)
+    return event.model_copy(update={"id": event_id, "time": at})
 
 
 def _now() -> datetime:

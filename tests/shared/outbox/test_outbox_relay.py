@@ -20,6 +20,7 @@ from shared.outbox import (
     PENDING_FIELD,
     OutboxRelay,
     insert_with_events,
+    outbox_records,
     update_with_events,
 )
 from shared.store.port import Collection, DocumentStore
@@ -200,3 +201,31 @@ async def test_events_appended_during_a_publish_stay_pending(backend: dict[str, 
     finally:
         await bus.close()
         await store.close()
+
+
+async def test_outbox_records_are_published_in_order_then_deleted(
+    backend: dict[str, Any],
+) -> None:
+    """Records carry a batch's events in chunks of the window; the relay publishes them in
+    write order and deletes them (the documents they announce are not rewritten). Killed
+    between publishing and deleting, a record is published again: the same event ids."""
+    async with noted_things(backend) as (store, bus, registry, things):
+        events = [new_event(Noted(id=f"n{i:03}")) for i in range(250)]
+        records = outbox_records(events, PER_EVENT_WINDOW)
+        assert [len(r[OUTBOX_FIELD]) for r in records] == [100, 100, 50]
+        await things.insert_many(records)
+
+        crashing = Recording(bus, crash_after=0)
+        first = OutboxRelay(store, crashing, registry, [things.name])  # type: ignore[arg-type]
+        with pytest.raises(RuntimeError, match="killed after publishing"):
+            await first.relay_once()
+        assert await things.count({}) == 3  # nothing deleted before the crash
+        recording = Recording(bus)
+        second = OutboxRelay(store, recording, registry, [things.name])  # type: ignore[arg-type]
+        while await second.relay_once():
+            pass
+
+        again = [e.id for batch in recording.batches for e in batch]
+        assert again == [e.id for e in events]  # everything, in order, the same ids
+        assert [e.id for e in crashing.batches[0]] == [e.id for e in events[:100]]
+        assert await things.count({}) == 0  # deleted, not left cleared
