@@ -268,3 +268,40 @@ async def test_early_activity_on_a_private_or_hidden_post_shows_nothing(
     assert await store.collection(POSTS).count({"_id": "p-private"}) == 0
     if change == "deleted":
         assert await store.collection(POSTS).count({}) == 0
+
+
+async def test_a_batch_of_activity_leaves_what_one_event_at_a_time_leaves(
+    store: DocumentStore, settings: CanteenSettings, dispatch: Dispatch
+) -> None:
+    """The bus hands the digest consumer runs of comments, answers and reactions at once
+    (`bump_all`): posts known or not yet, public or private, a group deleted before its
+    post's activity, repeats inside the run and a whole redelivery end as they do per
+    event."""
+    private = {"audience": "group", "group_id": "s", "group_visibility": "private"}
+    activity = [
+        *bumps("p-known"),
+        *bumps("p-early"),
+        *bumps("p-private", **private),
+        *bumps("p-g", **PUBLIC_IN_G),
+    ]
+    activity.insert(2, activity[1])  # delivered twice within the run
+
+    async with service_store(settings, "notify_batch") as other:
+        await DigestProjections(other).prepare()
+        batched = build_dispatcher(DigestProjections(other))
+        for handle in (dispatch, batched):  # the same history before the run
+            await handle(post("p-known"))
+            await handle(group_deleted())
+        for event in [*activity, *activity]:  # and redelivered
+            await dispatch(event)
+        await batched.handle_batch(activity)
+        await batched.handle_batch(activity)  # redelivered whole
+        await batched.handle_batch(activity[4:9])  # and cut elsewhere
+
+        def entries(docs: list[dict[str, Any]]) -> dict[str, Any]:
+            return {d["_id"]: {**d, "_applied": sorted(d["_applied"])} for d in docs}
+
+        expected = entries(await store.collection(POSTS).find({}))
+        got = entries(await other.collection(POSTS).find({}))
+    assert got == expected
+    assert {k: v["score"] for k, v in got.items()} == {"p-known": 3, "p-early": 3}

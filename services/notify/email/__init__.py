@@ -31,6 +31,7 @@ def install(ctx: NotifyContext) -> Feature:
     outbox = EmailOutbox(ctx.store)
     prefs = PreferenceRepository(ctx.store)
     projections = DigestProjections(ctx.store)
+    dispatcher = build_dispatcher(projections)
     intake = ImmediateIntake(ctx.store, outbox, prefs, composer)
     digests = digests_for(ctx)
     worker = SendWorker(
@@ -50,7 +51,8 @@ def install(ctx: NotifyContext) -> Feature:
             Subscription(
                 group=GROUP,
                 topics=[activity_events.TOPIC, profiles_events.TOPIC],
-                handler=build_dispatcher(projections),
+                handler=dispatcher,
+                batch_handler=dispatcher.handle_batch,
             )
         ],
         background=[intake.run, digests.run, worker.run],

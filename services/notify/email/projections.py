@@ -170,6 +170,99 @@ class DigestProjections:
             return
         await self.settle(post_id, where.group_id, written)
 
+    async def bump_all(self, items: list[tuple[str, str, Activity]]) -> None:
+        """`bump` for a run of (post id, event id, event): the same result, with one read of
+        the posts for the run and one write per post (not a read and a write per event).
+
+        A post's `score` only ever changes together with its `_applied` (+1 per id), so
+        "score unchanged" guards the write; a post that moved since the read, or an entry
+        inserted meanwhile, goes back to `bump` one event at a time.
+        """
+        per_post: dict[str, list[tuple[str, Activity]]] = {}
+        for post_id, event_id, where in items:
+            per_post.setdefault(post_id, []).append((event_id, where))
+        found = {
+            d["_id"]: d
+            for d in await self.posts.find(
+                {"_id": {"$in": list(per_post)}}, projection=["score", "_applied"]
+            )
+        }
+        retry: list[str] = []
+        new: list[dict[str, Any]] = []
+        for post_id, events in per_post.items():
+            doc = found.get(post_id)
+            if doc is None:
+                # Per event, a bump starts the entry only from a public event on (an earlier
+                # private one updates nothing); from then on every event counts.
+                first = next(
+                    (
+                        i
+                        for i, (_, w) in enumerate(events)
+                        if _public(w.audience, w.group_visibility)
+                    ),
+                    None,
+                )
+                if first is not None:
+                    ids = _unique([e for e, _ in events[first:]])
+                    group_id = events[first][1].group_id
+                    new.append(_started(post_id, ids, group_id))
+                continue
+            applied = list(doc.get("_applied") or [])
+            ids = [e for e in _unique([e for e, _ in events]) if e not in applied]
+            if not ids:
+                continue
+            result = await self.posts.update_one(
+                {"_id": post_id, "score": doc["score"]},
+                {"$inc": {"score": len(ids)}, "$set": {"_applied": (applied + ids)[-APPLIED_CAP:]}},
+            )
+            if not result.matched_count:
+                retry.append(post_id)
+        if new:
+            try:
+                await self.posts.insert_many(new)
+            except DuplicateKeyError:  # some inserted meanwhile: redo those one by one
+                retry.extend(d["_id"] for d in new)
+            # (also after a partial insert: the entries it did write need the check too)
+            await self._settle_all(new)
+        for post_id in retry:  # `bump` skips what is applied already
+            for event_id, where in per_post[post_id]:
+                await self.bump(post_id, event_id, where)
+
+    async def _settle_all(self, inserted: list[dict[str, Any]]) -> None:
+        """`settle` for entries just inserted: take out those of groups deleted meanwhile."""
+        groups = {d["group_id"] for d in inserted if d.get("group_id")}
+        if not groups:
+            return
+        gone = await self.groups.find({"_id": {"$in": sorted(groups)}, "deleted": True})
+        if gone:
+            await self.posts.delete_many({"group_id": {"$in": [g["_id"] for g in gone]}})
+
+
+def _unique(ids: list[str]) -> list[str]:
+    return list(dict.fromkeys(ids))
+
+
+def _started(post_id: str, ids: list[str], group_id: str | None) -> dict[str, Any]:
+    """The entry a bump starts before its post is known (what `bump`'s upsert writes)."""
+    return {
+        "_id": post_id,
+        "score": len(ids),
+        "_applied": ids[-APPLIED_CAP:],
+        "answered": False,
+        "group_id": group_id,
+    }
+
+
+def _bumped(event: Event, data: Any) -> tuple[str, str, Activity] | None:
+    """(post id, event id, event) of an event that bumps a post's activity, else None."""
+    if isinstance(data, AnswerCreated):
+        return data.question_id, event.id, data
+    if isinstance(data, CommentCreated):
+        return data.post_id, event.id, data
+    if isinstance(data, ReactionSet) and data.previous_kind is None:
+        return data.post_id, event.id, data
+    return None
+
 
 def build_dispatcher(p: DigestProjections) -> EventDispatcher:
     dispatcher = EventDispatcher(registry)
@@ -244,6 +337,10 @@ def build_dispatcher(p: DigestProjections) -> EventDispatcher:
     async def reaction_set(event: Event, data: ReactionSet) -> None:
         if data.previous_kind is None:
             await p.bump(data.post_id, event.id, data)
+
+    @dispatcher.on_batch(AnswerCreated, CommentCreated, ReactionSet)
+    async def bump_batch(items: list[tuple[Event, Any]]) -> None:
+        await p.bump_all([b for e, d in items if (b := _bumped(e, d)) is not None])
 
     @dispatcher.on(ExpertiseChanged)
     async def expertise_changed(event: Event, data: ExpertiseChanged) -> None:
