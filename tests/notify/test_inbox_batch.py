@@ -196,7 +196,7 @@ async def stored_ids(store: DocumentStore) -> list[tuple[str, str]]:
 async def test_each_notification_is_announced_once_by_the_batch_that_wrote_it(
     wired: Callable[[], Awaitable[Wired]],
 ) -> None:
-    events, who = scenario()
+    events, _ = scenario()
     store, _, dispatcher = await wired()
     await dispatcher.handle_batch(events)
     got = await announced(store)
