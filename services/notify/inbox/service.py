@@ -264,6 +264,8 @@ def _visible_to(cands: list[Candidate], facts: set[str]) -> list[Candidate]:
 def _created(doc: dict[str, Any]) -> Event:
     """The notification's `created` event; the same event (id and time) each time it is
     built from the same stored notification, so announcing it again repeats it."""
+    at = doc["created_at"]
+    at = at if at.tzinfo else at.replace(tzinfo=UTC)  # as read back from some stores
     event = new_event(
         NotificationCreated(
             id=doc["_id"],
@@ -277,13 +279,11 @@ def _created(doc: dict[str, Any]) -> Event:
             critical=doc["critical"],
             private=doc["private"],
             in_app=doc["in_app"],
-            created_at=doc["created_at"],
+            created_at=at,
         )
     )
     # Stored before this field existed: derived from the notification id, stable too.
     event_id = doc.get("created_event_id") or str(uuid.uuid5(uuid.NAMESPACE_URL, doc["_id"]))
-    at = doc["created_at"]
-    at = at if at.tzinfo else at.replace(tzinfo=UTC)
     return event.model_copy(update={"id": event_id, "time": at})
 
 
