@@ -52,5 +52,5 @@ def test_pending_events_are_counted_with_their_age(
     docs, events, age = _row(result.stderr, "activity", "posts")[2:]
     assert (docs, events) == ("1", "3")
     assert age.endswith("m") and 9 <= int(age[:-1]) <= 11  # written ten minutes ago
-    assert _row(result.stderr, "notify", "notifications")[2] == "0"
+    assert _row(result.stderr, "notify", "notification_outbox")[2] == "0"
     assert "1 document(s) with unpublished events" in result.stderr
