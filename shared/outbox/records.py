@@ -29,11 +29,11 @@ def outbox_records(events: Sequence[Event], per_record: int) -> list[dict[str, A
     """`events` as outbox records of at most `per_record` events each, for `insert_many`.
 
     For state written in many documents at once (a batch of notifications): one record per
-    few hundred documents is one small insert, where events in the documents themselves
+    `per_record` documents is one small insert, where events in the documents themselves
     would cost a rewrite of every document when the relay clears them. The writer inserts
     the records AFTER the state they announce, and must announce again whatever it finds
     already written when it redoes the work (a redelivered event): a crash between the two
-    writes then loses nothing, and an event id derived from the state makes the repeat the
+    writes then loses nothing, and an event id stored with the state makes the repeat the
     same event, which consumers drop. The relay deletes a record once it is published.
     """
     records = []
