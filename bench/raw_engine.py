@@ -11,6 +11,7 @@ bound for the service on that engine. The database is dropped afterwards.
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
@@ -49,8 +50,8 @@ def _outbox(event_type: str, data: dict[str, Any]) -> dict[str, Any]:
 async def notify_writes(uri: str, database: str, n: int, *, outbox: str = "records") -> float:
     """Per comment event: an unread counter, a notification group and a notification
     inserted, then the notification's `created` event as `outbox` says:
-    - "records": as the service does it: outbox records of 100 events each, inserted after
-      the notifications, then the relay's work: read them, delete them;
+    - "records": as the service does it: outbox records of 100 events each (as JSON text),
+      inserted after the notifications, then the relay's work: read them, delete them;
     - "cleared": as the service did before the records: the event in the notification's
       own outbox, cleared by the relay (a rewrite of every notification);
     - "none": nothing (the inserts alone)."""
@@ -78,7 +79,10 @@ async def notify_writes(uri: str, database: str, n: int, *, outbox: str = "recor
             records = [
                 {
                     "_id": f"r{ids[k]}",
-                    "_outbox": [_outbox(created, _event_data(i))["_outbox"][0] for i in chunk],
+                    # as the service keeps them: each event as its JSON text
+                    "_outbox": [
+                        json.dumps(_outbox(created, _event_data(i))["_outbox"][0]) for i in chunk
+                    ],
                     "_outbox_pending": True,
                     "_outbox_v": 1,
                     "_outbox_record": True,

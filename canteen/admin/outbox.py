@@ -6,6 +6,7 @@ relay is not running or cannot reach the bus (see its `outbox.*` log events).
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Annotated, Any
@@ -103,7 +104,14 @@ async def _pending(store: DocumentStore, service: str, collection: str, scan: in
     )
 
 
-def _time(record: dict[str, Any]) -> datetime | None:
+def _time(record: dict[str, Any] | str) -> datetime | None:
+    if isinstance(record, str):  # an outbox record's event, kept as JSON text
+        try:
+            record = json.loads(record)
+        except ValueError:
+            return None
+        if not isinstance(record, dict):
+            return None
     value = record.get("time")
     if isinstance(value, datetime):
         return value if value.tzinfo else value.replace(tzinfo=UTC)

@@ -82,7 +82,10 @@ class Event(BaseModel):
         return self.model_dump(mode="json")
 
     @classmethod
-    def from_record(cls, record: dict[str, Any]) -> Event:
+    def from_record(cls, record: dict[str, Any] | str) -> Event:
+        """From `to_record`'s dict, or from the event's JSON text (as outbox records keep it)."""
+        if isinstance(record, str):
+            return cls.model_validate_json(record)
         return cls.model_validate(record)
 
 

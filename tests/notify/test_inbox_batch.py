@@ -185,7 +185,8 @@ async def test_redelivered_batch_duplicates_nothing(wired: Callable[[], Awaitabl
 async def announced(store: DocumentStore) -> list[tuple[str, str]]:
     """(event id, notification id) of every `created` event waiting in outbox records."""
     records = await store.collection(OUTBOX).find({}, sort=[("_id", 1)])
-    return [(e["id"], e["data"]["id"]) for r in records for e in r["_outbox"]]
+    events = [Event.from_record(e) for r in records for e in r["_outbox"]]
+    return [(e.id, e.data["id"]) for e in events]
 
 
 async def stored_ids(store: DocumentStore) -> list[tuple[str, str]]:
