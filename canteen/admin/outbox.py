@@ -6,7 +6,6 @@ relay is not running or cannot reach the bus (see its `outbox.*` log events).
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Annotated, Any
@@ -106,11 +105,13 @@ async def _pending(store: DocumentStore, service: str, collection: str, scan: in
 
 def _time(record: dict[str, Any] | str) -> datetime | None:
     if isinstance(record, str):  # an outbox record's event, kept as JSON text
+        from pydantic import ValidationError
+
+        from shared.events.envelope import Event
+
         try:
-            record = json.loads(record)
-        except ValueError:
-            return None
-        if not isinstance(record, dict):
+            return Event.from_record(record).time
+        except ValidationError:
             return None
     value = record.get("time")
     if isinstance(value, datetime):

@@ -89,14 +89,21 @@ class Event(BaseModel):
         return cls.model_validate(record)
 
 
-def new_event(payload: EventData, *, traceparent: str | None = None) -> Event:
-    """Wrap a typed payload in a fresh envelope with a time-ordered id."""
+def new_event(
+    payload: EventData,
+    *,
+    traceparent: str | None = None,
+    event_id: str | None = None,
+    at: datetime | None = None,
+) -> Event:
+    """Wrap a typed payload in an envelope: a fresh time-ordered id and the current time,
+    unless given (an event rebuilt from stored state must come out the same each time)."""
     return Event(
-        id=new_id(),
+        id=event_id or new_id(),
         source=payload.source,
         type=payload.event_type,
         subject=payload.subject(),
-        time=datetime.now(UTC),
+        time=at or datetime.now(UTC),
         data=payload.model_dump(mode="json"),
         traceparent=traceparent,
     )

@@ -10,7 +10,6 @@ instead (see its docstring for the order that keeps that safe); the relay delete
 from shared.outbox.records import (
     OUTBOX_FIELD,
     PENDING_FIELD,
-    RECORD_FIELD,
     VERSION_FIELD,
     insert_with_events,
     outbox_records,
@@ -21,7 +20,6 @@ from shared.outbox.relay import OutboxRelay, RelayStep
 __all__ = [
     "OUTBOX_FIELD",
     "PENDING_FIELD",
-    "RECORD_FIELD",
     "VERSION_FIELD",
     "OutboxRelay",
     "RelayStep",

@@ -44,11 +44,15 @@ def outbox_records(events: Sequence[Event], per_record: int) -> list[dict[str, A
     records = []
     for start in range(0, len(events), per_record):
         chunk = events[start : start + per_record]
-        record = insert_with_events({"_id": new_id()}, [])
-        record[OUTBOX_FIELD] = [e.model_dump_json() for e in chunk]
-        record[PENDING_FIELD] = True
-        record[RECORD_FIELD] = True
-        records.append(record)
+        records.append(
+            {
+                "_id": new_id(),
+                OUTBOX_FIELD: [e.model_dump_json() for e in chunk],
+                PENDING_FIELD: True,
+                VERSION_FIELD: 1,
+                RECORD_FIELD: True,
+            }
+        )
     return records
 
 

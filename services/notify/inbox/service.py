@@ -266,7 +266,9 @@ def _created(doc: dict[str, Any]) -> Event:
     built from the same stored notification, so announcing it again repeats it."""
     at = doc["created_at"]
     at = at if at.tzinfo else at.replace(tzinfo=UTC)  # as read back from some stores
-    event = new_event(
+    # Stored before `created_event_id` existed: derived from the notification id, stable too.
+    event_id = doc.get("created_event_id") or str(uuid.uuid5(uuid.NAMESPACE_URL, doc["_id"]))
+    return new_event(
         NotificationCreated(
             id=doc["_id"],
             recipient_id=doc["recipient_id"],
@@ -280,11 +282,10 @@ def _created(doc: dict[str, Any]) -> Event:
             private=doc["private"],
             in_app=doc["in_app"],
             created_at=at,
-        )
+        ),
+        event_id=event_id,
+        at=at,
     )
-    # Stored before this field existed: derived from the notification id, stable too.
-    event_id = doc.get("created_event_id") or str(uuid.uuid5(uuid.NAMESPACE_URL, doc["_id"]))
-    return event.model_copy(update={"id": event_id, "time": at})
 
 
 def _now() -> datetime:
