@@ -76,20 +76,18 @@ async def notify_writes(uri: str, database: str, n: int, *, outbox: str = "recor
                 {"$set": {"_outbox": [], "_outbox_pending": False}},
             )
         if outbox == "records":
-            records = [
-                {
-                    "_id": f"r{ids[k]}",
-                    # as the service keeps them: each event as its JSON text
-                    "_outbox": [
-                        json.dumps(_outbox(created, _event_data(i))["_outbox"][0]) for i in chunk
-                    ],
-                    "_outbox_pending": True,
-                    "_outbox_v": 1,
-                    "_outbox_record": True,
-                }
-                for k in range(0, len(ids), 100)
-                if (chunk := ids[k : k + 100])
-            ]
+            records = []
+            for k in range(0, len(ids), 100):  # as the service keeps them: JSON text each
+                chunk = [_outbox(created, _event_data(i))["_outbox"][0] for i in ids[k : k + 100]]
+                records.append(
+                    {
+                        "_id": f"r{ids[k]}",
+                        "_outbox": [json.dumps(e) for e in chunk],
+                        "_outbox_pending": True,
+                        "_outbox_v": 1,
+                        "_outbox_record": True,
+                    }
+                )
             await db.notification_outbox.insert_many(records)
             found = await db.notification_outbox.find(
                 {"_outbox_pending": True, "_id": {"$in": [r["_id"] for r in records]}}
