@@ -173,8 +173,10 @@ FDB_BIN="$CACHE/bin/canteen-ferretdb"
 # sort-contract.sed
 # (a find's sort and limit reach SQLite when its filter translates exactly), update-cursor.sed (a bug: a bulk
 # update of over 100 statements hung) and debug-log.sed (no debug loggers built at warn
-# level); see docs/engines.md. The copy is used through a `replace` in the build copy's
-# go.mod; the checked-in go.mod is untouched.
+# level); and a copy of its SQLite driver, modernc.org/sqlite v1.32.0, with stmtcache.sed +
+# stmtcache.go.in (each connection keeps its prepared statements); see docs/engines.md.
+# The copies are used through `replace`s in the build copy's go.mod; the checked-in go.mod
+# is untouched.
 patch_go() { # sed-script count text files... -> apply it; fail unless `text` is then on `count` lines
   local script=$1 count=$2 text=$3
   shift 3
@@ -210,9 +212,17 @@ build_ferretdb() { # wrapper-src build-dir -> $FDB_BIN.tmp
     "$pkg/util/resource/resource.go" || return 1
   patch_go "$src/debug-log.sed" 12 'l.Enabled(ctx, slog.LevelDebug) {' \
     "$pkg/util/fsql/db.go" "$pkg/util/fsql/tx.go" || return 1
+  # The SQLite driver too: a per-connection prepared-statement cache (stmtcache.go.in).
+  local driver
+  driver="$(cd "$src" && go mod download -json modernc.org/sqlite >/dev/null &&
+    go list -m -f '{{.Dir}}' modernc.org/sqlite)" || return 1
+  cp -R --no-preserve=mode "$driver" "$build/sqlite" && chmod -R u+w "$build/sqlite"
+  cp "$src/stmtcache.go.in" "$build/sqlite/canteen_stmtcache.go"
+  patch_go "$src/stmtcache.sed" 4 '// canteen-stmtcache' "$build/sqlite/sqlite.go" || return 1
   cp "$src/main.go" "$src/go.mod" "$src/go.sum" "$build/wrapper/"
   (cd "$build/wrapper" &&
     go mod edit -replace "github.com/FerretDB/FerretDB=$build/ferretdb" &&
+    go mod edit -replace "modernc.org/sqlite=$build/sqlite" &&
     go build -buildvcs=false -trimpath -o "$FDB_BIN.tmp" .)
 }
 provision_ferretdb() {
@@ -220,13 +230,13 @@ provision_ferretdb() {
   want="$(fingerprint "$src/main.go" "$src/go.mod" "$src/go.sum" "$src/id-index.sed" \
     "$src/pushdown.sed" "$src/pushdown.go.in" "$src/sortlimit.sed" "$src/sortlimit.go.in" \
     "$src/findlimit.sed" "$src/findlimit.go.in" "$src/sort-contract.sed" "$src/update-cursor.sed" "$src/debug-log.sed" \
-    "$src/no-tracking.sed")"
+    "$src/no-tracking.sed" "$src/stmtcache.sed" "$src/stmtcache.go.in")"
   if [[ -x $FDB_BIN && -f $FDB_BIN.stamp && $(cat "$FDB_BIN.stamp") == "$want" ]]; then
     return 0
   fi
   command -v go >/dev/null || die "go not found"
   plog="$VAR/ferretdb/provision.log"
-  say "provisioning: go build $src (FerretDB patched: id-index.sed, pushdown.sed, sortlimit.sed, findlimit.sed, sort-contract.sed, update-cursor.sed, debug-log.sed, no-tracking.sed) -> $FDB_BIN (a minute or two cold) ..."
+  say "provisioning: go build $src (FerretDB patched: id-index.sed, pushdown.sed, sortlimit.sed, findlimit.sed, sort-contract.sed, update-cursor.sed, debug-log.sed, no-tracking.sed; modernc.org/sqlite: stmtcache.sed) -> $FDB_BIN (a minute or two cold) ..."
   mkdir -p "$CACHE/bin" "$VAR/ferretdb"
   if ! build_ferretdb "$src" "$CACHE/build/ferretdb" >"$plog" 2>&1; then
     show_tail "$plog"
