@@ -11,10 +11,11 @@
    acceptances, articles over 1,000 people and 50 topics) published on a fresh bench topic,
    then consumed by the expertise handlers through the bus's real delivery loop (decode,
    validate, dispatch, commit), in batches of a partition's events (the subscription's
-   `batch_handler`; `--per-event` also measures the one-by-one path) on SQLite (embedded
-   bus + store) and, with --kafka and --mongo-uri, on Kafka + FerretDB/MongoDB; then the
-   raw engine's ceiling: the same events' document writes with the bare driver in bulk
-   (bench/raw_engine.py), an upper bound for any consumer on that engine.
+   `batch_handler`, up to its `max_batch` events a call; `--per-event` also measures the
+   one-by-one path) on SQLite (embedded bus + store) and, with --kafka and --mongo-uri,
+   on Kafka + FerretDB/MongoDB; then the raw engine's ceiling: the same events' document
+   writes with the bare driver in bulk (bench/raw_engine.py), in batches of the
+   subscription's size, an upper bound for any consumer on that engine.
 
 Prints markdown tables; asserts nothing.
 """
@@ -44,6 +45,7 @@ from canteen.allinone import create_single
 from services.profiles.context import ProfilesContext, ProfilesOptions
 from services.profiles.expertise import install
 from services.profiles.expertise.domain import growth
+from services.profiles.expertise.repository import EXPERTISE_BATCH
 from shared.backends import make_bus, make_store
 from shared.events.envelope import Event, EventData, new_event
 from shared.events.schemas.activity.discussion import AnswerAccepted, AnswerCreated, VoteSet
@@ -278,6 +280,7 @@ async def bench_updates(
             topics=[topic],
             handler=handler,
             batch_handler=batch_handler if batched else None,
+            max_batch=subscription.max_batch,
         )
         start = time.perf_counter()
         task = asyncio.create_task(consumer.run())
@@ -301,7 +304,7 @@ async def bench_raw(settings: CanteenSettings, n: int) -> str:
     finally:
         await store.close()
     uri, database = settings.mongodb_uri.get_secret_value(), settings.mongodb_database("profiles")
-    rate = await expertise_writes(uri, database, activity_events(n))
+    rate = await expertise_writes(uri, database, activity_events(n), batch=EXPERTISE_BATCH)
     label = "FerretDB alone: the same events' writes, bare driver, no service code"
     return f"| {label} | bulk | {n} | {n / rate:.1f} | {rate:.0f} |"
 

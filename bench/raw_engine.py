@@ -175,8 +175,11 @@ def _group(nid: str, now: datetime) -> dict[str, Any]:
     }
 
 
-async def expertise_writes(uri: str, database: str, events: Sequence[EventData]) -> float:
-    """The expertise consumer's writes for `events`, batch by batch (333 a partition): each
+async def expertise_writes(
+    uri: str, database: str, events: Sequence[EventData], *, batch: int
+) -> float:
+    """The expertise consumer's writes for `events`, `batch` events at a time, PARTITIONS
+    batches at once (batches of one partition's events, as the consumer gets them): each
     source inserted when new, else compare-and-swapped once per batch; each (person, topic)
     document likewise (with its `expertise.changed` in its outbox); an answerer per answer;
     a question per acceptance."""
@@ -218,7 +221,7 @@ async def expertise_writes(uri: str, database: str, events: Sequence[EventData])
             await db.questions.bulk_write(questions)
 
     try:
-        return await _partitions(len(events), 333, write)
+        return await _partitions(len(events), batch, write)
     finally:
         await client.drop_database(database)
         await client.close()

@@ -15,7 +15,7 @@ from typing import Any
 
 import structlog
 
-from shared.bus.port import BatchHandler, Consumer, EventBus, Handler, RetryPolicy
+from shared.bus.port import MAX_BATCH, BatchHandler, Consumer, EventBus, Handler, RetryPolicy
 from shared.events.registry import EventRegistry
 from shared.outbox.relay import OutboxRelay
 from shared.outbox.watch import WatchedStore
@@ -37,6 +37,8 @@ class Subscription:
     handler: Handler
     # Optional fast path over many events at once; `handler` stays the per-event fallback.
     batch_handler: BatchHandler | None = None
+    # The most events one call of `batch_handler` gets.
+    max_batch: int = MAX_BATCH
 
 
 @dataclass
@@ -83,6 +85,7 @@ class ServiceRuntime:
                 handler=sub.handler,
                 retry=self.retry,
                 batch_handler=sub.batch_handler,
+                max_batch=sub.max_batch,
             )
             self._consumers.append(consumer)
             self._tasks.append(asyncio.create_task(consumer.run(), name=f"{sub.group}.consumer"))

@@ -22,7 +22,14 @@ from typing import Any, TypeVar
 import structlog
 
 from shared.bus.metrics import BusMetrics
-from shared.bus.port import BatchHandler, Handler, PoisonEvent, RetryPolicy, dlq_topic
+from shared.bus.port import (
+    MAX_BATCH,
+    BatchHandler,
+    Handler,
+    PoisonEvent,
+    RetryPolicy,
+    dlq_topic,
+)
 from shared.events.codec import MalformedMessage, Message, decode
 from shared.events.envelope import Event
 from shared.events.registry import InvalidEvent, UnknownEventType
@@ -38,7 +45,6 @@ POISON_ERRORS: tuple[type[Exception], ...] = (
     MalformedMessage,
 )
 MAX_ERROR_LENGTH = 1000
-MAX_BATCH = 500
 
 K = TypeVar("K", bound=Hashable)
 RawPublisher = Callable[[str, Message], Awaitable[None]]

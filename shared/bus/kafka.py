@@ -32,6 +32,7 @@ from aiokafka.helpers import create_ssl_context
 from shared.bus.delivery import Delivery, Record
 from shared.bus.metrics import BusMetrics
 from shared.bus.port import (
+    MAX_BATCH,
     PER_EVENT_WINDOW,
     BatchHandler,
     Consumer,
@@ -230,6 +231,7 @@ class KafkaEventBus(EventBus):
         handler: Handler,
         retry: RetryPolicy = RetryPolicy(),
         batch_handler: BatchHandler | None = None,
+        max_batch: int = MAX_BATCH,
     ) -> KafkaConsumer:
         return KafkaConsumer(
             self,
@@ -238,6 +240,7 @@ class KafkaEventBus(EventBus):
             handler=handler,
             retry=retry,
             batch_handler=batch_handler,
+            max_batch=max_batch,
         )
 
     async def reset_offsets(
@@ -292,19 +295,25 @@ class KafkaConsumer(Consumer):
         handler: Handler,
         retry: RetryPolicy,
         batch_handler: BatchHandler | None = None,
+        max_batch: int = MAX_BATCH,
         max_records: int = 1000,
     ) -> None:
         self.bus = bus
         self.group = group
         self.topics = tuple(topics)
-        # Without a batch handler, a fetch (and so what a crash redelivers) is one window.
-        self.max_records = max_records if batch_handler else min(max_records, PER_EVENT_WINDOW)
+        # Without a batch handler, a fetch (and so what a crash redelivers) is one window;
+        # with one, a fetch holds at least one whole batch.
+        if batch_handler:
+            self.max_records = max(max_records, max_batch)
+        else:
+            self.max_records = min(max_records, PER_EVENT_WINDOW)
         self.batch_lock = asyncio.Lock()
         self._delivery = Delivery(
             group=group,
             handler=handler,
             retry=retry,
             batch_handler=batch_handler,
+            max_batch=max_batch,
             publish_raw=bus.publish_raw,
             metrics=bus.metrics,
         )

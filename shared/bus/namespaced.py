@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from shared.bus.metrics import BusMetrics
-from shared.bus.port import BatchHandler, Consumer, EventBus, Handler, RetryPolicy
+from shared.bus.port import MAX_BATCH, BatchHandler, Consumer, EventBus, Handler, RetryPolicy
 from shared.events.codec import Message
 from shared.events.envelope import Event
 
@@ -52,6 +52,7 @@ class NamespacedEventBus(EventBus):
         handler: Handler,
         retry: RetryPolicy = RetryPolicy(),
         batch_handler: BatchHandler | None = None,
+        max_batch: int = MAX_BATCH,
     ) -> Consumer:
         return self.inner.consumer(
             group=self._name(group),
@@ -59,6 +60,7 @@ class NamespacedEventBus(EventBus):
             handler=handler,
             retry=retry,
             batch_handler=batch_handler,
+            max_batch=max_batch,
         )
 
     async def reset_offsets(

@@ -58,6 +58,12 @@ class RetryPolicy:
 # 100 records costs nothing next to 100 handled events.
 PER_EVENT_WINDOW = 100
 
+# How many consecutive events of one partition a batch handler gets at most, unless its
+# subscription says otherwise. A batch that fails is run again event by event, so this
+# also bounds that fallback. A consumer whose batch costs a few round trips whatever its
+# size (a projection) does better with more (see the expertise subscription).
+MAX_BATCH = 500
+
 
 class Consumer(ABC):
     """One member of a consumer group, running a handler over its share of partitions."""
@@ -108,11 +114,13 @@ class EventBus(ABC):
         handler: Handler,
         retry: RetryPolicy = RetryPolicy(),
         batch_handler: BatchHandler | None = None,
+        max_batch: int = MAX_BATCH,
     ) -> Consumer:
         """A group member. With `batch_handler`, fetched records go to it in batches of
-        consecutive events of one partition; when a batch raises, its events are delivered
-        one by one to `handler` with the usual retries and dead-lettering. So a batch
-        handler must leave exactly the state `handler` would, and be safe to repeat."""
+        up to `max_batch` consecutive events of one partition; when a batch raises, its
+        events are delivered one by one to `handler` with the usual retries and
+        dead-lettering. So a batch handler must leave exactly the state `handler` would,
+        and be safe to repeat."""
 
     @abstractmethod
     async def reset_offsets(

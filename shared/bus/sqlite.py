@@ -23,7 +23,15 @@ import structlog
 
 from shared.bus.delivery import Delivery, Record
 from shared.bus.metrics import BusMetrics
-from shared.bus.port import PER_EVENT_WINDOW, BatchHandler, Consumer, EventBus, Handler, RetryPolicy
+from shared.bus.port import (
+    MAX_BATCH,
+    PER_EVENT_WINDOW,
+    BatchHandler,
+    Consumer,
+    EventBus,
+    Handler,
+    RetryPolicy,
+)
 from shared.bus.sqlite_log import SqliteLog, TopicPartition
 from shared.events.codec import Message, encode
 from shared.events.envelope import Event
@@ -179,6 +187,7 @@ class SqliteEventBus(EventBus):
         handler: Handler,
         retry: RetryPolicy = RetryPolicy(),
         batch_handler: BatchHandler | None = None,
+        max_batch: int = MAX_BATCH,
     ) -> SqliteConsumer:
         return SqliteConsumer(
             self,
@@ -187,6 +196,7 @@ class SqliteEventBus(EventBus):
             handler=handler,
             retry=retry,
             batch_handler=batch_handler,
+            max_batch=max_batch,
         )
 
     async def reset_offsets(
@@ -215,21 +225,24 @@ class SqliteConsumer(Consumer):
         handler: Handler,
         retry: RetryPolicy,
         batch_handler: BatchHandler | None = None,
+        max_batch: int = MAX_BATCH,
     ) -> None:
         self.bus = bus
         self.group = group
         self.topics = tuple(topics)
         self.owner = f"{uuid.uuid4()}"
         # Without a batch handler, a fetch (and so what a crash redelivers) is one window,
-        # over all partitions: one document's events may travel under several keys.
+        # over all partitions: one document's events may travel under several keys. With
+        # one, a fetch holds at least one whole batch (per partition).
         per_partition = max(1, PER_EVENT_WINDOW // bus.partitions)
         limit = bus.fetch_limit
-        self.fetch_limit = limit if batch_handler else min(limit, per_partition)
+        self.fetch_limit = max(limit, max_batch) if batch_handler else min(limit, per_partition)
         self._delivery = Delivery(
             group=group,
             handler=handler,
             retry=retry,
             batch_handler=batch_handler,
+            max_batch=max_batch,
             publish_raw=bus.publish_raw,
             metrics=bus.metrics,
         )

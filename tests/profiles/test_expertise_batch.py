@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from services.profiles.expertise import repository
 from services.profiles.expertise.local import LocalCopies
 from services.profiles.expertise.repository import ExpertiseRepository
 from shared.events.envelope import EventData, new_event
@@ -248,6 +249,23 @@ async def test_a_batch_leaves_what_one_by_one_leaves(settings: CanteenSettings, 
             await many.deliver_batch(*chunk)
         expected, got = await snapshot(one), await snapshot(many)
         assert expected["expertise"], "the scenario must produce expertise"
+        assert_same(expected, got)
+
+
+async def test_reads_split_into_chunks_leave_the_same(
+    settings: CanteenSettings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A batch touching more documents than one `$in` read asks for reads them in pieces."""
+    monkeypatch.setattr(repository, "IN_CHUNK", 3)
+    events = scenario(seed=11)
+    async with harness(twin(settings, "single")) as one, harness(twin(settings, "batch")) as many:
+        await setup_people(one)
+        await setup_people(many)
+        await one.deliver(*events)
+        for chunk in chunks(events, 40):  # later batches read what earlier ones wrote
+            await many.deliver_batch(*chunk)
+        expected, got = await snapshot(one), await snapshot(many)
+        assert len(expected["expertise"]) > 3 and len(expected["sources"]) > 3
         assert_same(expected, got)
 
 

@@ -16,7 +16,11 @@ from services.profiles.context import Feature, ProfilesContext
 from services.profiles.expertise.batch import BatchScorer
 from services.profiles.expertise.handlers import build_dispatcher
 from services.profiles.expertise.local import LocalCopies
-from services.profiles.expertise.repository import EXPERTISE, ExpertiseRepository
+from services.profiles.expertise.repository import (
+    EXPERTISE,
+    EXPERTISE_BATCH,
+    ExpertiseRepository,
+)
 from services.profiles.expertise.routes import build_router
 from services.profiles.expertise.scorer import Scorer
 from services.profiles.expertise.service import ExpertiseService
@@ -59,6 +63,10 @@ def install(ctx: ProfilesContext, *, clock: Clock = utc_now) -> Feature:
                 topics=[activity.TOPIC, profiles.TOPIC],
                 handler=dispatcher,
                 batch_handler=dispatcher.handle_batch,
+                # A batch costs about ten round trips whatever its size (reads by `$in`,
+                # bulk inserts and compare-and-swaps): on Kafka + FerretDB, batches of
+                # 2,000 handled ~2,650 events/s where batches of 500 handled ~1,950.
+                max_batch=EXPERTISE_BATCH,
             )
         ],
     )

@@ -32,6 +32,11 @@ EXPERTISE = "expertise"
 SOURCES = "expertise_sources"
 PEOPLE = "people"
 MAX_ATTEMPTS = 100
+# The most events the consumer hands the batched path at once (see `install`).
+EXPERTISE_BATCH = 2000
+# The most ids one `$in` read asks for: a whole batch's sources in one read, and a bounded
+# command however many topics the events carry.
+IN_CHUNK = EXPERTISE_BATCH
 
 
 def versioned(source_id: str, update: dict[str, Any]) -> dict[str, Any]:
@@ -201,23 +206,15 @@ class ExpertiseRepository:
 
     async def expertise_by_id(self, doc_ids: list[str]) -> dict[str, dict[str, Any]]:
         """What projecting needs of each document (not its evidence or outbox)."""
-        docs = await self._expertise.find(
-            {"_id": {"$in": sorted(set(doc_ids))}},
-            projection=["v", "contrib", "published_ref", "hidden"],
-        )
-        return {d["_id"]: d for d in docs}
+        projection = ["v", "contrib", "published_ref", "hidden"]
+        return await _by_id(self._expertise, doc_ids, projection)
 
     async def sources_by_id(self, source_ids: list[str]) -> dict[str, dict[str, Any]]:
-        docs = await self._sources.find({"_id": {"$in": sorted(set(source_ids))}})
-        return {d["_id"]: d for d in docs}
+        return await _by_id(self._sources, source_ids, None)
 
     async def hidden_topics(self, person_ids: set[str]) -> dict[str, set[str]]:
-        if not person_ids:
-            return {}
-        people = await self._people.find(
-            {"_id": {"$in": sorted(person_ids)}}, projection=["hidden_topics"]
-        )
-        return {p["_id"]: set(p.get("hidden_topics", [])) for p in people}
+        people = await _by_id(self._people, list(person_ids), ["hidden_topics"])
+        return {pid: set(p.get("hidden_topics", [])) for pid, p in people.items()}
 
     async def insert_sources(self, docs: list[dict[str, Any]]) -> bool:
         """Create sources in one write; False if one already existed (see insert_projections)."""
@@ -314,3 +311,16 @@ class ExpertiseRepository:
             skip=skip,
             projection=["_id", "person_id", "topic", "score_ref", "evidence", "hidden"],
         )
+
+
+async def _by_id(
+    collection: Any, ids: list[str], projection: list[str] | None
+) -> dict[str, dict[str, Any]]:
+    """The documents with these ids, by id, read IN_CHUNK ids at a time."""
+    wanted = sorted(set(ids))
+    found: dict[str, dict[str, Any]] = {}
+    for start in range(0, len(wanted), IN_CHUNK):
+        chunk = wanted[start : start + IN_CHUNK]
+        docs = await collection.find({"_id": {"$in": chunk}}, projection=projection)
+        found.update((d["_id"], d) for d in docs)
+    return found

@@ -13,6 +13,7 @@ from collections import Counter, defaultdict
 from collections.abc import Sequence
 from pathlib import Path
 
+import pytest
 import structlog
 from bus_support import BusFactory, eventually, make_event, running
 
@@ -220,6 +221,31 @@ async def test_a_batch_handler_gets_many_events_per_call_in_key_order(
     assert max(calls) > 1  # batched, not one call per event
     for key in (f"post-{i}" for i in range(10)):
         assert received[key] == list(range(100)), key
+
+
+@pytest.mark.parametrize("max_batch", [7, 1500])
+async def test_a_batch_holds_at_most_max_batch_events(
+    bus: EventBus, topic: str, group: str, max_batch: int
+) -> None:
+    """The subscription's bound, below and above the adapters' usual fetch size."""
+    calls: list[int] = []
+
+    async def batch(events: Sequence[Event]) -> None:
+        calls.append(len(events))
+
+    async def single(event: Event) -> None:
+        raise AssertionError("a batch that succeeds needs no per-event delivery")
+
+    await bus.publish_batch([(topic, make_event("one-key", n)) for n in range(3000)])
+    consumer = bus.consumer(
+        group=group, topics=[topic], handler=single, batch_handler=batch, max_batch=max_batch
+    )
+    async with running(consumer):
+        await eventually(lambda: sum(calls) >= 3000)
+    assert sum(calls) == 3000
+    assert max(calls) <= max_batch
+    if max_batch > 1000:  # one key, one partition: a fetch holds a whole batch of it
+        assert max(calls) > 1000, calls
 
 
 async def test_a_failing_batch_falls_back_to_single_events_with_retries_and_dead_letters(
