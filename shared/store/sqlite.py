@@ -107,6 +107,9 @@ class SqliteDocumentStore(DocumentStore):
     def _connection(self) -> sqlite3.Connection:
         if self._conn is None:
             conn = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
+            # The same bound on every build (distributions raise SQLite's 32,766), so the
+            # contract suite proves MAX_IN_PARAMS keeps long `$in`s below it everywhere.
+            conn.setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, 32_766)
             conn.execute(f"PRAGMA busy_timeout={int(self._busy_timeout_ms)}")
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute(f"PRAGMA synchronous={self._synchronous}")

@@ -31,6 +31,11 @@ _BRACKETS: dict[type, tuple[Any, Any]] = {
     datetime: (bytes([_DATE]), bytes([_DATE + 1])),
 }
 
+# SQLite binds at most 32,766 values per statement (SQLITE_MAX_VARIABLE_NUMBER in the
+# builds of 3.32+; some distributions raise it). A longer `$in` narrows nothing: SQLite
+# reads more rows and the matcher filters them, rather than the statement failing.
+MAX_IN_PARAMS = 30_000
+
 
 def _iso(value: datetime) -> str:
     return value.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="milliseconds") + "Z"
@@ -119,7 +124,10 @@ def narrow(filter: Filter, array_paths: set[str]) -> tuple[list[str], list[Any]]
                     condition = _condition("_id", op, operand)
                     if condition:
                         return [condition[0]], condition[1]
-    return _narrow(filter, array_paths)
+    clauses, params = _narrow(filter, array_paths)
+    if len(params) > MAX_IN_PARAMS:  # several long `$in`s together: read more, not fail
+        return [], []
+    return clauses, params
 
 
 def _top_level_terms(filter: Filter) -> Iterator[tuple[str, Any]]:
@@ -203,7 +211,7 @@ def _condition(key: str, op: str, operand: Any) -> tuple[str, list[Any]] | None:
         return (f"{key} = ?", [param]) if param is not None else None
     if op == "$in":
         params = [key_param(v) for v in operand]
-        if any(p is None for p in params):
+        if len(params) > MAX_IN_PARAMS or any(p is None for p in params):
             return None
         return f"{key} IN ({','.join('?' * len(params))})", params
     if op in ("$gt", "$gte", "$lt", "$lte") and key_param(operand) is not None:

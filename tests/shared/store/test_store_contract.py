@@ -175,6 +175,25 @@ async def test_filter_operators_follow_mongodb(
     assert await ids(store, filter) == expected
 
 
+async def test_an_in_of_very_many_values_finds_every_match(store: DocumentStore) -> None:
+    """More values than SQLite binds in one statement (32,766): still an answer, not an
+    error (the adapters read more rows then, and filter them)."""
+    things = store.collection("things")
+    await things.insert_many([{"_id": f"t{i}", "k": f"k{i}"} for i in range(50)])
+    await things.create_index([("k", 1)])
+    wanted = [f"t{i}" for i in range(0, 50, 7)] + [f"absent{i}" for i in range(40_000)]
+
+    assert sorted(d["_id"] for d in await things.find({"_id": {"$in": wanted}})) == sorted(
+        f"t{i}" for i in range(0, 50, 7)
+    )
+    keys = [f"k{i}" for i in range(0, 50, 7)] + [f"absent{i}" for i in range(40_000)]
+    assert await things.count({"k": {"$in": keys}}) == len(range(0, 50, 7))
+    await things.update_one({"_id": "t1"}, {"$set": {"tags": ["k1", "x"]}})  # an array path
+    assert await things.count({"tags": {"$in": [*keys[-20_000:], "k1"]}}) == 1
+    both = {"k": {"$in": keys[:20_000]}, "_id": {"$nin": ["t0"]}, "kk": {"$nin": keys}}
+    assert await things.count(both) == len(range(7, 50, 7))
+
+
 async def test_range_filters_match_any_array_element(store: DocumentStore) -> None:
     scores = store.collection("scores")
     await scores.insert_many([{"_id": "a", "v": [1, 9]}, {"_id": "b", "v": [4, 5]}])
