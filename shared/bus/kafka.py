@@ -301,12 +301,11 @@ class KafkaConsumer(Consumer):
         self.bus = bus
         self.group = group
         self.topics = tuple(topics)
-        # Without a batch handler, a fetch (and so what a crash redelivers) is one window;
-        # with one, a fetch holds at least one whole batch.
-        if batch_handler:
-            self.max_records = max(max_records, max_batch)
-        else:
-            self.max_records = min(max_records, PER_EVENT_WINDOW)
+        # A fetch (committed once handled) is what a crash redelivers: without a batch
+        # handler, one window; with one, one batch (batch handlers deduplicate with ids
+        # kept per document, as many as a batch holds: the inbox's counters keep 512 for
+        # batches of 500). A fetch over several partitions runs them concurrently.
+        self.max_records = max_batch if batch_handler else min(max_records, PER_EVENT_WINDOW)
         self.batch_lock = asyncio.Lock()
         self._delivery = Delivery(
             group=group,

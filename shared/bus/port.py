@@ -59,9 +59,11 @@ class RetryPolicy:
 PER_EVENT_WINDOW = 100
 
 # How many consecutive events of one partition a batch handler gets at most, unless its
-# subscription says otherwise. A batch that fails is run again event by event, so this
-# also bounds that fallback. A consumer whose batch costs a few round trips whatever its
-# size (a projection) does better with more (see the expertise subscription).
+# subscription says otherwise. It also bounds what a batch's failure runs again event by
+# event, and what a crash redelivers (a batch consumer commits every batch): a handler
+# that deduplicates with ids kept per document must keep more than this many. A consumer
+# whose batch costs a few round trips whatever its size (a projection) does better with
+# more (see the expertise subscription).
 MAX_BATCH = 500
 
 

@@ -231,12 +231,12 @@ class SqliteConsumer(Consumer):
         self.group = group
         self.topics = tuple(topics)
         self.owner = f"{uuid.uuid4()}"
-        # Without a batch handler, a fetch (and so what a crash redelivers) is one window,
-        # over all partitions: one document's events may travel under several keys. With
-        # one, a fetch holds at least one whole batch (per partition).
+        # A fetch is what a crash redelivers: without a batch handler, one window over all
+        # partitions (one document's events may travel under several keys); with one, one
+        # batch per partition (batch handlers deduplicate with ids kept per document, as
+        # many as a batch holds: the inbox's counters keep 512 for batches of 500).
         per_partition = max(1, PER_EVENT_WINDOW // bus.partitions)
-        limit = bus.fetch_limit
-        self.fetch_limit = max(limit, max_batch) if batch_handler else min(limit, per_partition)
+        self.fetch_limit = max_batch if batch_handler else min(bus.fetch_limit, per_partition)
         self._delivery = Delivery(
             group=group,
             handler=handler,

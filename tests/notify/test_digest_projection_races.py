@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from services.notify.email.projections import POSTS, DigestProjections, build_dispatcher
+from shared.bus.port import MAX_BATCH
 from shared.events.envelope import Event, new_event
 from shared.events.schemas.activity.discussion import AnswerCreated, CommentCreated, ReactionSet
 from shared.events.schemas.activity.posts import PostCreated
@@ -305,3 +306,34 @@ async def test_a_batch_of_activity_leaves_what_one_event_at_a_time_leaves(
         got = entries(await other.collection(POSTS).find({}))
     assert got == expected
     assert {k: v["score"] for k, v in got.items()} == {"p-known": 3, "p-early": 3}
+
+
+async def test_a_whole_batch_about_one_post_redelivered_counts_once(
+    store: DocumentStore, dispatch: Dispatch
+) -> None:
+    """A crash (or a failed batch replayed event by event) redelivers up to one batch of
+    the subscription's size: a post's kept event ids must cover all of it, or the ones
+    pushed out would count again."""
+    comments = [
+        new_event(
+            CommentCreated(
+                id=f"c{i}",
+                post_id="p-hot",
+                post_author_id="bo",
+                author_id="cy",
+                text="+1",
+                created_at=AT,
+                audience="org",
+            )
+        )
+        for i in range(MAX_BATCH)
+    ]
+    batched = build_dispatcher(DigestProjections(store))
+    await dispatch(post("p-hot"))
+    await batched.handle_batch(comments)
+    await batched.handle_batch(comments)  # redelivered whole
+    for event in comments[:50]:  # and its start event by event
+        await dispatch(event)
+    entry = await store.collection(POSTS).find_one({"_id": "p-hot"})
+    assert entry is not None
+    assert entry["score"] == MAX_BATCH

@@ -19,6 +19,7 @@ from services.notify.inbox.repository import COUNTERS, GROUPS, NOTIFICATIONS, OU
 from services.notify.inbox.service import Inbox
 from services.notify.preferences.repository import PreferenceRepository
 from shared.backends import make_store
+from shared.bus.port import MAX_BATCH
 from shared.events import Event
 from shared.events.dispatch import EventDispatcher
 from shared.events.envelope import new_event
@@ -180,6 +181,23 @@ async def test_redelivered_batch_duplicates_nothing(wired: Callable[[], Awaitabl
     await dispatcher.handle_batch(events[3:9])
     await dispatcher.handle_batch(events[9:])
     assert await snapshot(store) == once
+
+
+async def test_a_whole_batch_for_one_recipient_redelivered_counts_once(
+    wired: Callable[[], Awaitable[Wired]],
+) -> None:
+    """A crash (or a failed batch replayed event by event) redelivers up to one batch of
+    the subscription's size: a counter's and a group's kept ids must cover all of it."""
+    events = [new_event(comment("p-hot", "bo", f"fan{i}")) for i in range(MAX_BATCH)]
+    store, _, dispatcher = await wired()
+    await dispatcher.handle_batch(events)
+    once = await snapshot(store)
+    await dispatcher.handle_batch(events)
+    await per_event(dispatcher, events[:50])
+    assert await snapshot(store) == once
+    counter = await store.collection(COUNTERS).find_one({"_id": "bo"})
+    assert counter is not None
+    assert (counter["unread"], counter["seq"]) == (MAX_BATCH, MAX_BATCH)
 
 
 async def announced(store: DocumentStore) -> list[tuple[str, str]]:

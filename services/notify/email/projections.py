@@ -42,7 +42,10 @@ FOLLOWS = "digest_follows"
 POSTS = "digest_posts"
 EXPERTISE = "digest_expertise"
 GROUPS = "digest_groups"
-APPLIED_CAP = 200
+# Event ids a post keeps to count each once: more than a batch of the consumer (MAX_BATCH,
+# 500), the most a crash or a failed batch's replay redelivers (at 200, a redelivered batch
+# of 500 comments on one post counted 350 of them again).
+APPLIED_CAP = 512
 
 
 def _public(audience: str, visibility: str | None) -> bool:

@@ -380,10 +380,16 @@ async def test_graceful_stop_finishes_and_commits_the_in_flight_event(
 
 
 async def handled_until_killed(
-    bus_factory: BusFactory, group: str, topic: str, tmp_path: Path, hang_on: int
+    bus_factory: BusFactory,
+    group: str,
+    topic: str,
+    tmp_path: Path,
+    hang_on: int,
+    max_batch: int | None = None,
 ) -> list[int]:
     """Run a consumer process (crash_consumer.py) until it hangs on event `hang_on`, kill
-    it with SIGKILL, and return the events it handled before."""
+    it with SIGKILL, and return the events it handled before (with `max_batch`, through a
+    batch handler of that size)."""
     out = tmp_path / "handled.txt"
     process = await asyncio.create_subprocess_exec(
         sys.executable,
@@ -393,6 +399,7 @@ async def handled_until_killed(
         topic,
         str(out),
         str(hang_on),
+        *([] if max_batch is None else [str(max_batch)]),
         cwd=REPO,
         env={**os.environ, "PYTHONPATH": str(REPO)},
     )
@@ -493,3 +500,35 @@ async def test_handler_sees_event_ids_in_the_log_context_and_metrics_count(
     metrics = bus.metrics
     assert metrics.published.labels(topic)._value.get() == 1
     assert metrics.handled.labels(group, topic)._value.get() == 1
+
+
+async def test_a_crash_redelivers_at_most_one_batch_of_handled_events(
+    bus: EventBus, bus_factory: BusFactory, topic: str, group: str, tmp_path: Path
+) -> None:
+    # Batch handlers deduplicate like per-event ones, with ids a document keeps (the inbox's
+    # counters keep 512, above its batch of 500): a crash must not redeliver more handled
+    # events than one batch, even when a fetch could hold many batches (here: batches of
+    # 50 on one key, hanging in the batch holding the 1,200th).
+    await bus.publish_batch([(topic, make_event("one-key", n)) for n in range(1300)])
+    handled_before = await handled_until_killed(
+        bus_factory, group, topic, tmp_path, 1200, max_batch=50
+    )
+    assert handled_before == list(range(len(handled_before)))
+    assert len(handled_before) >= 1150
+
+    again: list[int] = []
+
+    async def batch(events: Sequence[Event]) -> None:
+        again.extend(event.data["n"] for event in events)
+
+    async def single(event: Event) -> None:
+        again.append(event.data["n"])
+
+    consumer = bus.consumer(
+        group=group, topics=[topic], handler=single, batch_handler=batch, max_batch=50
+    )
+    async with running(consumer):
+        await eventually(lambda: 1299 in again, within=60)
+    redelivered = set(handled_before) & set(again)
+    assert len(redelivered) <= 50, f"{len(redelivered)} handled events came again"
+    assert set(handled_before) | set(again) == set(range(1300))
