@@ -24,7 +24,7 @@ from shared.events.schemas.profiles_expertise import ExpertiseChanged
 from shared.outbox import insert_with_events, update_with_events
 from shared.settle import settle
 from shared.store.errors import DuplicateKeyError
-from shared.store.port import DocumentStore
+from shared.store.port import Collection, DocumentStore
 
 log = structlog.get_logger()
 
@@ -314,7 +314,7 @@ class ExpertiseRepository:
 
 
 async def _by_id(
-    collection: Any, ids: list[str], projection: list[str] | None
+    collection: Collection, ids: list[str], projection: list[str] | None
 ) -> dict[str, dict[str, Any]]:
     """The documents with these ids, by id, read IN_CHUNK ids at a time."""
     wanted = sorted(set(ids))
