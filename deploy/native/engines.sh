@@ -219,10 +219,19 @@ build_ferretdb() { # wrapper-src build-dir -> $FDB_BIN.tmp
   cp -R --no-preserve=mode "$driver" "$build/sqlite" && chmod -R u+w "$build/sqlite"
   cp "$src/stmtcache.go.in" "$build/sqlite/canteen_stmtcache.go"
   patch_go "$src/stmtcache.sed" 4 '// canteen-stmtcache' "$build/sqlite/sqlite.go" || return 1
+  # And its C library: memcmp compares words at a time (memcmp.go.in).
+  local libc
+  libc="$(cd "$src" && go mod download -json modernc.org/libc >/dev/null &&
+    go list -m -f '{{.Dir}}' modernc.org/libc)" || return 1
+  cp -R --no-preserve=mode "$libc" "$build/libc" && chmod -R u+w "$build/libc"
+  cp "$src/memcmp.go.in" "$build/libc/canteen_memcmp.go"
+  patch_go "$src/memcmp.sed" 3 '// canteen-memcmp' "$build/libc/ccgo_linux_amd64.go" \
+    "$build/libc/ccgo_linux_arm64.go" "$build/libc/ccgo_linux_loong64.go" || return 1
   cp "$src/main.go" "$src/go.mod" "$src/go.sum" "$build/wrapper/"
   (cd "$build/wrapper" &&
     go mod edit -replace "github.com/FerretDB/FerretDB=$build/ferretdb" &&
     go mod edit -replace "modernc.org/sqlite=$build/sqlite" &&
+    go mod edit -replace "modernc.org/libc=$build/libc" &&
     go build -buildvcs=false -trimpath -o "$FDB_BIN.tmp" .)
 }
 provision_ferretdb() {
@@ -230,13 +239,13 @@ provision_ferretdb() {
   want="$(fingerprint "$src/main.go" "$src/go.mod" "$src/go.sum" "$src/id-index.sed" \
     "$src/pushdown.sed" "$src/pushdown.go.in" "$src/sortlimit.sed" "$src/sortlimit.go.in" \
     "$src/findlimit.sed" "$src/findlimit.go.in" "$src/sort-contract.sed" "$src/update-cursor.sed" "$src/debug-log.sed" \
-    "$src/no-tracking.sed" "$src/stmtcache.sed" "$src/stmtcache.go.in")"
+    "$src/no-tracking.sed" "$src/stmtcache.sed" "$src/stmtcache.go.in" "$src/memcmp.sed" "$src/memcmp.go.in")"
   if [[ -x $FDB_BIN && -f $FDB_BIN.stamp && $(cat "$FDB_BIN.stamp") == "$want" ]]; then
     return 0
   fi
   command -v go >/dev/null || die "go not found"
   plog="$VAR/ferretdb/provision.log"
-  say "provisioning: go build $src (FerretDB patched: id-index.sed, pushdown.sed, sortlimit.sed, findlimit.sed, sort-contract.sed, update-cursor.sed, debug-log.sed, no-tracking.sed; modernc.org/sqlite: stmtcache.sed) -> $FDB_BIN (a minute or two cold) ..."
+  say "provisioning: go build $src (FerretDB patched: id-index.sed, pushdown.sed, sortlimit.sed, findlimit.sed, sort-contract.sed, update-cursor.sed, debug-log.sed, no-tracking.sed; modernc.org/sqlite: stmtcache.sed; modernc.org/libc: memcmp.sed) -> $FDB_BIN (a minute or two cold) ..."
   mkdir -p "$CACHE/bin" "$VAR/ferretdb"
   if ! build_ferretdb "$src" "$CACHE/build/ferretdb" >"$plog" 2>&1; then
     show_tail "$plog"
