@@ -24,6 +24,7 @@ from shared.events.schemas.activity.social import FollowCreated, GroupDeleted, G
 from shared.settings import CanteenSettings
 from shared.store.port import DocumentStore
 from tests.notify.test_email_digest import MONDAY_9, scheduler
+from tests.notify.test_inbox_support import comment
 from tests.support import service_store
 
 AT = MONDAY_9 - timedelta(hours=3)
@@ -314,20 +315,7 @@ async def test_a_whole_batch_about_one_post_redelivered_counts_once(
     """A crash (or a failed batch replayed event by event) redelivers up to one batch of
     the subscription's size: a post's kept event ids must cover all of it, or the ones
     pushed out would count again."""
-    comments = [
-        new_event(
-            CommentCreated(
-                id=f"c{i}",
-                post_id="p-hot",
-                post_author_id="bo",
-                author_id="cy",
-                text="+1",
-                created_at=AT,
-                audience="org",
-            )
-        )
-        for i in range(MAX_BATCH)
-    ]
+    comments = [new_event(comment("p-hot", "bo", f"fan{i}")) for i in range(MAX_BATCH)]
     batched = build_dispatcher(DigestProjections(store))
     await dispatch(post("p-hot"))
     await batched.handle_batch(comments)
