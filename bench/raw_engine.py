@@ -145,8 +145,6 @@ def _notification(nid: str, now: datetime) -> dict[str, Any]:
         "hidden": False,
         "in_app": True,
         "channels": {"email": "no_address", "push": "now", "email_at": None, "push_at": None},
-        "unrouted_email": False,
-        "unrouted_push": True,
         "seq": 1,
     }
 

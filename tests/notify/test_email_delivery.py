@@ -8,9 +8,10 @@ from datetime import UTC, datetime, timedelta
 import httpx
 
 from services.notify.email.outbox import EMAIL_OUTBOX
+from services.notify.routing import RoutingQueue
 from shared.store.port import DocumentStore
 from tests.notify import test_email_support as support
-from tests.notify.test_email_support import Sink, bodies, notification
+from tests.notify.test_email_support import Sink, bodies, deliver, notification
 from tests.support import eventually
 
 mail_client = support.mail_client
@@ -33,7 +34,7 @@ async def test_immediate_email_has_both_parts_and_one_click_unsubscribe(
 ) -> None:
     sink, _ = smtp
     await store.collection("preferences").insert_one(dict(ANA))
-    await store.collection("notifications").insert_one(notification("n1", "ana"))
+    await deliver(store, notification("n1", "ana"))
 
     [msg] = await arrived(sink, "<n-n1@canteen.local>")
 
@@ -51,8 +52,7 @@ async def test_immediate_email_has_both_parts_and_one_click_unsubscribe(
         until=lambda doc: doc is not None and doc["state"] != "sending",
     )
     assert outbox is not None and outbox["state"] == "sent" and outbox["attempts"] == 1
-    doc = await store.collection("notifications").find_one({"_id": "n1"})
-    assert doc is not None and doc["channels"]["email"] == "queued"
+    assert await RoutingQueue(store, "email").pending() == 0
 
 
 async def test_html_part_escapes_user_text(
@@ -61,7 +61,7 @@ async def test_html_part_escapes_user_text(
     sink, _ = smtp
     await store.collection("preferences").insert_one(dict(ANA))
     evil = notification("n2", "ana", summary="bo: <script>alert(1)</script>")
-    await store.collection("notifications").insert_one(evil)
+    await deliver(store, evil)
 
     [msg] = await arrived(sink, "<n-n2@canteen.local>")
 
@@ -75,7 +75,7 @@ async def test_private_content_never_in_the_mail(
 ) -> None:
     sink, _ = smtp
     await store.collection("preferences").insert_one(dict(ANA))
-    await store.collection("notifications").insert_one(notification("n3", "ana", private=True))
+    await deliver(store, notification("n3", "ana", private=True))
 
     [msg] = await arrived(sink, "<n-n3@canteen.local>")
 
@@ -92,7 +92,7 @@ async def test_refused_send_is_retried_not_lost(
     sink, _ = smtp
     sink.refuse = 1
     await store.collection("preferences").insert_one(dict(ANA))
-    await store.collection("notifications").insert_one(notification("n4", "ana"))
+    await deliver(store, notification("n4", "ana"))
 
     await arrived(sink, "<n-n4@canteen.local>")
     assert sink.refused == 1
@@ -112,21 +112,18 @@ async def test_a_notification_is_emailed_once_even_when_routed_again(
     sink, _ = smtp
     await store.collection("preferences").insert_one(dict(ANA))
     notifications = store.collection("notifications")
-    await notifications.insert_one(notification("n5", "ana"))
+    await deliver(store, notification("n5", "ana"))
     await arrived(sink, "<n-n5@canteen.local>")
 
-    # As if the job crashed after queuing the mail but before moving its bookmark (the
-    # state and the top-level flag move together, in one update).
-    await notifications.update_one(
-        {"_id": "n5"}, {"$set": {"channels.email": "now", "unrouted_email": True}}
-    )
+    # As if the job crashed after queuing the mail but before deleting its routing entry
+    # (or a redelivered event queued it again): the entry is there once more.
+    queue = RoutingQueue(store, "email")
+    stored = await notifications.find_one({"_id": "n5"})
+    assert stored is not None
+    await queue.add([stored])
 
-    async def bookmark() -> str:
-        doc = await notifications.find_one({"_id": "n5"})
-        return str(doc["channels"]["email"]) if doc else ""
-
-    await eventually(bookmark, until=lambda state: state == "queued")
-    await notifications.insert_one(notification("n5b", "ana"))
+    await eventually(queue.pending, until=lambda left: left == 0)
+    await deliver(store, notification("n5b", "ana"))
     await arrived(sink, "<n-n5b@canteen.local>")  # the worker moved on past n5
     assert len(sink.with_id("<n-n5@canteen.local>")) == 1
 
@@ -139,7 +136,7 @@ async def test_quiet_hours_hold_immediate_email_until_they_end(
     start, end = now - timedelta(hours=1), now + timedelta(hours=2)
     quiet = {"start": start.strftime("%H:%M"), "end": end.strftime("%H:%M")}
     await store.collection("preferences").insert_one({**ANA, "quiet_hours": quiet})
-    await store.collection("notifications").insert_one(notification("n6", "ana"))
+    await deliver(store, notification("n6", "ana"))
 
     async def queued() -> dict | None:
         return await store.collection(EMAIL_OUTBOX).find_one({"_id": "n:n6"})
@@ -157,14 +154,11 @@ async def test_email_off_or_no_address_sends_nothing(
     prefs = store.collection("preferences")
     await prefs.insert_one({**ANA, "channels": {"mention": {"email": False}}, "digest": "off"})
     await prefs.insert_one({"_id": "cy", "time_zone": "UTC"})
-    notifications = store.collection("notifications")
-    await notifications.insert_one(notification("n7", "ana"))
-    await notifications.insert_one(notification("n8", "cy"))
+    await deliver(store, notification("n7", "ana"))
+    await deliver(store, notification("n8", "cy"))
 
-    async def states() -> list[str]:
-        docs = await notifications.find({"_id": {"$in": ["n7", "n8"]}}, sort=[("_id", 1)])
-        return [d["channels"]["email"] for d in docs]
-
-    assert await eventually(states, until=lambda s: "pending" not in s) == ["off", "no_address"]
+    # Both were queued for email (as for someone who had it on, with an address, a moment
+    # before); the worker decides again with the preferences of the moment.
+    await eventually(RoutingQueue(store, "email").pending, until=lambda left: left == 0)
     assert await store.collection(EMAIL_OUTBOX).count({}) == 0
     assert sink.messages == []

@@ -17,7 +17,7 @@ from aiosmtpd.controller import Controller
 
 from bench.stack import free_port
 from canteen.allinone import create_single
-from services.notify.routing import unrouted_flags
+from services.notify.routing import QUEUES, RoutingQueue
 from shared.backends import make_store
 from shared.settings import CanteenSettings
 from shared.store.port import DocumentStore
@@ -104,11 +104,18 @@ def notification(
         "seen_at": None,
         "hidden": False,
         "in_app": True,
-        "channels": {"email": "pending", "push": "pending"},
+        "channels": {"email": "now", "push": "now"},
     }
     doc.update(extra)
-    doc.update(unrouted_flags(doc["channels"]))
     return doc
+
+
+async def deliver(store: DocumentStore, *docs: dict[str, Any]) -> None:
+    """Store notifications and queue them for routing, as the inbox does after writing."""
+    for doc in docs:
+        await store.collection("notifications").insert_one(doc)
+    for channel in QUEUES:
+        await RoutingQueue(store, channel).add(docs)
 
 
 def bodies(msg: EmailMessage) -> tuple[str, str]:

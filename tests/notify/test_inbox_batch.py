@@ -15,11 +15,17 @@ import pytest
 from services.notify.context import NotifyContext, NotifyOptions
 from services.notify.inbox import build_inbox
 from services.notify.inbox.handlers import build_dispatcher
-from services.notify.inbox.repository import COUNTERS, GROUPS, NOTIFICATIONS, OUTBOX
+from services.notify.inbox.repository import (
+    APPLIED_CAP,
+    COUNTERS,
+    GROUPS,
+    INBOX_BATCH,
+    NOTIFICATIONS,
+    OUTBOX,
+)
 from services.notify.inbox.service import Inbox
 from services.notify.preferences.repository import PreferenceRepository
 from shared.backends import make_store
-from shared.bus.port import MAX_BATCH
 from shared.events import Event
 from shared.events.dispatch import EventDispatcher
 from shared.events.envelope import new_event
@@ -187,8 +193,10 @@ async def test_a_whole_batch_for_one_recipient_redelivered_counts_once(
     wired: Callable[[], Awaitable[Wired]],
 ) -> None:
     """A crash (or a failed batch replayed event by event) redelivers up to one batch of
-    the subscription's size: a counter's and a group's kept ids must cover all of it."""
-    events = [new_event(comment("p-hot", "bo", f"fan{i}")) for i in range(MAX_BATCH)]
+    the subscription's size, here more notifications for one recipient (and one group)
+    than a counter or group keeps ids of: what is stored is found first, so none counts
+    twice."""
+    events = [new_event(comment("p-hot", "bo", f"fan{i}")) for i in range(INBOX_BATCH)]
     store, _, dispatcher = await wired()
     await dispatcher.handle_batch(events)
     once = await snapshot(store)
@@ -197,7 +205,43 @@ async def test_a_whole_batch_for_one_recipient_redelivered_counts_once(
     assert await snapshot(store) == once
     counter = await store.collection(COUNTERS).find_one({"_id": "bo"})
     assert counter is not None
-    assert (counter["unread"], counter["seq"]) == (MAX_BATCH, MAX_BATCH)
+    assert (counter["unread"], counter["seq"]) == (INBOX_BATCH, INBOX_BATCH)
+    [group] = await store.collection(GROUPS).find({"recipient_id": "bo"})
+    assert group["unread"] == INBOX_BATCH
+
+
+async def test_killed_between_chunks_a_redelivery_counts_each_once(
+    wired: Callable[[], Awaitable[Wired]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One recipient's notifications are counted and stored in chunks of at most
+    APPLIED_CAP. Killed while storing the second chunk (counted, grouped, not stored): the
+    redelivery finds the first chunk stored, the second in the counter's kept ids, and
+    counts the rest once."""
+    n = 2 * APPLIED_CAP + 100
+    events = [new_event(comment("p-hot", "bo", f"fan{i}")) for i in range(n)]
+    store, inbox, dispatcher = await wired()
+    original = inbox.repo.insert_all
+    calls: list[int] = []
+
+    async def dies_on_the_second(docs: list[dict[str, Any]]) -> list[str]:
+        calls.append(len(docs))
+        if len(calls) == 2:
+            raise RuntimeError("killed")
+        return await original(docs)
+
+    monkeypatch.setattr(inbox.repo, "insert_all", dies_on_the_second)
+    with pytest.raises(RuntimeError):
+        await dispatcher.handle_batch(events)
+    assert calls == [APPLIED_CAP, APPLIED_CAP]
+    assert await store.collection(NOTIFICATIONS).count({}) == APPLIED_CAP
+    monkeypatch.undo()
+    await dispatcher.handle_batch(events)
+    counter = await store.collection(COUNTERS).find_one({"_id": "bo"})
+    assert counter is not None and counter["unread"] == n
+    [group] = await store.collection(GROUPS).find({"recipient_id": "bo"})
+    assert group["unread"] == n
+    assert await store.collection(NOTIFICATIONS).count({}) == n
+    assert len(set(await announced(store))) == n
 
 
 async def announced(store: DocumentStore) -> list[tuple[str, str]]:

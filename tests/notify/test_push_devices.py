@@ -28,7 +28,7 @@ from shared.backends import make_store
 from shared.settings import CanteenSettings
 from shared.store.port import DocumentStore
 from tests.conftest import Login, login_with, serve
-from tests.notify.test_email_support import notification
+from tests.notify.test_email_support import deliver, notification
 from tests.support import eventually
 
 
@@ -149,7 +149,7 @@ async def test_push_is_encrypted_signed_and_carries_no_private_content(
     created = await push_client.post("/api/v1/devices", json=browser.subscription(), headers=ana)
     assert created.status_code == 201, created.text
 
-    await store.collection("notifications").insert_one(notification("p1", "ana", private=True))
+    await deliver(store, notification("p1", "ana", private=True))
 
     async def arrived() -> list:
         return push_service.received
@@ -180,7 +180,7 @@ async def test_gone_subscription_is_pruned(
         r = await push_client.post("/api/v1/devices", json=browser.subscription(), headers=ana)
         assert r.status_code == 201
 
-    await store.collection("notifications").insert_one(notification("p2", "ana"))
+    await deliver(store, notification("p2", "ana"))
 
     async def devices() -> list[str]:
         return [

@@ -1,11 +1,12 @@
-"""Immediate email: find new notifications, ask `decide`, queue the ones that go out now.
+"""Immediate email: take queued notifications, ask `decide`, queue the mails that go out.
 
-The notification's `channels.email` field is the email feature's bookmark: absent,
-`pending` or `now` (the inbox's decision at creation) means not handled yet; this job
-decides again with the preferences of the moment and moves it (compare-and-set, so replicas never
-both take one) to `queued` (in `email_outbox`, possibly waiting for quiet hours to end),
-`digest` (left for the next digest), `off`, or `no_address`. The mail is queued before
-the bookmark moves: a crash in between re-queues under the same id, which is a no-op.
+The inbox queues a notification for email (`email_routing`, see `services/notify/routing.py`)
+when it decided `now` for someone with an address. This job decides again with the
+preferences of the moment: `queued` (in `email_outbox` under the notification's id,
+possibly waiting for quiet hours to end), `digest` (written back to the notification, where
+the next digest looks), `off` or `no_address`. The mail is queued before the entry is
+deleted: a crash in between, or two replicas taking the same entry, queue it under the same
+id, which is a no-op.
 """
 
 from __future__ import annotations
@@ -20,13 +21,7 @@ from services.notify.email.compose import Composer, message_id
 from services.notify.email.outbox import EmailOutbox
 from services.notify.preferences.domain import decide
 from services.notify.preferences.repository import PreferenceRepository
-from services.notify.routing import (
-    EMAIL_UNSEEN,
-    IdlePause,
-    prepare_routing,
-    route_batch,
-    unrouted_field,
-)
+from services.notify.routing import IdlePause, RoutingQueue, migrate_flags, route_batch
 from shared.store.port import DocumentStore
 
 log = structlog.get_logger()
@@ -42,13 +37,15 @@ class ImmediateIntake:
         prefs: PreferenceRepository,
         composer: Composer,
     ) -> None:
+        self._store = store
         self._notifications = store.collection(NOTIFICATIONS)
+        self._queue = RoutingQueue(store, "email")
         self._outbox = outbox
         self._prefs = prefs
         self._composer = composer
 
     async def prepare(self) -> None:
-        await prepare_routing(self._notifications, "email")
+        await migrate_flags(self._store, "email")
 
     async def run(self) -> None:
         pause = IdlePause()
@@ -62,28 +59,15 @@ class ImmediateIntake:
                 await asyncio.sleep(wait)
 
     async def scan(self, now: datetime | None = None) -> int:
-        """Route one batch of new notifications; return how many were looked at.
-
-        One preferences read for the batch, and one bookmark write per resulting state (not
-        per notification): the notifications collection is the busiest one."""
+        """Route one batch of queued notifications; return how many were taken."""
         return await route_batch(
+            self._queue,
             self._notifications,
             self._prefs,
-            channel="email",
             decide=self._decide,
             limit=BATCH,
             now=now,
         )
-
-    async def route(self, notification: dict[str, Any], now: datetime) -> str:
-        """Route one notification (what `scan` does for each of a batch)."""
-        prefs = await self._prefs.get(notification["recipient_id"])
-        state = await self._decide(notification, prefs, await self._prefs.org(), now)
-        await self._notifications.update_one(
-            {"_id": notification["_id"], "channels.email": {"$in": EMAIL_UNSEEN}},
-            {"$set": {"channels.email": state, unrouted_field("email"): state in EMAIL_UNSEEN}},
-        )
-        return state
 
     async def _decide(
         self,

@@ -5,10 +5,11 @@ from __future__ import annotations
 from services.notify.context import Feature, NotifyContext
 from services.notify.inbox.handlers import build_dispatcher
 from services.notify.inbox.projection import Audiences
-from services.notify.inbox.repository import OUTBOX, InboxRepository
+from services.notify.inbox.repository import INBOX_BATCH, OUTBOX, InboxRepository
 from services.notify.inbox.routes import build_router
 from services.notify.inbox.service import Inbox
 from services.notify.preferences.repository import PreferenceRepository
+from services.notify.routing import RoutingQueue
 from shared.events.schemas.activity import TOPIC as ACTIVITY_TOPIC
 from shared.events.schemas.profiles import TOPIC as PROFILES_TOPIC
 from shared.service import Subscription
@@ -25,6 +26,12 @@ def build_inbox(ctx: NotifyContext) -> tuple[Inbox, Audiences]:
         window_seconds=ctx.options.aggregation_window_seconds,
         on_events=lambda: ctx.notify_outbox(),
         on_written=lambda docs: ctx.notifications_written(docs),
+        # Push is routed only where it is configured (a VAPID key): elsewhere its queue
+        # would only grow.
+        routing=[
+            RoutingQueue(ctx.store, "email"),
+            *([RoutingQueue(ctx.store, "push")] if ctx.options.vapid_private_key else []),
+        ],
     )
     return inbox, audiences
 
@@ -42,6 +49,7 @@ def install(ctx: NotifyContext) -> Feature:
                 topics=[ACTIVITY_TOPIC, PROFILES_TOPIC],
                 handler=dispatcher,
                 batch_handler=dispatcher.handle_batch,
+                max_batch=INBOX_BATCH,
             )
         ],
     )

@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from shared.store.port import DocumentStore
+from shared.store.reads import find_by_ids
 
 AUDIENCES = "audiences"
 TOP_EXPERTS = 3
@@ -81,13 +82,11 @@ class Audiences:
 
     async def lookup(self, ids: set[str]) -> set[str]:
         """Which of these ids hold: a post or group tombstone exists, a membership is active.
-        One `$in` query by `_id`, whatever mix of ids is asked."""
+        `$in` queries by `_id` (one per `IN_CHUNK` ids), whatever mix of ids is asked."""
         if not ids:
             return set()
-        docs = await self._docs.find({"_id": {"$in": list(ids)}}, projection=["state"])
-        return {
-            d["_id"] for d in docs if not d["_id"].startswith("m:") or d.get("state") == "active"
-        }
+        docs = await find_by_ids(self._docs, ids, projection=["state"])
+        return {i for i, d in docs.items() if not i.startswith("m:") or d.get("state") == "active"}
 
     async def deleted(self, post_ids: set[str], item_ids: set[str]) -> tuple[set[str], set[str]]:
         """Which of these posts, and which of these items, have a tombstone (one read)."""

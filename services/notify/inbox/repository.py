@@ -36,6 +36,7 @@ from shared.outbox import outbox_records
 from shared.outbox.records import strip_outbox
 from shared.store.errors import DuplicateKeyError
 from shared.store.port import Collection, DocumentStore
+from shared.store.reads import find_by_ids
 
 NOTIFICATIONS = "notifications"
 # The notifications' `created` events, as outbox records (see `announce`).
@@ -43,6 +44,10 @@ OUTBOX = "notification_outbox"
 GROUPS = "notification_groups"
 COUNTERS = "unread_counters"
 APPLIED_CAP = 512
+# Events per batch of the inbox consumer. Above APPLIED_CAP on purpose: the service looks
+# for what is stored first and counts in chunks (`Inbox._write` says why that is exact).
+# A batch costs about ten round trips whatever its size, so larger batches spread them.
+INBOX_BATCH = 2000
 GROUP_SORT = [("latest_at", -1), ("_id", -1)]
 VISIBLE = {"hidden": False, "in_app": True}
 
@@ -129,10 +134,8 @@ class InboxRepository:
         return inserted
 
     async def existing(self, ids: Sequence[str]) -> dict[str, dict[str, Any]]:
-        if not ids:
-            return {}
-        docs = await self.notifications.find({"_id": {"$in": list(ids)}})
-        return {d["_id"]: clean(d) for d in docs}
+        found = await find_by_ids(self.notifications, ids)
+        return {nid: clean(d) for nid, d in found.items()}
 
     async def claim(self, user_id: str, nid: str, *, visible: bool) -> int | None:
         """Count notification `nid` in its recipient's counters and give it the next `seq`,

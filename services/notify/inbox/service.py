@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -17,10 +17,10 @@ from services.notify.inbox.projection import (
     member_key,
     post_key,
 )
-from services.notify.inbox.repository import InboxRepository, shown
+from services.notify.inbox.repository import APPLIED_CAP, InboxRepository, shown
 from services.notify.preferences.domain import decide
 from services.notify.preferences.repository import PreferenceRepository
-from services.notify.routing import unrouted_flags
+from services.notify.routing import RoutingQueue, initial_email
 from shared.events.envelope import Event, new_event
 from shared.events.schemas.notify import NotificationCreated
 from shared.ids import new_id
@@ -42,6 +42,7 @@ class Inbox:
         window_seconds: int,
         on_events: Callable[[], None],
         on_written: Callable[[list[dict[str, Any]]], None] = lambda docs: None,
+        routing: Sequence[RoutingQueue] = (),
     ) -> None:
         self.repo = repo
         self._audiences = audiences
@@ -49,6 +50,7 @@ class Inbox:
         self._window = window_seconds
         self._on_events = on_events
         self._on_written = on_written
+        self._routing = list(routing)
 
     async def notify(self, event: Event, candidates: list[Candidate]) -> int:
         """Write one notification per allowed recipient of `event`; idempotent on event id."""
@@ -91,12 +93,11 @@ class Inbox:
                 continue
             doc["in_app"] = delivery.in_app
             doc["channels"] = {
-                "email": delivery.email,
+                "email": initial_email(delivery.email, prefs.get(c.recipient_id)),
                 "push": delivery.push,
                 "email_at": delivery.email_at,
                 "push_at": delivery.push_at,
             }
-            doc.update(unrouted_flags(doc["channels"]))
             docs[doc["_id"]] = doc
         written = await self._write(list(docs.values()))
         await self._hide_deleted(written)
@@ -132,9 +133,52 @@ class Inbox:
             await self.repo.hide_about("item_id", item_id)
 
     async def _write(self, docs: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        """Count, insert and group `docs`; the ones inserted now (not before)."""
+        """Count, group and insert `docs`, then announce and route them; the ones inserted
+        now (not before).
+
+        What is stored already (a redelivery whose first delivery got that far) is counted
+        and grouped: it is only announced and routed again. Looking first costs one `$in`
+        read, which finds nothing on a first delivery. Because of it, the counters' and
+        groups' dedupe (`_applied`, `APPLIED_CAP` ids) only has to cover the notifications
+        a crash left counted but not stored: at most one chunk, and a chunk holds at most
+        `APPLIED_CAP` notifications per recipient (so a group's too), whatever the batch
+        size. Batches of `INBOX_BATCH` events are then safe to take.
+        """
         if not docs:
             return []
+        stored = await self.repo.existing([d["_id"] for d in docs])
+        written: list[dict[str, Any]] = []
+        for chunk in _chunks([d for d in docs if d["_id"] not in stored], APPLIED_CAP):
+            now_written, found = await self._count_and_insert(chunk)
+            written += now_written
+            stored |= found
+        # Then their events, as outbox records: one small insert per batch instead of a
+        # rewrite of each notification when its own outbox is cleared. Killed before this
+        # write, the redelivery finds them stored and announces them again: the same event
+        # ids (stored with them), which consumers drop.
+        announced = [*written, *stored.values()]
+        if announced:
+            await self.repo.announce([_created(d) for d in announced])
+            self._on_events()
+        # Then the channels' routing queues (same reasoning: a redelivery queues the stored
+        # ones again, and routing one twice queues its mail or push once).
+        for queue in self._routing:
+            await queue.add(announced)
+        if written:  # this replica's stream clients need not wait for a poll
+            self._on_written(written)
+        for doc in written:
+            log.info(
+                "notify.notification.created",
+                notification_id=doc["_id"],
+                type=doc["type"],
+                seq=doc["seq"],
+            )
+        return written
+
+    async def _count_and_insert(
+        self, docs: list[dict[str, Any]]
+    ) -> tuple[list[dict[str, Any]], dict[str, dict[str, Any]]]:
+        """Count, group and insert `docs`: (the ones inserted now, the ones found stored)."""
         wants: dict[str, list[tuple[str, bool]]] = {}
         for doc in docs:
             wants.setdefault(doc["recipient_id"], []).append((doc["_id"], doc["in_app"]))
@@ -142,7 +186,7 @@ class Inbox:
         counted_before = [d for d in docs if d["_id"] not in seqs]
         regroup: list[dict[str, Any]] = []
         existing: dict[str, dict[str, Any]] = {}
-        if counted_before:  # a redelivery, maybe after a crash mid-way
+        if counted_before:  # a crash between counting and storing, or a concurrent writer
             existing = await self.repo.existing([d["_id"] for d in counted_before])
             regroup = [e for e in existing.values() if e.get("in_app", True)]
             missing: dict[str, list[str]] = {}
@@ -166,27 +210,10 @@ class Inbox:
         # are idempotent by notification id, so a redelivery finishes either.
         await self.repo.group_all([*regroup, *(d for d in fresh if d["in_app"])])
         inserted = set(await self.repo.insert_all(fresh))
-        written = [d for d in fresh if d["_id"] in inserted]
-        # Then their events, as outbox records: one small insert per batch instead of a
-        # rewrite of each notification when its own outbox is cleared. Killed before this
-        # write, the redelivery finds them counted and stored (`existing`) and announces
-        # them again: the same event ids (stored with them), which consumers drop.
         skipped = [d["_id"] for d in fresh if d["_id"] not in inserted]
-        stored = existing if not skipped else existing | await self.repo.existing(skipped)
-        announced = [*written, *stored.values()]
-        if announced:
-            await self.repo.announce([_created(d) for d in announced])
-            self._on_events()
-        if written:  # this replica's stream clients need not wait for a poll
-            self._on_written(written)
-        for doc in written:
-            log.info(
-                "notify.notification.created",
-                notification_id=doc["_id"],
-                type=doc["type"],
-                seq=doc["seq"],
-            )
-        return written
+        if skipped:  # stored meanwhile by a concurrent writer
+            existing |= await self.repo.existing(skipped)
+        return [d for d in fresh if d["_id"] in inserted], existing
 
     # inbox reads and read state ---------------------------------------------------------
 
@@ -291,3 +318,18 @@ def _created(doc: dict[str, Any]) -> Event:
 def _now() -> datetime:
     now = datetime.now(UTC)
     return now.replace(microsecond=now.microsecond // 1000 * 1000)
+
+
+def _chunks(docs: list[dict[str, Any]], cap: int) -> Iterator[list[dict[str, Any]]]:
+    """`docs` in order, cut wherever one more would give a recipient over `cap` in a chunk
+    (one chunk unless someone gets more than `cap` notifications from one batch)."""
+    chunk: list[dict[str, Any]] = []
+    per_recipient: dict[str, int] = {}
+    for doc in docs:
+        if per_recipient.get(doc["recipient_id"], 0) == cap:
+            yield chunk
+            chunk, per_recipient = [], {}
+        chunk.append(doc)
+        per_recipient[doc["recipient_id"]] = per_recipient.get(doc["recipient_id"], 0) + 1
+    if chunk:
+        yield chunk

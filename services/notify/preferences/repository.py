@@ -7,6 +7,7 @@ from typing import Any
 
 from shared.store.errors import DuplicateKeyError
 from shared.store.port import DocumentStore
+from shared.store.reads import find_by_ids
 
 PREFERENCES = "preferences"
 ORG_PREFERENCES = "org_preferences"
@@ -30,10 +31,7 @@ class PreferenceRepository:
         return await self._prefs.find_one({"_id": user_id})
 
     async def many(self, user_ids: list[str]) -> dict[str, dict[str, Any]]:
-        if not user_ids:
-            return {}
-        docs = await self._prefs.find({"_id": {"$in": list(user_ids)}})
-        return {d["_id"]: d for d in docs}
+        return await find_by_ids(self._prefs, user_ids)
 
     async def put(
         self, user_id: str, doc: dict[str, Any], *, expected_revision: int | None = None

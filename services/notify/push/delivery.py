@@ -1,8 +1,9 @@
 """Push delivery: new notifications -> `decide` -> `push_queue` -> each of the person's devices.
 
-Like email, `channels.push` on the notification is this feature's bookmark (absent,
-`pending`, `now` or `later` = not handled; then `queued`, `off`). Quiet hours (`later`)
-hold the push until they end. A device answered 404/410 is deleted; 429/5xx/network
+The inbox queues a notification for push (`push_routing`, see `services/notify/routing.py`)
+when it decided `now` or `later`; this worker decides again with the preferences of the
+moment and queues the push under the notification's id (a repeat is a no-op). Quiet
+hours (`later`) hold the push until they end. A device answered 404/410 is deleted; 429/5xx/network
 errors retry with backoff, only for the devices not reached yet.
 """
 
@@ -20,7 +21,7 @@ from services.notify.preferences.domain import decide
 from services.notify.preferences.repository import PreferenceRepository
 from services.notify.push.provider import Outcome, PushProvider
 from services.notify.push.repository import DeviceRepository, PushQueue
-from services.notify.routing import IdlePause, prepare_routing, route_batch
+from services.notify.routing import IdlePause, RoutingQueue, migrate_flags, route_batch
 from shared.store.port import DocumentStore
 
 log = structlog.get_logger()
@@ -54,7 +55,9 @@ class PushDelivery:
         *,
         base_url: str,
     ) -> None:
+        self._store = store
         self._notifications = store.collection(NOTIFICATIONS)
+        self._routing = RoutingQueue(store, "push")
         self._devices = devices
         self._queue = queue
         self._prefs = prefs
@@ -62,7 +65,7 @@ class PushDelivery:
         self._base = base_url
 
     async def prepare(self) -> None:
-        await prepare_routing(self._notifications, "push")
+        await migrate_flags(self._store, "push")
 
     async def run(self) -> None:
         pause = IdlePause()
@@ -82,12 +85,11 @@ class PushDelivery:
             await self._provider.close()
 
     async def intake(self, now: datetime | None = None) -> int:
-        """Route one batch of new notifications: one preferences read for the batch, one
-        bookmark write per resulting state (the notifications collection is the busiest)."""
+        """Route one batch of queued notifications (one preferences read for the batch)."""
         return await route_batch(
+            self._routing,
             self._notifications,
             self._prefs,
-            channel="push",
             decide=self._route,
             limit=BATCH,
             now=now,

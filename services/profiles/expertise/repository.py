@@ -25,6 +25,7 @@ from shared.outbox import insert_with_events, update_with_events
 from shared.settle import settle
 from shared.store.errors import DuplicateKeyError
 from shared.store.port import Collection, DocumentStore
+from shared.store.reads import find_by_ids
 
 log = structlog.get_logger()
 
@@ -317,10 +318,4 @@ async def _by_id(
     collection: Collection, ids: list[str], projection: list[str] | None
 ) -> dict[str, dict[str, Any]]:
     """The documents with these ids, by id, read IN_CHUNK ids at a time."""
-    wanted = sorted(set(ids))
-    found: dict[str, dict[str, Any]] = {}
-    for start in range(0, len(wanted), IN_CHUNK):
-        chunk = wanted[start : start + IN_CHUNK]
-        docs = await collection.find({"_id": {"$in": chunk}}, projection=projection)
-        found.update((d["_id"], d) for d in docs)
-    return found
+    return await find_by_ids(collection, ids, projection=projection, chunk=IN_CHUNK)
