@@ -116,7 +116,7 @@ async def bench_throughput(
         store = make_store(settings, "notify")
         # As after a while in service: each counter keeps the ids of the last APPLIED_CAP
         # notifications counted (32 hex characters each).
-        applied = [uuid.uuid4().hex for _ in range(APPLIED_CAP)]
+        applied = " ".join(uuid.uuid4().hex for _ in range(APPLIED_CAP))
         counters = [
             {
                 "_id": comment_for(i, run).post_author_id,

@@ -63,7 +63,7 @@ async def notify_writes(uri: str, database: str, n: int, *, outbox: str = "recor
     async def write(start: int, stop: int) -> None:
         ids = [f"n{i}" for i in range(start, stop)]
         await db.unread_counters.insert_many(
-            [{"_id": f"u{i}", "seq": 1, "unread": 1, "unseen": 1, "_applied": [i]} for i in ids]
+            [{"_id": f"u{i}", "seq": 1, "unread": 1, "unseen": 1, "_applied": i} for i in ids]
         )
         await db.notification_groups.insert_many([_group(i, now) for i in ids])
         docs = [_notification(i, now) for i in ids]
@@ -167,7 +167,7 @@ def _group(nid: str, now: datetime) -> dict[str, Any]:
         "_v": 1,
         "latest_at": now,
         "latest_seq": 1,
-        "_applied": [nid],
+        "_applied": nid,
         "actors": ["a1"],
         "last_actor": f"{now.isoformat()}|a1",
     }

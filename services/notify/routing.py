@@ -164,6 +164,8 @@ async def route_batch(
     org = await prefs.org()
     back: dict[str, list[str]] = {}
     for doc in docs:
+        if doc.get("hidden"):  # its post or item was deleted since: nothing goes out
+            continue
         state = await decide(doc, people.get(doc["recipient_id"]), org, now)
         if state in WRITTEN_BACK[channel]:
             back.setdefault(state, []).append(doc["_id"])

@@ -162,3 +162,17 @@ async def test_email_off_or_no_address_sends_nothing(
     await eventually(RoutingQueue(store, "email").pending, until=lambda left: left == 0)
     assert await store.collection(EMAIL_OUTBOX).count({}) == 0
     assert sink.messages == []
+
+
+async def test_a_notification_hidden_before_routing_is_not_emailed(
+    mail_client: httpx.AsyncClient, store: DocumentStore, smtp: tuple[Sink, int]
+) -> None:
+    """Its post was deleted between the notification and its routing (hidden): no mail."""
+    sink, _ = smtp
+    await store.collection("preferences").insert_one(dict(ANA))
+    await deliver(store, notification("n9", "ana", hidden=True), notification("n10", "ana"))
+
+    await arrived(sink, "<n-n10@canteen.local>")
+    await eventually(RoutingQueue(store, "email").pending, until=lambda left: left == 0)
+    assert await store.collection(EMAIL_OUTBOX).find_one({"_id": "n:n9"}) is None
+    assert sink.with_id("<n-n9@canteen.local>") == []

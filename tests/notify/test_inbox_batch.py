@@ -16,12 +16,13 @@ from services.notify.context import NotifyContext, NotifyOptions
 from services.notify.inbox import build_inbox
 from services.notify.inbox.handlers import build_dispatcher
 from services.notify.inbox.repository import (
-    APPLIED_CAP,
+    CLAIM_CHUNK,
     COUNTERS,
     GROUPS,
     INBOX_BATCH,
     NOTIFICATIONS,
     OUTBOX,
+    applied_ids,
 )
 from services.notify.inbox.service import Inbox
 from services.notify.preferences.repository import PreferenceRepository
@@ -137,7 +138,11 @@ async def snapshot(store: DocumentStore, *, seq: bool = True) -> dict[str, Any]:
     counters = await store.collection(COUNTERS).find({}, sort=[("_id", 1)])
     # `_applied` as a set: a replay may apply the same ids in another order.
     out[COUNTERS] = [
-        {k: (sorted(v) if k == "_applied" else v) for k, v in d.items() if seq or k != "seq"}
+        {
+            k: (sorted(applied_ids(d)) if k == "_applied" else v)
+            for k, v in d.items()
+            if seq or k != "seq"
+        }
         for d in counters
     ]
     return out
@@ -214,10 +219,10 @@ async def test_killed_between_chunks_a_redelivery_counts_each_once(
     wired: Callable[[], Awaitable[Wired]], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """One recipient's notifications are counted and stored in chunks of at most
-    APPLIED_CAP. Killed while storing the second chunk (counted, grouped, not stored): the
+    CLAIM_CHUNK. Killed while storing the second chunk (counted, grouped, not stored): the
     redelivery finds the first chunk stored, the second in the counter's kept ids, and
     counts the rest once."""
-    n = 2 * APPLIED_CAP + 100
+    n = 2 * CLAIM_CHUNK + 100
     events = [new_event(comment("p-hot", "bo", f"fan{i}")) for i in range(n)]
     store, inbox, dispatcher = await wired()
     original = inbox.repo.insert_all
@@ -232,8 +237,8 @@ async def test_killed_between_chunks_a_redelivery_counts_each_once(
     monkeypatch.setattr(inbox.repo, "insert_all", dies_on_the_second)
     with pytest.raises(RuntimeError):
         await dispatcher.handle_batch(events)
-    assert calls == [APPLIED_CAP, APPLIED_CAP]
-    assert await store.collection(NOTIFICATIONS).count({}) == APPLIED_CAP
+    assert calls == [CLAIM_CHUNK, CLAIM_CHUNK]
+    assert await store.collection(NOTIFICATIONS).count({}) == CLAIM_CHUNK
     monkeypatch.undo()
     await dispatcher.handle_batch(events)
     counter = await store.collection(COUNTERS).find_one({"_id": "bo"})
@@ -242,6 +247,65 @@ async def test_killed_between_chunks_a_redelivery_counts_each_once(
     assert group["unread"] == n
     assert await store.collection(NOTIFICATIONS).count({}) == n
     assert len(set(await announced(store))) == n
+
+
+@pytest.mark.parametrize("miss", ["another_writer_first", "short_report"])
+async def test_known_counters_claimed_in_one_write_stay_exact_when_some_miss(
+    wired: Callable[[], Awaitable[Wired]], monkeypatch: pytest.MonkeyPatch, miss: str
+) -> None:
+    """Known recipients' claims go to the store as one bulk of guarded writes, and the store
+    reports only how many matched. Whether one really missed (another writer counted for
+    that recipient in between) or all landed and the report fell short, every notification
+    counts once and each recipient's seqs stay distinct."""
+    store, inbox, dispatcher = await wired()
+    ctx = NotifyContext(store=store, options=NotifyOptions(), signing_secret="s" * 32)
+    other_inbox, other_audiences = build_inbox(ctx)
+    other = build_dispatcher(other_inbox, other_audiences)
+    authors = ["ana", "bo", "cy"]
+    await dispatcher.handle_batch([new_event(comment(f"p-{a}", a, "dee")) for a in authors])
+    original = inbox.repo.counters.update_each
+    raced: list[int] = []
+
+    async def racing(ops: list[tuple[dict[str, Any], dict[str, Any]]]) -> int:
+        if raced:
+            return await original(ops)
+        raced.append(len(ops))
+        if miss == "another_writer_first":
+            await other.handle_batch([new_event(comment("p-bo", "bo", "fay"))])
+            return await original(ops)
+        return await original(ops) - 1
+
+    monkeypatch.setattr(inbox.repo.counters, "update_each", racing)
+    await dispatcher.handle_batch([new_event(comment(f"p-{a}", a, "eve")) for a in authors])
+
+    assert raced == [3]
+    expected = {"ana": 2, "bo": 3 if miss == "another_writer_first" else 2, "cy": 2}
+    for user, n in expected.items():
+        docs = await store.collection(NOTIFICATIONS).find({"recipient_id": user})
+        counter = await store.collection(COUNTERS).find_one({"_id": user})
+        assert counter is not None and (counter["unread"], len(docs)) == (n, n), user
+        assert len({d["seq"] for d in docs}) == n, user
+
+
+async def test_ids_kept_as_a_list_by_an_earlier_version_still_deduplicate(
+    wired: Callable[[], Awaitable[Wired]],
+) -> None:
+    """Counters and groups written before session 19 keep their ids as a list. Killed
+    after counting and grouping but before storing, the redelivery counts nothing twice."""
+    store, _, dispatcher = await wired()
+    event = new_event(comment("p-old", "bo", "fan"))
+    await dispatcher.handle_batch([event])
+    for name in (COUNTERS, GROUPS):
+        for doc in await store.collection(name).find({}):
+            listed = {"_applied": applied_ids(doc)}
+            await store.collection(name).update_one({"_id": doc["_id"]}, {"$set": listed})
+    await store.collection(NOTIFICATIONS).delete_many({})  # counted, grouped, not stored
+    await dispatcher.handle_batch([event])
+
+    counter = await store.collection(COUNTERS).find_one({"_id": "bo"})
+    [group] = await store.collection(GROUPS).find({"recipient_id": "bo"})
+    assert counter is not None and (counter["unread"], group["unread"]) == (1, 1)
+    assert await store.collection(NOTIFICATIONS).count({}) == 1
 
 
 async def announced(store: DocumentStore) -> list[tuple[str, str]]:

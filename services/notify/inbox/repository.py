@@ -5,23 +5,30 @@ Creating notifications takes three kinds of single-document writes, each done fo
 batch at once, in this order: the recipients' counters (count them and hand out their
 `seq`s), their groups, the notifications. So a notification found is always counted in its
 group, and reading or hiding it only ever decrements (never sets) counts that exist. Counter
-and group updates are idempotent on the notification id (`_applied`, capped), so a
+and group updates are idempotent on the notification id (`_applied`, the last ids), so a
 redelivered event finishes the job without double counting, whichever step a crash
 interrupted.
 
 Why the counter works this way (recipients are written from many partitions and processes
 at once; no multi-document transactions): one recipient's counter document is the only
-place that can say atomically "these notifications are counted". So each batch reserves a
+place that can say atomically "these notifications are counted". So each chunk reserves a
 seq range per recipient with ONE write that increments `seq` by n (and `unread`/`unseen`
-by the visible ones) and pushes the n notification ids onto `_applied`, guarded by
-`_applied` holding none of them. The returned `seq` is the top of the range. (With the
-counter just read, that guard is "`seq` unchanged": `seq` is `_applied`'s version, so the
-write is one plain update, not the store's read-and-swap for a capped `$push`.) If the guard
-misses, some were counted before (a redelivery, or a failed batch replayed event by event):
-each one is then claimed alone, and one found counted whose notification does not exist gets
-a fresh seq without being counted again (a gap in seq is harmless: it only orders). A
-recipient without a counter document gets it by one bulk insert for the whole batch.
-`APPLIED_CAP` is above the bus's batch size, so a batch never pushes its own ids out.
+by the visible ones) and adds the n notification ids to `_applied`, guarded by `seq`
+unchanged since the counter was read: `seq` is `_applied`'s version (every write that
+changes `_applied` increments it), so the guard means "none of these applied since we
+looked", and none were when we looked. The returned range ends at the new `seq`. If the
+guard misses, the counter is read again: ids found counted were counted before (a
+redelivery, or a failed batch replayed event by event), the others are claimed one at a
+time, and one found counted whose notification does not exist gets a fresh seq without
+being counted again (a gap in seq is harmless: it only orders). A recipient without a
+counter document gets it by one bulk insert for the whole chunk. Groups work the same way,
+with `_v` (ids ever applied) as the version.
+
+The service counts a batch in chunks of at most `CLAIM_CHUNK` notifications per recipient,
+well under `APPLIED_CAP`, after looking for what is stored (`Inbox._write`), so a chunk
+never pushes its own ids out. Known recipients' claims, and known groups' updates, go to
+the store in one round trip per chunk (`update_each`). `_applied` is one string of ids
+(`applied_ids` says why).
 """
 
 from __future__ import annotations
@@ -35,7 +42,7 @@ from shared.events.envelope import Event
 from shared.outbox import outbox_records
 from shared.outbox.records import strip_outbox
 from shared.store.errors import DuplicateKeyError
-from shared.store.port import Collection, DocumentStore
+from shared.store.port import DocumentStore
 from shared.store.reads import find_by_ids
 
 NOTIFICATIONS = "notifications"
@@ -43,7 +50,14 @@ NOTIFICATIONS = "notifications"
 OUTBOX = "notification_outbox"
 GROUPS = "notification_groups"
 COUNTERS = "unread_counters"
-APPLIED_CAP = 512
+# Notification ids a counter or group keeps (`_applied`). They only have to remember what a
+# crash left counted but not stored: one chunk of at most CLAIM_CHUNK ids per recipient,
+# plus what other writers (other partitions) count for that recipient before the
+# redelivery. Kept small because every claim reads and rewrites them: 512 ids made each
+# counter ~17 KB, and a batch for 2,000 known recipients read and wrote 34 MB.
+APPLIED_CAP = 128
+# The most notifications of one recipient counted in one chunk (`Inbox._write`).
+CLAIM_CHUNK = 32
 # Events per batch of the inbox consumer. Above APPLIED_CAP on purpose: the service looks
 # for what is stored first and counts in chunks (`Inbox._write` says why that is exact).
 # A batch costs about ten round trips whatever its size, so larger batches spread them.
@@ -61,30 +75,19 @@ def clean(doc: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in strip_outbox(doc).items() if k != "_applied"}
 
 
-async def apply_once(
-    coll: Collection,
-    doc_id: str,
-    applied_id: str,
-    update: dict[str, Any],
-    on_insert: dict[str, Any] | None = None,
-) -> bool:
-    """Apply `update` to `doc_id` unless `applied_id` was applied already (upsert)."""
-    unapplied = {"_id": doc_id, "_applied": {"$ne": applied_id}}
-    full = {
-        **update,
-        "$push": {
-            **update.get("$push", {}),
-            "_applied": {"$each": [applied_id], "$slice": -APPLIED_CAP},
-        },
-    }
-    try:
-        result = await coll.update_one(
-            unapplied, {**full, "$setOnInsert": on_insert} if on_insert else full, upsert=True
-        )
-        return result.matched_count == 1 or result.upserted_id is not None
-    except DuplicateKeyError:
-        result = await coll.update_one(unapplied, full)
-        return result.matched_count == 1
+def applied_ids(doc: dict[str, Any]) -> list[str]:
+    """The notification ids a counter or group keeps, oldest first.
+
+    Kept as ONE space-separated string: the test FerretDB decodes every array element on
+    every read and write, and 128 ids as an array made reading 2,000 counters take 0.8 s
+    (0.1 s without them). Documents written before session 19 hold a list."""
+    value = doc.get("_applied") or ""
+    return value.split() if isinstance(value, str) else [str(v) for v in value]
+
+
+def kept(ids: list[str]) -> str:
+    """What `_applied` keeps of `ids`: the last APPLIED_CAP."""
+    return " ".join(ids[-APPLIED_CAP:])
 
 
 class InboxRepository:
@@ -97,8 +100,9 @@ class InboxRepository:
     async def prepare(self) -> None:
         n = self.notifications
         await n.create_index([("recipient_id", 1), ("seq", 1)])
+        # (recipient_id, created_at): the stream's tail of its users' recent notifications.
+        # Nothing reads by `created_at` alone: every index is work on each insert.
         await n.create_index([("recipient_id", 1), ("created_at", -1)])
-        await n.create_index([("created_at", -1)])
         await n.create_index([("group_id", 1), ("seq", -1)])
         await n.create_index([("post_id", 1)])
         await n.create_index([("item_id", 1)])
@@ -140,7 +144,7 @@ class InboxRepository:
     async def claim(self, user_id: str, nid: str, *, visible: bool) -> int | None:
         """Count notification `nid` in its recipient's counters and give it the next `seq`,
         in one write; None when `nid` was counted already (a redelivered event)."""
-        seqs = await self._claim_range(user_id, [(nid, visible)], upsert=True)
+        seqs = await self._claim_range(user_id, [(nid, visible)])
         return seqs[0] if seqs else None
 
     async def claim_all(self, wants: dict[str, list[tuple[str, bool]]]) -> dict[str, int]:
@@ -163,16 +167,15 @@ class InboxRepository:
             for user in fresh:  # new counters: seqs 1..n
                 seqs.update((nid, i + 1) for i, (nid, _) in enumerate(wants[user]))
             fresh = [u for u in wants if u not in known and u not in fresh]
-        for user in [*fresh, *(u for u in wants if u in known)]:
+        done = await self._claim_known_all(known, wants, seqs)
+        for user in [*fresh, *(u for u in wants if u in known and u not in done)]:
             pairs = wants[user]
-            got = await self._claim_known(known[user], pairs) if user in known else None
-            if got is None:
-                got = await self._claim_range(user, pairs, upsert=user in fresh)
+            got = await self._claim_range(user, pairs)
             if got is not None:
                 seqs.update((nid, s) for (nid, _), s in zip(pairs, got, strict=True))
                 continue
             for nid, visible in pairs:  # some were counted before: one at a time
-                one = await self._claim_range(user, [(nid, visible)], upsert=False)
+                one = await self._claim_range(user, [(nid, visible)])
                 if one is not None:
                     seqs[nid] = one[0]
         return seqs
@@ -191,7 +194,7 @@ class InboxRepository:
                     "seq": len(pairs),
                     "unread": visible,
                     "unseen": visible,
-                    "_applied": [nid for nid, _ in pairs][-APPLIED_CAP:],
+                    "_applied": kept([nid for nid, _ in pairs]),
                 }
             )
         try:
@@ -206,57 +209,92 @@ class InboxRepository:
         created = []
         for doc in await self.counters.find({"_id": {"$in": list(users)}}):
             nids = [nid for nid, _ in wants[doc["_id"]]]
-            if len(nids) <= APPLIED_CAP and list(doc.get("_applied", []))[: len(nids)] == nids:
+            if len(nids) <= APPLIED_CAP and applied_ids(doc)[: len(nids)] == nids:
                 created.append(doc["_id"])
         return created
 
-    async def _claim_known(
-        self, doc: dict[str, Any], pairs: list[tuple[str, bool]]
-    ) -> list[int] | None:
-        """The guarded claim in ONE plain write, from the counter as read: `seq` is the
-        version of `_applied` (every write that changes `_applied` increments `seq`), so
-        "seq unchanged" means "none of these applied since we looked". None if it changed
-        or some were applied before (the caller then takes the general path)."""
-        applied = list(doc.get("_applied") or [])
-        nids = [nid for nid, _ in pairs]
-        if "seq" not in doc or not set(nids).isdisjoint(applied):
-            return None
-        visible = sum(1 for _, v in pairs if v)
-        inc = {"seq": len(pairs), "unread": visible, "unseen": visible} if visible else {}
-        result = await self.counters.update_one(
-            {"_id": doc["_id"], "seq": doc["seq"]},
-            {
-                "$inc": inc or {"seq": len(pairs)},
-                "$set": {"_applied": (applied + nids)[-APPLIED_CAP:]},
-            },
-        )
-        if not result.matched_count:
-            return None
-        base = int(doc["seq"])
-        return list(range(base + 1, base + len(pairs) + 1))
+    async def _claim_known_all(
+        self,
+        known: dict[str, dict[str, Any]],
+        wants: dict[str, list[tuple[str, bool]]],
+        seqs: dict[str, int],
+    ) -> set[str]:
+        """The guarded claims of recipients whose counters were just read, all in ONE
+        round trip (`update_each`); the recipients settled (their seqs added to `seqs`, or
+        found counted already). The others take the general path.
 
-    async def _claim_range(
-        self, user_id: str, pairs: list[tuple[str, bool]], *, upsert: bool
-    ) -> list[int] | None:
-        nids = [nid for nid, _ in pairs]
-        visible = sum(1 for _, v in pairs if v)
-        inc = (
-            {"seq": len(pairs), "unread": visible, "unseen": visible}
-            if visible
-            else {"seq": len(pairs)}
-        )
-        update = {"$inc": inc, "$push": {"_applied": {"$each": nids, "$slice": -APPLIED_CAP}}}
-        unapplied = {"_id": user_id, "_applied": {"$nin": nids}}
-        try:
-            doc = await self.counters.find_one_and_update(
-                unapplied, update, upsert=upsert, return_new=True
+        Each write is plain, guarded by `seq` unchanged: `seq` is the version of `_applied`
+        (every write that changes `_applied` increments it), so "seq unchanged" means "none
+        of these applied since we looked". The store reports only how many matched: when
+        some missed (another writer, a redelivery), the counters are read again, and a
+        recipient whose ids are all there was counted: with our seqs if `seq` moved by
+        exactly ours since (that write, or an identical one from the same state), else by
+        someone else (left out of `seqs`: the caller finds them stored or gives fresh seqs,
+        never counting twice)."""
+        plans: dict[str, tuple[int, list[str]]] = {}
+        ops = []
+        for user, doc in known.items():
+            applied = applied_ids(doc)
+            pairs = wants[user]
+            nids = [nid for nid, _ in pairs]
+            if "seq" not in doc or not set(nids).isdisjoint(applied):
+                continue
+            visible = sum(1 for _, v in pairs if v)
+            inc = {"seq": len(pairs), "unread": visible, "unseen": visible} if visible else {}
+            ops.append(
+                (
+                    {"_id": user, "seq": doc["seq"]},
+                    {
+                        "$inc": inc or {"seq": len(pairs)},
+                        "$set": {"_applied": kept(applied + nids)},
+                    },
+                )
             )
-        except DuplicateKeyError:
-            doc = await self.counters.find_one_and_update(unapplied, update, return_new=True)
-        if doc is None:
-            return None
-        top = int(doc["seq"])
-        return list(range(top - len(pairs) + 1, top + 1))
+            plans[user] = (int(doc["seq"]), nids)
+        if not ops:
+            return set()
+        settled: set[str] = set()
+        if await self.counters.update_each(ops) == len(ops):
+            for base, nids in plans.values():
+                seqs.update((nid, base + i + 1) for i, nid in enumerate(nids))
+            return set(plans)
+        after = await find_by_ids(self.counters, list(plans), projection=["seq", "_applied"])
+        for user, (base, nids) in plans.items():
+            doc = after.get(user) or {}
+            if not set(nids) <= set(applied_ids(doc)):
+                continue  # not (all) counted: the general path claims what is left
+            settled.add(user)
+            if doc.get("seq") == base + len(nids):
+                seqs.update((nid, base + i + 1) for i, nid in enumerate(nids))
+        return settled
+
+    async def _claim_range(self, user_id: str, pairs: list[tuple[str, bool]]) -> list[int] | None:
+        """Count `pairs` for `user_id` and give them the next seqs, unless one of them was
+        counted already (then None: the caller claims them one at a time). Read the counter,
+        then one write guarded by `seq` unchanged (the version of `_applied`); read again
+        if another write came first. A recipient without a counter gets one with these."""
+        nids = [nid for nid, _ in pairs]
+        n, visible = len(pairs), sum(1 for _, v in pairs if v)
+        inc = {"seq": n, "unread": visible, "unseen": visible} if visible else {"seq": n}
+        while True:
+            doc = await self.counters.find_one({"_id": user_id})
+            if doc is None:
+                fresh = {"_id": user_id, "seq": n, "unread": visible, "unseen": visible}
+                try:
+                    await self.counters.insert_one({**fresh, "_applied": kept(nids)})
+                except DuplicateKeyError:
+                    continue  # created meanwhile: read it
+                return list(range(1, n + 1))
+            applied = applied_ids(doc)
+            if not set(nids).isdisjoint(applied):
+                return None
+            result = await self.counters.update_one(
+                {"_id": user_id, "seq": doc.get("seq")},
+                {"$inc": inc, "$set": {"_applied": kept(applied + nids)}},
+            )
+            if result.matched_count:
+                base = int(doc.get("seq") or 0)
+                return list(range(base + 1, base + n + 1))
 
     async def reserve_seqs(self, user_id: str, n: int) -> list[int]:
         doc = await self.counters.find_one_and_update(
@@ -292,37 +330,66 @@ class InboxRepository:
                 fresh = []
             except DuplicateKeyError:
                 pass  # created meanwhile: the guarded updates below skip what is applied
-        for gid in [*fresh, *(g for g in by_group if g in known)]:
-            items = list(by_group[gid].values())
-            if gid in known and await self._group_known(known[gid], items):
-                continue
-            nids = [n["_id"] for n in items]
-            result = await self.groups.update_one(
-                {"_id": gid, "_applied": {"$nin": nids}}, _group_update(items)
-            )
-            if result.matched_count:
-                continue
-            for n in items:  # some applied before (or the group is new): one at a time
-                await apply_once(
-                    self.groups,
-                    gid,
-                    n["_id"],
-                    _group_update([n], push=False),
-                    on_insert=_group_seed(n),
-                )
+        done = await self._group_known_all(known, by_group)
+        for gid in [*fresh, *(g for g in by_group if g in known and g not in done)]:
+            await self._group_one(gid, list(by_group[gid].values()))
 
-    async def _group_known(self, doc: dict[str, Any], items: list[dict[str, Any]]) -> bool:
-        """Apply `items` to a group as read, in one plain write guarded by `_v` (counts the
-        ids ever applied, so it changes whenever `_applied` does); False if it changed or
-        some were applied before (the caller then takes the general path)."""
-        applied = list(doc.get("_applied") or [])
-        nids = [n["_id"] for n in items]
-        if "_v" not in doc or not set(nids).isdisjoint(applied):
-            return False
-        update = _group_update(items, push=False)
-        update["$set"] = {**update.get("$set", {}), "_applied": (applied + nids)[-APPLIED_CAP:]}
-        result = await self.groups.update_one({"_id": doc["_id"], "_v": doc["_v"]}, update)
-        return result.matched_count == 1
+    async def _group_one(self, gid: str, items: list[dict[str, Any]]) -> None:
+        """Apply to group `gid` those of `items` not applied yet: read it, then one write
+        guarded by `_v` unchanged; read again if another write came first; create the
+        group if there is none."""
+        while True:
+            doc = await self.groups.find_one({"_id": gid})
+            if doc is None:
+                try:
+                    await self.groups.insert_one(_new_group(gid, items))
+                except DuplicateKeyError:
+                    continue  # created meanwhile: read it
+                return
+            applied = applied_ids(doc)
+            done = set(applied)
+            todo = [n for n in items if n["_id"] not in done]
+            if not todo:
+                return
+            update = _group_update(todo)
+            update["$set"] = {
+                **update.get("$set", {}),
+                "_applied": kept(applied + [n["_id"] for n in todo]),
+            }
+            result = await self.groups.update_one({"_id": gid, "_v": doc.get("_v")}, update)
+            if result.matched_count:
+                return
+
+    async def _group_known_all(
+        self, known: dict[str, dict[str, Any]], by_group: dict[str, dict[str, dict[str, Any]]]
+    ) -> set[str]:
+        """Apply each group's items to it as read, all in ONE round trip, each write guarded
+        by `_v` (counts the ids ever applied, so it changes whenever `_applied` does); the
+        groups done. When the store reports some missed, the groups are read again: one
+        holding all its ids is done, the others take the general path (guarded by their
+        ids, so what did land is not applied twice)."""
+        plans: dict[str, list[str]] = {}
+        ops = []
+        for gid, doc in known.items():
+            items = list(by_group[gid].values())
+            applied = applied_ids(doc)
+            nids = [n["_id"] for n in items]
+            if "_v" not in doc or not set(nids).isdisjoint(applied):
+                continue
+            update = _group_update(items)
+            update["$set"] = {**update.get("$set", {}), "_applied": kept(applied + nids)}
+            ops.append(({"_id": gid, "_v": doc["_v"]}, update))
+            plans[gid] = nids
+        if not ops:
+            return set()
+        if await self.groups.update_each(ops) == len(ops):
+            return set(plans)
+        after = await find_by_ids(self.groups, list(plans), projection=["_applied"])
+        return {
+            gid
+            for gid, nids in plans.items()
+            if set(nids) <= set(applied_ids(after.get(gid) or {}))
+        }
 
     # reads -----------------------------------------------------------------------------
 
@@ -484,7 +551,7 @@ def _group_seed(n: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _group_update(items: list[dict[str, Any]], *, push: bool = True) -> dict[str, Any]:
+def _group_update(items: list[dict[str, Any]]) -> dict[str, Any]:
     """Adding `items` to a group: the same result as adding them one by one, in order."""
     actors = [n["actor_id"] for n in items if n.get("actor_id")]
     update: dict[str, Any] = {
@@ -499,9 +566,6 @@ def _group_update(items: list[dict[str, Any]], *, push: bool = True) -> dict[str
         update["$addToSet"] = {"actors": {"$each": list(dict.fromkeys(actors))}}
         # `$max`, not `$set`: writes to one group land in any order (other partitions).
         update["$max"]["last_actor"] = _last_actor(items)
-    if push:
-        nids = [n["_id"] for n in items]
-        update["$push"] = {"_applied": {"$each": nids, "$slice": -APPLIED_CAP}}
     return update
 
 
@@ -516,7 +580,7 @@ def _new_group(group_id: str, items: list[dict[str, Any]]) -> dict[str, Any]:
         "_v": len(items),
         "latest_at": max(n["created_at"] for n in items),
         "latest_seq": max(n["seq"] for n in items),
-        "_applied": [n["_id"] for n in items][-APPLIED_CAP:],
+        "_applied": kept([n["_id"] for n in items]),
     }
     if actors:
         doc["actors"] = list(dict.fromkeys(actors))

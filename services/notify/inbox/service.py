@@ -17,7 +17,7 @@ from services.notify.inbox.projection import (
     member_key,
     post_key,
 )
-from services.notify.inbox.repository import APPLIED_CAP, InboxRepository, shown
+from services.notify.inbox.repository import CLAIM_CHUNK, InboxRepository, shown
 from services.notify.preferences.domain import decide
 from services.notify.preferences.repository import PreferenceRepository
 from services.notify.routing import RoutingQueue, initial_email
@@ -139,16 +139,16 @@ class Inbox:
         What is stored already (a redelivery whose first delivery got that far) is counted
         and grouped: it is only announced and routed again. Looking first costs one `$in`
         read, which finds nothing on a first delivery. Because of it, the counters' and
-        groups' dedupe (`_applied`, `APPLIED_CAP` ids) only has to cover the notifications
-        a crash left counted but not stored: at most one chunk, and a chunk holds at most
-        `APPLIED_CAP` notifications per recipient (so a group's too), whatever the batch
-        size. Batches of `INBOX_BATCH` events are then safe to take.
+        groups' dedupe (`_applied`, the last `APPLIED_CAP` ids) only has to cover the
+        notifications a crash left counted but not stored: at most one chunk, and a chunk
+        holds at most `CLAIM_CHUNK` notifications per recipient (so a group's too), whatever
+        the batch size. Batches of `INBOX_BATCH` events are then safe to take.
         """
         if not docs:
             return []
         stored = await self.repo.existing([d["_id"] for d in docs])
         written: list[dict[str, Any]] = []
-        for chunk in _chunks([d for d in docs if d["_id"] not in stored], APPLIED_CAP):
+        for chunk in _chunks([d for d in docs if d["_id"] not in stored], CLAIM_CHUNK):
             now_written, found = await self._count_and_insert(chunk)
             written += now_written
             stored |= found
