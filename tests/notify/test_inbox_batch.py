@@ -16,6 +16,8 @@ from services.notify.context import NotifyContext, NotifyOptions
 from services.notify.inbox import build_inbox
 from services.notify.inbox.handlers import build_dispatcher
 from services.notify.inbox.repository import (
+    APPLIED_CAP,
+    APPLIED_MINUTES,
     CLAIM_CHUNK,
     COUNTERS,
     GROUPS,
@@ -23,6 +25,7 @@ from services.notify.inbox.repository import (
     NOTIFICATIONS,
     OUTBOX,
     applied_ids,
+    kept,
 )
 from services.notify.inbox.service import Inbox
 from services.notify.preferences.repository import PreferenceRepository
@@ -129,7 +132,10 @@ async def snapshot(store: DocumentStore, *, seq: bool = True) -> dict[str, Any]:
 
     def keep(doc: dict[str, Any]) -> dict[str, Any]:
         drop = VOLATILE | ({"seq", "latest_seq"} if not seq else set())
-        return {k: v for k, v in doc.items() if k not in drop}
+        # `_applied` as its ids: one claim or several (and when) depends on the path.
+        return {
+            k: (applied_ids(doc) if k == "_applied" else v) for k, v in doc.items() if k not in drop
+        }
 
     out: dict[str, Any] = {}
     for name in (NOTIFICATIONS, GROUPS):
@@ -393,3 +399,18 @@ async def test_failed_batch_replayed_per_event_counts_once(
             )
         ]
         assert len(seqs) == len(set(seqs))  # unique, so resume by Last-Event-ID holds
+
+
+def test_kept_ids_are_the_recent_claims_and_at_most_the_cap() -> None:
+    """A counter or group keeps the ids of its claims of the last APPLIED_MINUTES, newest
+    APPLIED_CAP at most, as one string; a list from an earlier version reads as old."""
+    now = 1_000_000
+    old = kept(None, ["a", "b"], minute=now - APPLIED_MINUTES - 1)
+    recent = kept(old, ["c"], minute=now - 5)
+    assert applied_ids({"_applied": recent}) == ["a", "b", "c"]
+    assert applied_ids({"_applied": kept(recent, ["d", "e"], minute=now)}) == ["c", "d", "e"]
+    assert applied_ids({"_applied": kept(["x", "y"], ["z"], minute=now)}) == ["z"]
+    assert applied_ids({"_applied": ["x", "y"]}) == ["x", "y"]
+    many = [f"n{i}" for i in range(APPLIED_CAP + 10)]
+    capped = kept(kept(None, many[:20], minute=now - 1), many[20:], minute=now)
+    assert applied_ids({"_applied": capped}) == many[-APPLIED_CAP:]
