@@ -9,7 +9,7 @@ what goes out (in the email outbox or the push queue, whose ids make a repeat a 
 deletes the entries.
 
 Why a queue of its own rather than a bookmark in the notification: the notifications
-collection is the busiest and its documents are the largest, with eight indexes. Moving a
+collection is the busiest and its documents are the largest, with six indexes. Moving a
 bookmark there rewrote every notification once per channel; on the test FerretDB that was
 half of the notify service's database work (0.22 of 0.46 ms per event). An entry is a
 small insert and a delete.
