@@ -33,6 +33,7 @@ import structlog
 from services.notify.preferences.repository import PreferenceRepository
 from shared.store.errors import DuplicateKeyError
 from shared.store.port import Collection, DocumentStore
+from shared.store.writes import insert_new
 
 log = structlog.get_logger()
 
@@ -82,19 +83,7 @@ class RoutingQueue:
         )
 
     async def insert(self, new: Iterable[dict[str, Any]]) -> None:
-        entries = list(new)
-        if not entries:
-            return
-        try:
-            await self._entries.insert_many(entries)
-            return
-        except DuplicateKeyError:
-            pass
-        for entry in entries:
-            try:
-                await self._entries.insert_one(entry)
-            except DuplicateKeyError:
-                continue
+        await insert_new(self._entries, list(new))
 
     async def take(self, limit: int) -> list[dict[str, Any]]:
         # No sort: the test FerretDB cannot sort from an index, and order does not matter

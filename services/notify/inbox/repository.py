@@ -45,6 +45,7 @@ from shared.outbox.records import strip_outbox
 from shared.store.errors import DuplicateKeyError
 from shared.store.port import DocumentStore
 from shared.store.reads import find_by_ids
+from shared.store.writes import insert_new
 
 NOTIFICATIONS = "notifications"
 # The notifications' `created` events, as outbox records (see `announce`).
@@ -149,23 +150,8 @@ class InboxRepository:
         await self.outbox.insert_many(outbox_records(events, PER_EVENT_WINDOW))
 
     async def insert_all(self, docs: Sequence[dict[str, Any]]) -> list[str]:
-        """Insert notification documents; the ids inserted.
-
-        One bulk insert; ids that exist already (a redelivery) make it fall back to one
-        insert each, which skips them."""
-        try:
-            await self.notifications.insert_many(list(docs))
-            return [d["_id"] for d in docs]
-        except DuplicateKeyError:
-            pass
-        inserted = []
-        for doc in docs:
-            try:
-                await self.notifications.insert_one(doc)
-                inserted.append(doc["_id"])
-            except DuplicateKeyError:
-                continue
-        return inserted
+        """Insert notification documents; the ids inserted (a redelivery's are skipped)."""
+        return await insert_new(self.notifications, docs)
 
     async def existing(self, ids: Sequence[str]) -> dict[str, dict[str, Any]]:
         found = await find_by_ids(self.notifications, ids)
@@ -269,13 +255,11 @@ class InboxRepository:
             nids = [nid for nid, _ in pairs]
             if "seq" not in doc or not set(nids).isdisjoint(applied):
                 continue
-            visible = sum(1 for _, v in pairs if v)
-            inc = {"seq": len(pairs), "unread": visible, "unseen": visible} if visible else {}
             ops.append(
                 (
                     {"_id": user, "seq": doc["seq"]},
                     {
-                        "$inc": inc or {"seq": len(pairs)},
+                        "$inc": _claim_inc(pairs),
                         "$set": {"_applied": kept(doc.get("_applied"), nids)},
                     },
                 )
@@ -305,7 +289,7 @@ class InboxRepository:
         if another write came first. A recipient without a counter gets one with these."""
         nids = [nid for nid, _ in pairs]
         n, visible = len(pairs), sum(1 for _, v in pairs if v)
-        inc = {"seq": n, "unread": visible, "unseen": visible} if visible else {"seq": n}
+        inc = _claim_inc(pairs)
         while True:
             doc = await self.counters.find_one({"_id": user_id})
             if doc is None:
@@ -381,11 +365,7 @@ class InboxRepository:
             todo = [n for n in items if n["_id"] not in done]
             if not todo:
                 return
-            update = _group_update(todo)
-            update["$set"] = {
-                **update.get("$set", {}),
-                "_applied": kept(doc.get("_applied"), [n["_id"] for n in todo]),
-            }
+            update = _group_update(todo, kept(doc.get("_applied"), [n["_id"] for n in todo]))
             result = await self.groups.update_one({"_id": gid, "_v": doc.get("_v")}, update)
             if result.matched_count:
                 return
@@ -406,11 +386,7 @@ class InboxRepository:
             nids = [n["_id"] for n in items]
             if "_v" not in doc or not set(nids).isdisjoint(applied):
                 continue
-            update = _group_update(items)
-            update["$set"] = {
-                **update.get("$set", {}),
-                "_applied": kept(doc.get("_applied"), nids),
-            }
+            update = _group_update(items, kept(doc.get("_applied"), nids))
             ops.append(({"_id": gid, "_v": doc["_v"]}, update))
             plans[gid] = nids
         if not ops:
@@ -584,12 +560,22 @@ def _group_seed(n: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _group_update(items: list[dict[str, Any]]) -> dict[str, Any]:
-    """Adding `items` to a group: the same result as adding them one by one, in order."""
+def _claim_inc(pairs: list[tuple[str, bool]]) -> dict[str, int]:
+    """A claim's increments: `seq` by all of `pairs`, `unread`/`unseen` by the visible."""
+    visible = sum(1 for _, v in pairs if v)
+    if not visible:
+        return {"seq": len(pairs)}
+    return {"seq": len(pairs), "unread": visible, "unseen": visible}
+
+
+def _group_update(items: list[dict[str, Any]], applied: str) -> dict[str, Any]:
+    """Adding `items` to a group: the same result as adding them one by one, in order;
+    `applied` is the group's kept ids afterwards (`kept`)."""
     actors = [n["actor_id"] for n in items if n.get("actor_id")]
     update: dict[str, Any] = {
-        # `_v`: how many ids were ever applied, the version `_group_known` guards on.
+        # `_v`: how many ids were ever applied, the version the group's writes guard on.
         "$inc": {"count": len(items), "unread": len(items), "_v": len(items)},
+        "$set": {"_applied": applied},
         "$max": {
             "latest_at": max(n["created_at"] for n in items),
             "latest_seq": max(n["seq"] for n in items),
