@@ -16,6 +16,7 @@ from typing import Any
 import structlog
 
 from shared.bus.port import MAX_BATCH, BatchHandler, Consumer, EventBus, Handler, RetryPolicy
+from shared.events.envelope import Event
 from shared.events.registry import EventRegistry
 from shared.outbox.relay import OutboxRelay
 from shared.outbox.watch import WatchedStore
@@ -113,6 +114,14 @@ class ServiceRuntime:
         """Tell the relay a write just appended events (saves a poll interval of latency)."""
         if self.relay is not None:
             self.relay.notify()
+
+    def hand_off_outbox(
+        self, collection: str, records: list[dict[str, Any]], events: list[Event]
+    ) -> None:
+        """Outbox records a write just inserted, with their events: the relay publishes
+        them without reading them back (see `OutboxRelay.hand_off`)."""
+        if self.relay is not None:
+            self.relay.hand_off(collection, records, events)
 
     async def check_store(self) -> None:
         await self.store.ping()

@@ -9,6 +9,7 @@ from typing import Any
 from fastapi import APIRouter
 from fastapi.routing import APIRoute
 
+from shared.events.envelope import Event
 from shared.service import Background, Setup, Subscription
 from shared.store.port import DocumentStore
 
@@ -39,6 +40,10 @@ class NotifyContext:
     route_class: type[APIRoute] = APIRoute
     # Bound once the runtime exists; wakes the outbox relay after a write with events.
     notify_outbox: Callable[[], None] = lambda: None
+    # Bound the same way; gives the relay outbox records just inserted, with their events.
+    hand_off_outbox: Callable[[str, list[dict[str, Any]], list[Event]], None] = (
+        lambda collection, records, events: None
+    )
     # Bound by the stream feature; the inbox calls it with the notifications it just wrote
     # (so this replica's own clients need not wait for a poll).
     notifications_written: Callable[[list[dict[str, Any]]], None] = lambda docs: None

@@ -358,6 +358,7 @@ class KafkaConsumer(Consumer):
                 fetched = fetch.result()
                 if not fetched:
                     continue
+                fetched = await self._top_up(consumer, fetched)
                 async with self.batch_lock:
                     batches = {
                         tp: [
@@ -375,6 +376,23 @@ class KafkaConsumer(Consumer):
                     await self._commit(consumer, done)
         finally:
             stop_wait.cancel()
+
+    async def _top_up(
+        self, consumer: AIOKafkaConsumer, fetched: dict[TopicPartition, list[Any]]
+    ) -> dict[TopicPartition, list[Any]]:
+        """Add what the other assigned partitions already have buffered, up to
+        `max_records` each, without waiting.
+
+        `getmany` fills its `max_records` from one partition when that one has enough, so
+        under load each fetch was a single partition and its batches ran one after another:
+        the handler's CPU work and its store round trips never overlapped. Partitions run
+        concurrently (see `Delivery.run_batches`), and each still brings at most one fetch's
+        worth, so what a crash redelivers per partition stays as it was.
+        """
+        for tp in consumer.assignment() - fetched.keys():
+            more = await consumer.getmany(tp, timeout_ms=0, max_records=self.max_records)
+            fetched.update(more)
+        return fetched
 
     async def _commit(self, consumer: AIOKafkaConsumer, done: dict[TopicPartition, int]) -> None:
         if not done:

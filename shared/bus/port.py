@@ -51,7 +51,8 @@ class RetryPolicy:
 
 # How many records a consumer without a batch handler takes between commits, so the most a
 # crash or a rebalance redelivers; and the most events an outbox relay publishes before it
-# clears them, so the most a relay crash publishes twice. Per-event handlers deduplicate by
+# clears them, so the most a relay crash publishes twice (two windows for records handed
+# off by their writer, whose delete overlaps the next publish). Per-event handlers deduplicate by
 # the event ids a target document keeps (`_applied`, capped at 200-256 per document): a
 # redelivery must never reach back further than that, even when every event of the window
 # concerns one document (a popular post's reactions while a backlog drains). A commit per

@@ -1,4 +1,4 @@
-"""Kafka protocol binding (binary content mode) for the envelope, via the CloudEvents SDK.
+"""Kafka protocol binding (binary content mode) for the envelope, as the CloudEvents SDK's.
 
 Attributes travel as `ce_*` headers, `data` is the message value (JSON), the key is the
 aggregate id. The SQLite bus stores exactly the same triple, so both buses carry identical
@@ -9,17 +9,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 import orjson
-from cloudevents.core.bindings import kafka as ce_kafka
-from cloudevents.core.formats.json import JSONFormat
-from cloudevents.core.v1.event import CloudEvent
 from pydantic import ValidationError
 
 from shared.events.envelope import SPECVERSION, Event
-
-_FORMAT = JSONFormat()
 
 
 class MalformedMessage(ValueError):
@@ -36,25 +30,31 @@ class Message:
 
 
 def encode(event: Event) -> Message:
-    attributes: dict[str, Any] = {
-        "id": event.id,
-        "source": event.source,
-        "type": event.type,
-        "subject": event.subject,
-        "time": event.time,
-        "specversion": event.specversion,
-        "datacontenttype": event.datacontenttype,
+    """The binary-mode message: what the SDK's `kafka.to_binary` gives for the event
+    (`tests/shared/events` checks it is byte for byte the same), built directly.
+
+    Through the SDK, a CloudEvent object was built and validated for each event only to be
+    read back into headers: 30 us an event, the largest single cost of relaying a batch of
+    notifications' events; the envelope model has validated every attribute already.
+    """
+    headers = {
+        "ce_id": event.id.encode(),
+        "ce_source": event.source.encode(),
+        "ce_type": event.type.encode(),
+        "ce_subject": event.subject.encode(),
+        "ce_time": _iso_time(event.time).encode(),
+        "ce_specversion": event.specversion.encode(),
+        "content-type": event.datacontenttype.encode(),
     }
     if event.traceparent:
-        attributes["traceparent"] = event.traceparent
-    message = ce_kafka.to_binary(
-        CloudEvent(attributes=attributes, data=None),
-        _FORMAT,
-        key_mapper=lambda _: event.key,
-    )
+        headers["ce_traceparent"] = event.traceparent.encode()
     # orjson is several times faster than the SDK's json for the payload; same bytes shape.
-    key = message.key.encode() if isinstance(message.key, str) else message.key
-    return Message(headers=dict(message.headers), key=key, value=orjson.dumps(event.data))
+    return Message(headers=headers, key=event.key.encode(), value=orjson.dumps(event.data))
+
+
+def _iso_time(at: datetime) -> str:
+    text = at.isoformat()  # the envelope keeps times in UTC
+    return text[:-6] + "Z" if text.endswith("+00:00") else text
 
 
 def decode(message: Message) -> Event:

@@ -13,6 +13,13 @@ Crash analysis (the fault-injection test kills the process at each step):
   concurrent write while we published are never cleared unpublished;
 - an outbox record (`outbox_records`: a document that only carries events, never appended
   to) is deleted instead of cleared; killed before that, it is published again.
+
+Records a writer in this process just inserted can be handed to the relay with their events
+(`hand_off`): the relay publishes them from memory and deletes them, without reading them
+back (on the test FerretDB that read decoded every pending record in full, and under load
+the backlog it read grew with the load). What is handed off is already stored, so a crash,
+or a hand-off dropped (the bus down, too many waiting), leaves records the ordinary pass
+publishes: the hand-off saves work, it carries no guarantee.
 """
 
 from __future__ import annotations
@@ -20,6 +27,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import enum
+from collections import deque
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -36,6 +44,8 @@ log = structlog.get_logger()
 _CLEAR_CONCURRENCY = 16
 # Documents cleared by one `update_many` (its `$in` stays small enough for any engine).
 _CLEAR_BULK = 250
+# Events waiting in hand-offs at most; past it, hand-offs are dropped (the pass finds them).
+HAND_OFF_CAP = 20_000
 
 
 class RelayStep(enum.Enum):
@@ -90,6 +100,13 @@ class OutboxRelay:
         self._pending = pending
         self._wake = asyncio.Event()
         self._stopping = False
+        # Hand-offs waiting: (collection, records, their events in order); the records' ids.
+        self._handed: deque[tuple[str, list[dict[str, Any]], list[Event]]] = deque()
+        self._handed_ids: set[Any] = set()
+        self._handed_events = 0
+        # Collections whose last pass left pending documents (or failed): no hand-offs
+        # there until a pass catches up, so their events keep going out oldest first.
+        self._behind: set[str] = set(collections)
 
     async def prepare(self) -> None:
         """Create the index that keeps the pending scan cheap (idempotent).
@@ -103,6 +120,21 @@ class OutboxRelay:
 
     def notify(self) -> None:
         """Wake the relay now (a writer in this process just appended events)."""
+        self._wake.set()
+
+    def hand_off(self, collection: str, records: list[dict[str, Any]], events: list[Event]) -> None:
+        """`records` (from `outbox_records(events, ...)`) were just inserted in `collection`:
+        publish them from memory on the next pass. Wakes the relay either way."""
+        if (
+            collection in self._behind
+            or self._stopping
+            or self._handed_events + len(events) > HAND_OFF_CAP
+        ):
+            self._wake.set()
+            return
+        self._handed.append((collection, records, events))
+        self._handed_ids.update(r["_id"] for r in records)
+        self._handed_events += len(events)
         self._wake.set()
 
     async def run(self) -> None:
@@ -121,10 +153,12 @@ class OutboxRelay:
             if self._pending is not None:
                 self._pending()  # this pass reads them: drop the marks made until now
             try:
+                await self._relay_handed()
                 _, full = await self._relay_pass(names)
                 backoff = self._poll_interval
             except Exception as exc:  # bus or store down: keep the events, retry later
                 log.warning("outbox.relay.failed", error=str(exc), retry_in=backoff)
+                self._drop_handed()
                 await self._sleep(backoff)
                 backoff = min(backoff * 2, self._max_backoff)
                 names = self._collections
@@ -149,6 +183,45 @@ class OutboxRelay:
             return True
         return False
 
+    async def _relay_handed(self) -> None:
+        """Publish and delete the records handed off, oldest first, a window at a time.
+
+        A window's delete overlaps the next window's publish (both mostly wait: for the
+        broker's acks, for the store's writer), so at most two windows are published and not
+        yet deleted: what a crash here publishes twice stays within the two windows
+        consumers' kept ids cover (see `PER_EVENT_WINDOW`).
+        """
+        clearing: asyncio.Task[None] | None = None
+        try:
+            while self._handed:
+                name, records, events = self._handed[0]
+                window = within_window(records)
+                size = sum(len(r.get(OUTBOX_FIELD) or []) for r in window)
+                await self._publish(window, events[:size])
+                self._handed[0] = (name, records[len(window) :], events[size:])
+                if not self._handed[0][1]:
+                    self._handed.popleft()
+                self._handed_events -= size
+                if clearing is not None:
+                    await clearing
+                clearing = asyncio.create_task(self._clear_handed(name, window))
+            if clearing is not None:
+                await clearing
+        finally:
+            if clearing is not None and not clearing.done():
+                clearing.cancel()
+
+    async def _clear_handed(self, name: str, records: list[dict[str, Any]]) -> None:
+        await self._clear_documents(name, records)
+        self._handed_ids.difference_update(r["_id"] for r in records)
+
+    def _drop_handed(self) -> None:
+        """Forget the hand-offs (they stay stored, pending): the next passes publish them."""
+        self._behind.update(name for name, _, _ in self._handed)
+        self._handed.clear()
+        self._handed_ids.clear()
+        self._handed_events = 0
+
     async def relay_once(self) -> int:
         """Publish one batch from each collection; returns how many events were published."""
         published, _ = await self._relay_pass(self._collections)
@@ -164,6 +237,12 @@ class OutboxRelay:
             )
             if len(found) == self._batch_size:
                 full.append(name)
+                self._behind.add(name)
+            else:
+                self._behind.discard(name)
+            # Handed off meanwhile (inserted after the last hand-offs were relayed): the
+            # next pass relays them from memory.
+            found = [d for d in found if d["_id"] not in self._handed_ids]
             # One read for many documents (FerretDB 1.24 pushes neither sort nor limit
             # down, so a read costs every pending document); one publish per window.
             while found:
@@ -173,12 +252,17 @@ class OutboxRelay:
         return total, full
 
     async def _relay_documents(self, collection_name: str, docs: list[dict[str, Any]]) -> int:
-        # One publish for the whole batch (a broker round trip per document was the relay's
-        # cost under write load), in document order, so per-key order is kept; then clear.
-        events: list[Event] = []
+        events = [Event.from_record(r) for doc in docs for r in doc.get(OUTBOX_FIELD) or []]
+        await self._publish(docs, events)
+        await self._clear_documents(collection_name, docs)
+        return len(events)
+
+    async def _publish(self, docs: list[dict[str, Any]], events: list[Event]) -> None:
+        """Publish `docs`' `events`: one publish for them all (a broker round trip per
+        document was the relay's cost under write load), in document order, so per-key
+        order is kept."""
         for doc in docs:
             self._step(RelayStep.FETCHED, doc["_id"])
-            events.extend(Event.from_record(r) for r in doc.get(OUTBOX_FIELD) or [])
         if events:
             await self._bus.publish_batch(
                 [(self._registry.model_for(e.type).topic, e) for e in events]
@@ -187,6 +271,9 @@ class OutboxRelay:
             self._step(RelayStep.PUBLISHED, doc["_id"])
         for e in events:
             log.debug("outbox.event.relayed", event_id=e.id, event_type=e.type)
+
+    async def _clear_documents(self, collection_name: str, docs: list[dict[str, Any]]) -> None:
+        """After their events are published: delete records, clear documents' outboxes."""
         collection = self._store.collection(collection_name)
         records = [d for d in docs if d.get(RECORD_FIELD)]
         if records:
@@ -199,7 +286,6 @@ class OutboxRelay:
             await asyncio.gather(
                 *(self._clear(collection, d) for d in missed[start : start + _CLEAR_CONCURRENCY])
             )
-        return len(events)
 
     async def _clear_unchanged(
         self, collection: Any, docs: list[dict[str, Any]]

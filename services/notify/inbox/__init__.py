@@ -24,7 +24,7 @@ def build_inbox(ctx: NotifyContext) -> tuple[Inbox, Audiences]:
         audiences,
         PreferenceRepository(ctx.store),
         window_seconds=ctx.options.aggregation_window_seconds,
-        on_events=lambda: ctx.notify_outbox(),
+        on_announced=lambda records, events: ctx.hand_off_outbox(OUTBOX, records, events),
         on_written=lambda docs: ctx.notifications_written(docs),
         # Push is routed only where it is configured (a VAPID key): elsewhere its queue
         # would only grow.

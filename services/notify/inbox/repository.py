@@ -145,9 +145,12 @@ class InboxRepository:
         doc = await self.notifications.find_one({"_id": notification_id})
         return clean(doc) if doc else None
 
-    async def announce(self, events: Sequence[Event]) -> None:
-        """Store notifications' events for the relay (written after the notifications)."""
-        await self.outbox.insert_many(outbox_records(events, PER_EVENT_WINDOW))
+    async def announce(self, events: Sequence[Event]) -> list[dict[str, Any]]:
+        """Store notifications' events for the relay (written after the notifications);
+        the records inserted."""
+        records = outbox_records(events, PER_EVENT_WINDOW)
+        await self.outbox.insert_many(records)
+        return records
 
     async def insert_all(self, docs: Sequence[dict[str, Any]]) -> list[str]:
         """Insert notification documents; the ids inserted (a redelivery's are skipped)."""

@@ -40,7 +40,7 @@ class Inbox:
         prefs: PreferenceRepository,
         *,
         window_seconds: int,
-        on_events: Callable[[], None],
+        on_announced: Callable[[list[dict[str, Any]], list[Event]], None],
         on_written: Callable[[list[dict[str, Any]]], None] = lambda docs: None,
         routing: Sequence[RoutingQueue] = (),
     ) -> None:
@@ -48,7 +48,7 @@ class Inbox:
         self._audiences = audiences
         self._prefs = prefs
         self._window = window_seconds
-        self._on_events = on_events
+        self._on_announced = on_announced
         self._on_written = on_written
         self._routing = list(routing)
 
@@ -158,8 +158,8 @@ class Inbox:
         # ids (stored with them), which consumers drop.
         announced = [*written, *stored.values()]
         if announced:
-            await self.repo.announce([_created(d) for d in announced])
-            self._on_events()
+            events = [_created(d) for d in announced]
+            self._on_announced(await self.repo.announce(events), events)
         # Then the channels' routing queues (same reasoning: a redelivery queues the stored
         # ones again, and routing one twice queues its mail or push once).
         for queue in self._routing:

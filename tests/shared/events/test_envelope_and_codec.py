@@ -5,7 +5,11 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import ClassVar
 
+import orjson
 import pytest
+from cloudevents.core.bindings import kafka as ce_kafka
+from cloudevents.core.formats.json import JSONFormat
+from cloudevents.core.v1.event import CloudEvent
 
 from shared.events import (
     Event,
@@ -66,6 +70,48 @@ def test_binary_mode_headers_key_and_value_round_trip() -> None:
     assert message.headers["content-type"] == b"application/json"
     assert message.value == b'{"id":"w1","size":3}'
     assert decode(message) == event
+
+
+def sdk_message(event: Event) -> ce_kafka.KafkaMessage:
+    """What the CloudEvents SDK's Kafka binding makes of `event` (the reference)."""
+    attributes = {
+        "id": event.id,
+        "source": event.source,
+        "type": event.type,
+        "subject": event.subject,
+        "time": event.time,
+        "specversion": event.specversion,
+        "datacontenttype": event.datacontenttype,
+        "traceparent": event.traceparent,
+    }
+    return ce_kafka.to_binary(
+        CloudEvent(attributes=attributes, data=event.data),
+        JSONFormat(),
+        key_mapper=lambda _: event.key,
+    )
+
+
+@pytest.mark.parametrize(
+    "event",
+    [
+        new_event(WidgetMade(id="w1", size=3)),
+        new_event(
+            WidgetMade(id="wé-2", size=-1),
+            traceparent="00-" + "c" * 32 + "-" + "d" * 16 + "-01",
+            at=datetime(2026, 3, 29, 1, 30, tzinfo=UTC),
+        ),
+        new_event(WidgetMade(id="w3", size=0), at=datetime(2026, 1, 1, 12, 0, 0, 1, tzinfo=UTC)),
+    ],
+    ids=["plain", "traceparent-accent-whole-second", "microsecond"],
+)
+def test_encode_gives_the_sdk_binding_bytes(event: Event) -> None:
+    """`encode` builds the headers itself (for speed): they are the SDK's, byte for byte."""
+    ours, sdk = encode(event), sdk_message(event)
+    assert list(ours.headers.items()) == list(sdk.headers.items())
+    key = sdk.key.encode() if isinstance(sdk.key, str) else sdk.key
+    assert ours.key == key
+    assert orjson.loads(ours.value) == orjson.loads(sdk.value)
+    assert decode(ours) == event
 
 
 @pytest.mark.parametrize(
