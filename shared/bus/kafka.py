@@ -53,6 +53,10 @@ log = structlog.get_logger(__name__)
 # groups) and still finds the broker within a second of its return; 500 ms slowed consumer
 # group joins that meet a retriable error (the bus contract suite's Kafka half: +40%).
 RETRY_BACKOFF_MS = 250
+# Fetches a partition that finished before the others takes on at once (see
+# `KafkaConsumer._run_partitions`); bounded, so a rebalance waiting for the batch lock
+# waits for a few batches at most.
+CONTINUE_ROUNDS = 3
 
 
 def pace_failed_refreshes(client: AIOKafkaClient, backoff_ms: int) -> None:
@@ -360,22 +364,45 @@ class KafkaConsumer(Consumer):
                     continue
                 fetched = await self._top_up(consumer, fetched)
                 async with self.batch_lock:
-                    batches = {
-                        tp: [
-                            Record(
-                                tp.topic,
-                                tp.partition,
-                                r.offset,
-                                _message(r.headers, r.key, r.value),
-                            )
-                            for r in records
-                        ]
-                        for tp, records in fetched.items()
-                    }
-                    done = await self._delivery.run_batches(batches)
-                    await self._commit(consumer, done)
+                    await self._run_partitions(consumer, fetched)
         finally:
             stop_wait.cancel()
+
+    async def _run_partitions(
+        self, consumer: AIOKafkaConsumer, fetched: dict[TopicPartition, list[Any]]
+    ) -> None:
+        """Run the fetched partitions concurrently, committing each as it finishes.
+
+        A partition done while others are still running takes what its buffer holds by
+        then (up to `CONTINUE_ROUNDS` times) instead of waiting for the slowest: under
+        load, partitions waiting for the last one were a fifth of the inbox's partition
+        time. Each round is committed before the next, so a crash still redelivers at
+        most one fetch's worth per partition.
+        """
+        running = set(fetched)
+
+        async def run(tp: TopicPartition, records: list[Any]) -> None:
+            try:
+                rounds = 0
+                while records:
+                    done = await self._delivery.run_batches({tp: _records(tp, records)})
+                    await self._commit(consumer, done)
+                    rounds += 1
+                    finished = done.get(tp) == records[-1].offset + 1
+                    if (
+                        not finished
+                        or rounds > CONTINUE_ROUNDS
+                        or len(running) == 1
+                        or self._delivery.stopping.is_set()
+                    ):
+                        return
+                    # Taken from the buffer only when it will be run: the position moves on.
+                    more = await consumer.getmany(tp, timeout_ms=0, max_records=self.max_records)
+                    records = more.get(tp, [])
+            finally:
+                running.discard(tp)
+
+        await asyncio.gather(*(run(tp, records) for tp, records in fetched.items()))
 
     async def _top_up(
         self, consumer: AIOKafkaConsumer, fetched: dict[TopicPartition, list[Any]]
@@ -412,6 +439,13 @@ class KafkaConsumer(Consumer):
         self._delivery.stopping.set()
         if self._running:
             await self._finished.wait()
+
+
+def _records(tp: TopicPartition, records: list[Any]) -> list[Record]:
+    return [
+        Record(tp.topic, tp.partition, r.offset, _message(r.headers, r.key, r.value))
+        for r in records
+    ]
 
 
 def _message(
