@@ -383,32 +383,35 @@ class KafkaConsumer(Consumer):
     async def _run_partitions(
         self, consumer: AIOKafkaConsumer, fetched: dict[TopicPartition, list[Any]]
     ) -> None:
-        """Run the fetched partitions concurrently, committing each as it finishes.
+        """Run the fetched partitions concurrently, then commit what they did.
 
         A partition done while others are still running takes what its buffer holds by
         then (up to `CONTINUE_ROUNDS` times) instead of waiting for the slowest: under
         load, partitions waiting for the last one were a fifth of the inbox's partition
-        time. Each round is committed before the next, so a crash still redelivers at
-        most one fetch's worth per partition.
+        time. A partition's round is committed before it takes the next, so a crash still
+        redelivers at most one fetch's worth per partition; the last rounds are committed
+        together in one request.
         """
         running = set(fetched)
+        done: dict[TopicPartition, int] = {}
 
         async def run(tp: TopicPartition, records: list[Any]) -> None:
             try:
                 rounds = 0
                 while records:
-                    done = await self._delivery.run_batches({tp: _records(tp, records)})
-                    await self._commit(consumer, done)
+                    done.update(await self._delivery.run_batches({tp: _records(tp, records)}))
                     rounds += 1
-                    finished = done.get(tp) == records[-1].offset + 1
                     if (
-                        not finished
+                        done.get(tp) != records[-1].offset + 1  # stopped part-way
                         or rounds > CONTINUE_ROUNDS
                         or len(running) == 1
                         or self._delivery.stopping.is_set()
                         or self.rebalancing
                     ):
                         return
+                    # Committed before taking more, so a crash still redelivers at most one
+                    # fetch's worth of this partition.
+                    await self._commit(consumer, {tp: done.pop(tp)})
                     # Taken from the buffer only when it will be run: the position moves on.
                     # Bounded all the same: a `getmany` that waits is one meeting a rebalance
                     # (cancelled while waiting, it has taken nothing).
@@ -424,6 +427,7 @@ class KafkaConsumer(Consumer):
                 running.discard(tp)
 
         await asyncio.gather(*(run(tp, records) for tp, records in fetched.items()))
+        await self._commit(consumer, done)  # one request for what is left, as before
 
     async def _top_up(
         self, consumer: AIOKafkaConsumer, fetched: dict[TopicPartition, list[Any]]
