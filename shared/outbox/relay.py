@@ -188,8 +188,8 @@ class OutboxRelay:
 
         A window's delete overlaps the next window's publish (both mostly wait: for the
         broker's acks, for the store's writer), so at most two windows are published and not
-        yet deleted: what a crash here publishes twice stays within the two windows
-        consumers' kept ids cover (see `PER_EVENT_WINDOW`).
+        yet deleted: what a crash here publishes twice. For records of `PER_EVENT_WINDOW`
+        events, that is what consumers' kept ids cover (see there).
         """
         clearing: asyncio.Task[None] | None = None
         try:
@@ -208,8 +208,11 @@ class OutboxRelay:
             if clearing is not None:
                 await clearing
         finally:
+            # A failed publish leaves the window before it published: let its delete
+            # finish, or the pass publishes that window again.
             if clearing is not None and not clearing.done():
-                clearing.cancel()
+                with contextlib.suppress(Exception):
+                    await clearing
 
     async def _clear_handed(self, name: str, records: list[dict[str, Any]]) -> None:
         await self._clear_documents(name, records)
