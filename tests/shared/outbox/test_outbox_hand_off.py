@@ -61,6 +61,25 @@ async def running(relay: OutboxRelay) -> AsyncIterator[None]:
         await asyncio.wait_for(task, timeout=10)
 
 
+async def drained(things: Collection) -> None:
+    """Wait until every record is deleted (published, then cleared)."""
+
+    async def empty() -> bool:
+        return await things.count({}) == 0
+
+    await eventually(empty, within=15)
+
+
+async def hand_off_and_drain(
+    relay: OutboxRelay, things: Collection, records: list[dict[str, Any]], events: list[Event]
+) -> None:
+    """With the relay running: insert the records, hand them off, wait until all are gone."""
+    async with running(relay):
+        await things.insert_many(records)
+        relay.hand_off(things.name, records, events)
+        await drained(things)
+
+
 async def test_handed_off_records_go_out_from_memory_in_order_then_are_deleted(
     backend: dict[str, Any],
 ) -> None:
@@ -69,14 +88,7 @@ async def test_handed_off_records_go_out_from_memory_in_order_then_are_deleted(
         watching = Watching(bus, things, total=len(records))
         relay = OutboxRelay(store, watching, registry, [things.name], poll_interval=30)  # type: ignore[arg-type]
         await relay.relay_once()  # the first pass: nothing pending, hand-offs accepted now
-        async with running(relay):
-            await things.insert_many(records)
-            relay.hand_off(things.name, records, events)
-
-            async def deleted() -> bool:
-                return await things.count({}) == 0
-
-            await eventually(deleted, within=15)
+        await hand_off_and_drain(relay, things, records, events)
 
         published = [e for batch in watching.batches for e in batch]
         assert [e.id for e in published] == [e.id for e in events]  # all, once, in order
@@ -96,14 +108,7 @@ async def test_a_failed_hand_off_is_published_by_the_pass_nothing_lost(
         watching = Watching(bus, things, total=len(records), fail_at=0)
         relay = OutboxRelay(store, watching, registry, [things.name], poll_interval=0.05)  # type: ignore[arg-type]
         await relay.relay_once()
-        async with running(relay):
-            await things.insert_many(records)
-            relay.hand_off(things.name, records, events)
-
-            async def deleted() -> bool:
-                return await things.count({}) == 0
-
-            await eventually(deleted, within=15)
+        await hand_off_and_drain(relay, things, records, events)
 
         published = [e for batch in watching.batches for e in batch]
         counts = Counter(e.id for e in published)
@@ -123,14 +128,7 @@ async def test_a_publish_failing_mid_hand_off_lets_the_previous_delete_finish(
         watching = Watching(bus, things, total=len(records), fail_at=1)
         relay = OutboxRelay(store, watching, registry, [things.name], poll_interval=0.05)  # type: ignore[arg-type]
         await relay.relay_once()
-        async with running(relay):
-            await things.insert_many(records)
-            relay.hand_off(things.name, records, events)
-
-            async def deleted() -> bool:
-                return await things.count({}) == 0
-
-            await eventually(deleted, within=15)
+        await hand_off_and_drain(relay, things, records, events)
 
         counts = Counter(e.id for batch in watching.batches for e in batch)
         assert sorted(counts) == sorted(e.id for e in events)
@@ -150,11 +148,7 @@ async def test_no_hand_off_while_the_pass_has_a_backlog(backend: dict[str, Any])
         relay = OutboxRelay(store, watching, registry, [things.name], poll_interval=0.05)  # type: ignore[arg-type]
         relay.hand_off(things.name, newer_records, newer)  # no pass yet: not taken
         async with running(relay):
-
-            async def deleted() -> bool:
-                return await things.count({}) == 0
-
-            await eventually(deleted, within=15)
+            await drained(things)
 
         published = [e for batch in watching.batches for e in batch]
         assert [e.id for e in published] == [e.id for e in older + newer]  # oldest first
