@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from fastapi import APIRouter, FastAPI
 
 from shared.bus.metrics import BusMetrics
+from shared.collector import tuned_collector
 from shared.http import AuthConfig, HttpConfig, ReadinessCheck, create_app
 from shared.http.auth.deps import PrincipalGate
 from shared.http.auth.principal import Principal
@@ -100,7 +101,8 @@ def compose_app(
             for runtime in runtimes:
                 await runtime.start()
                 started.append(runtime)
-            yield
+            with tuned_collector(settings.gc_young_threshold):
+                yield
         finally:
             for runtime in reversed(started):
                 await runtime.stop()

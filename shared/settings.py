@@ -146,6 +146,11 @@ class CanteenSettings(BaseSettings):
     digest_local_hour: int = Field(8, ge=0, le=23, description="local hour digests are sent")
     outbox_poll_seconds: float = Field(0.5, gt=0, description="outbox relay idle poll interval")
     consumer_max_attempts: int = Field(5, ge=1, description="handler attempts before dead-letter")
+    gc_young_threshold: int = Field(
+        10_000,
+        ge=0,
+        description="allocations between young garbage collections; 0 keeps Python's 700",
+    )
 
     @field_validator("cors_origins", mode="before")
     @classmethod
