@@ -76,7 +76,6 @@ def build(settings: CanteenSettings, bus_metrics: BusMetrics) -> ServiceParts:
         ],
         background=[job for f in features for job in f.background],
     )
-    ctx.notify_outbox = runtime.notify_outbox
     ctx.hand_off_outbox = runtime.hand_off_outbox
     return ServiceParts(
         runtime=runtime,

@@ -38,9 +38,8 @@ class NotifyContext:
     # HMAC key for signed links (unsubscribe) and short-lived stream tokens.
     signing_secret: str
     route_class: type[APIRoute] = APIRoute
-    # Bound once the runtime exists; wakes the outbox relay after a write with events.
-    notify_outbox: Callable[[], None] = lambda: None
-    # Bound the same way; gives the relay outbox records just inserted, with their events.
+    # Bound once the runtime exists; gives the relay outbox records just inserted, with
+    # their events (and wakes it).
     hand_off_outbox: Callable[[str, list[dict[str, Any]], list[Event]], None] = (
         lambda collection, records, events: None
     )
