@@ -47,24 +47,51 @@ def _outbox(event_type: str, data: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-async def notify_writes(uri: str, database: str, n: int, *, outbox: str = "records") -> float:
+async def notify_writes(
+    uri: str, database: str, n: int, *, outbox: str = "records", warm: str | None = None
+) -> float:
     """Per comment event: an unread counter, a notification group and a notification
     inserted, then the notification's `created` event as `outbox` says:
     - "records": as the service does it: outbox records of 100 events each (as JSON text),
       inserted after the notifications, then the relay's work: read them, delete them;
     - "cleared": as the service did before the records: the event in the notification's
       own outbox, cleared by the relay (a rewrite of every notification);
-    - "none": nothing (the inserts alone)."""
+    - "none": nothing (the inserts alone).
+    With `warm` (a counter's `_applied`, as bench_notify --warm writes them), every
+    recipient has a counter already (written before the clock starts), and each event
+    updates it instead, guarded by its `seq` as the service does: one bulk call per batch."""
     client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(uri)
     db = client[database]
     now = datetime.now(UTC)
     created = "canteen.notify.notification.created.v1"
+    if warm is not None:
+        counters = [
+            {"_id": f"un{i}", "seq": 128, "unread": 1, "unseen": 1, "_applied": warm}
+            for i in range(n)
+        ]
+        for k in range(0, n, 1000):
+            await db.unread_counters.insert_many(counters[k : k + 1000])
+    minute = int(time.time() // 60)
 
     async def write(start: int, stop: int) -> None:
         ids = [f"n{i}" for i in range(start, stop)]
-        await db.unread_counters.insert_many(
-            [{"_id": f"u{i}", "seq": 1, "unread": 1, "unseen": 1, "_applied": i} for i in ids]
-        )
+        if warm is None:
+            await db.unread_counters.insert_many(
+                [{"_id": f"u{i}", "seq": 1, "unread": 1, "unseen": 1, "_applied": i} for i in ids]
+            )
+        else:
+            await db.unread_counters.bulk_write(
+                [
+                    UpdateOne(
+                        {"_id": f"u{i}", "seq": 128},
+                        {
+                            "$inc": {"seq": 1, "unread": 1, "unseen": 1},
+                            "$set": {"_applied": f"{minute}:{i}"},
+                        },
+                    )
+                    for i in ids
+                ]
+            )
         await db.notification_groups.insert_many([_group(i, now) for i in ids])
         docs = [_notification(i, now) for i in ids]
         if outbox == "cleared":
