@@ -30,6 +30,7 @@ from typing import Any
 
 import structlog
 
+from services.notify.preferences.domain import address_of
 from services.notify.preferences.repository import PreferenceRepository
 from shared.store.errors import DuplicateKeyError
 from shared.store.port import Collection, DocumentStore
@@ -58,7 +59,7 @@ MIGRATIONS = "notify_migrations"
 def initial_email(state: str, prefs: dict[str, Any] | None) -> str:
     """The email state a new notification is written with: an immediate email to someone
     without an address is final at once (nothing for the worker to do)."""
-    if state == "now" and not (prefs or {}).get("email_address"):
+    if state == "now" and not address_of(prefs):
         return "no_address"
     return state
 

@@ -9,9 +9,15 @@ import httpx
 
 from services.notify.email.outbox import EMAIL_OUTBOX
 from services.notify.routing import RoutingQueue
+from shared.backends import make_bus
+from shared.events.schemas.profiles import TOPIC as PROFILES_TOPIC
+from shared.events.schemas.profiles import PersonCreated, PersonUpdated
+from shared.settings import CanteenSettings
 from shared.store.port import DocumentStore
+from tests.conftest import login_with
 from tests.notify import test_email_support as support
 from tests.notify.test_email_support import Sink, bodies, deliver, notification
+from tests.notify.test_inbox_support import publish, uid
 from tests.support import eventually
 
 mail_client = support.mail_client
@@ -176,3 +182,54 @@ async def test_a_notification_hidden_before_routing_is_not_emailed(
     await eventually(RoutingQueue(store, "email").pending, until=lambda left: left == 0)
     assert await store.collection(EMAIL_OUTBOX).find_one({"_id": "n:n9"}) is None
     assert sink.with_id("<n-n9@canteen.local>") == []
+
+
+async def test_mail_goes_to_the_directory_work_email_unless_the_person_chose_one(
+    mail_client: httpx.AsyncClient,
+    mail_settings: CanteenSettings,
+    store: DocumentStore,
+    smtp: tuple[Sink, int],
+) -> None:
+    """Profiles' person events give notify each person's work email (from SCIM): mail goes
+    there without anyone setting an address; an address the person saves wins; the
+    directory dropping the address leaves the saved one."""
+    sink, _ = smtp
+    person = uid("dee")
+    prefs = store.collection("preferences")
+    bus = make_bus(mail_settings, "test-publisher", topics=[PROFILES_TOPIC])
+    await bus.start()
+    try:
+        who = {"id": person, "handle": person, "display_name": "Dee"}
+        await publish(bus, PersonCreated(**who, email="dee@corp.example"))
+        await eventually(
+            lambda: prefs.find_one({"_id": person}),
+            until=lambda doc: doc is not None and doc.get("directory_email") == "dee@corp.example",
+        )
+        await deliver(store, notification("dir1", person))
+        [first] = await arrived(sink, "<n-dir1@canteen.local>")
+        assert first["To"] == "dee@corp.example"
+
+        headers = await login_with(mail_client)(person)
+        shown = (await mail_client.get("/api/v1/notification-preferences", headers=headers)).json()
+        assert shown["email_address"] is None and shown["directory_email"] == "dee@corp.example"
+        saved = await mail_client.put(
+            "/api/v1/notification-preferences",
+            json={"email_address": "dee@home.example"},
+            headers=headers,
+        )
+        assert saved.status_code == 200, saved.text
+        assert saved.json()["directory_email"] == "dee@corp.example"  # kept beside the choice
+        await deliver(store, notification("dir2", person))
+        [second] = await arrived(sink, "<n-dir2@canteen.local>")
+        assert second["To"] == "dee@home.example"
+
+        await publish(bus, PersonUpdated(**who, email=None))
+        await eventually(
+            lambda: prefs.find_one({"_id": person}),
+            until=lambda doc: doc is not None and doc.get("directory_email") is None,
+        )
+        await deliver(store, notification("dir3", person))
+        [third] = await arrived(sink, "<n-dir3@canteen.local>")
+        assert third["To"] == "dee@home.example"
+    finally:
+        await bus.close()

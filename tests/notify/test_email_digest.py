@@ -175,6 +175,32 @@ async def test_daily_digest_at_local_hour_then_one_click_unsubscribe(
     assert await store.collection(EMAIL_OUTBOX).count({"kind": "digest"}) == 1
 
 
+async def test_the_digest_goes_to_the_directory_work_email_without_one_chosen(
+    mail_client: httpx.AsyncClient,
+    store: DocumentStore,
+    smtp: tuple[Sink, int],
+    mail_settings: CanteenSettings,
+) -> None:
+    sink, _ = smtp
+    await seed(store)
+    prefs = store.collection("preferences")
+    await prefs.update_one(
+        {"_id": "ana"}, {"$set": {"email_address": None, "directory_email": "ana@corp.example"}}
+    )
+    # Someone the directory gives no address, with a digest due too: nothing to send to.
+    await prefs.insert_one({"_id": "cy", "time_zone": "UTC", "digest": "daily"})
+    digests = scheduler(store, mail_settings)
+
+    assert await digests.tick(MONDAY_9) == 1
+
+    async def mail() -> list:
+        return sink.with_id("<d-ana-daily-2020-01-06@canteen.local>")
+
+    [msg] = await eventually(mail)
+    assert msg["To"] == "ana@corp.example"
+    assert (await digests.send_now("cy", MONDAY_9)).result == "no email address"
+
+
 async def test_empty_digest_is_not_sent(
     mail_client: httpx.AsyncClient, store: DocumentStore, mail_settings: CanteenSettings
 ) -> None:

@@ -166,6 +166,37 @@ async def test_scim_writes_publish_person_events(
     ]
 
 
+async def test_person_events_carry_the_directory_work_email(
+    client: httpx.AsyncClient, scim: dict[str, str], settings: CanteenSettings, login: Login
+) -> None:
+    """The primary valid address, normalised; an email change alone is news (notify mails
+    there); other SCIM-only changes are not; the people API still shows no address."""
+    person_id = f"oid-{uuid.uuid4().hex[:12]}"
+    emails = [
+        {"value": "not an address", "type": "work", "primary": True},
+        {"value": "ana@home.example", "type": "home"},
+        {"value": "Ana.Silva@Corp.Example", "type": "work"},
+    ]
+    async with Observer(settings) as observer:
+        await provision(
+            client, scim, f"{person_id}@example.org", externalId=person_id, emails=emails
+        )
+        url = f"/scim/v2/Users/{person_id}"
+        new_address = {"op": "replace", "path": "emails", "value": [{"value": "ana@corp.example"}]}
+        assert (await client.patch(url, json=patch(new_address), headers=scim)).status_code == 200
+        same_address = {"op": "replace", "path": "externalId", "value": f"{person_id}-x"}
+        assert (await client.patch(url, json=patch(same_address), headers=scim)).status_code == 200
+        no_address = {"op": "remove", "path": "emails"}
+        assert (await client.patch(url, json=patch(no_address), headers=scim)).status_code == 200
+        await observer.types_of(person_id, 3)
+        events = observer.of(person_id)
+    assert [e.type.split(".")[-2] for e in events] == ["created", "updated", "updated"]
+    # the invalid primary is skipped; a work address before a home one; the domain lowercased
+    assert [e.data["email"] for e in events] == ["Ana.Silva@corp.example", "ana@corp.example", None]
+    person = (await client.get(f"/api/v1/people/{person_id}", headers=await login("bo"))).json()
+    assert "email" not in person and "ana@corp.example" not in str(person)
+
+
 async def test_delete_deprovisions_and_keeps_the_author(
     client: httpx.AsyncClient, scim: dict[str, str], login: Login
 ) -> None:

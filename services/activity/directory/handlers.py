@@ -17,7 +17,8 @@ def build_dispatcher(directory: Directory) -> EventDispatcher:
     dispatcher = EventDispatcher(registry)
 
     async def upsert(event: Event, data: PersonCreated | PersonUpdated) -> None:
-        fields = data.model_dump(exclude={"id"})
+        # The work email is for notify's mail: the directory shows people, not addresses.
+        fields = data.model_dump(exclude={"id", "email"})
         fields["handle"] = data.handle.lower()
         applied = await directory.apply(data.id, fields, at=event.time)
         log.info("activity.directory.person_applied", person_id=data.id, applied=applied)

@@ -31,7 +31,7 @@ def install(ctx: NotifyContext) -> Feature:
     outbox = EmailOutbox(ctx.store)
     prefs = PreferenceRepository(ctx.store)
     projections = DigestProjections(ctx.store)
-    dispatcher = build_dispatcher(projections)
+    dispatcher = build_dispatcher(projections, prefs)
     intake = ImmediateIntake(ctx.store, outbox, prefs, composer)
     digests = digests_for(ctx)
     worker = SendWorker(

@@ -23,8 +23,12 @@ from services.notify.email.content import safe_text
 from services.notify.email.outbox import EmailOutbox
 from services.notify.email.projections import DigestProjections
 from services.notify.email.schedule import PERIOD_LENGTH, current_period, due_period
-from services.notify.preferences.domain import digest_of, zone_of
-from services.notify.preferences.repository import PREFERENCES, PreferenceRepository
+from services.notify.preferences.domain import address_of, digest_of, zone_of
+from services.notify.preferences.repository import (
+    DIRECTORY_EMAIL,
+    PREFERENCES,
+    PreferenceRepository,
+)
 from shared.store.errors import DuplicateKeyError
 from shared.store.port import DocumentStore
 
@@ -86,7 +90,10 @@ class DigestScheduler:
         queued, after = 0, None
         while True:
             people = await self._people.find(
-                {"email_address": {"$ne": None}}, sort=[("_id", 1)], limit=PAGE, after=after
+                {"$or": [{"email_address": {"$ne": None}}, {DIRECTORY_EMAIL: {"$ne": None}}]},
+                sort=[("_id", 1)],
+                limit=PAGE,
+                after=after,
             )
             for prefs in people:
                 queued += await self._one(prefs, org, now)
@@ -97,7 +104,7 @@ class DigestScheduler:
     async def _one(self, prefs: dict[str, Any], org: dict[str, Any] | None, now: datetime) -> int:
         frequency = digest_of(prefs, org)
         period = due_period(frequency, now, zone_of(prefs), self._hour)
-        if period is None or not prefs.get("email_address"):
+        if period is None or not address_of(prefs):
             return 0
         return int(await self._send(prefs, frequency, period, now, record_empty=True) == "queued")
 
@@ -107,7 +114,7 @@ class DigestScheduler:
         is not recorded, so the scheduled one still goes out if something arrives."""
         now = now or datetime.now(UTC)
         prefs = await self._people.find_one({"_id": user_id})
-        if prefs is None or not prefs.get("email_address"):
+        if prefs is None or not address_of(prefs):
             return SentNow(user_id, None, "no email address")
         frequency = digest_of(prefs, await self._prefs.org())
         period = current_period(frequency, now, zone_of(prefs))
@@ -134,15 +141,16 @@ class DigestScheduler:
             return "nothing to send"
         mail_id = f"d:{record_id}"
         queued = False
-        if not content.empty:
+        address = address_of(prefs)
+        if not content.empty and address:
             message = self._composer.digest(
-                user_id, content, to=prefs["email_address"], message_id=message_id(mail_id)
+                user_id, content, to=address, message_id=message_id(mail_id)
             )
             queued = await self._outbox.enqueue(
                 mail_id,
                 kind="digest",
                 user_id=user_id,
-                to=prefs["email_address"],
+                to=address,
                 message=message.as_string(),
                 not_before=now,
                 now=now,

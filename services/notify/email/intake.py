@@ -19,7 +19,7 @@ import structlog
 
 from services.notify.email.compose import Composer, message_id
 from services.notify.email.outbox import EmailOutbox
-from services.notify.preferences.domain import decide
+from services.notify.preferences.domain import address_of, decide
 from services.notify.preferences.repository import PreferenceRepository
 from services.notify.routing import IdlePause, RoutingQueue, migrate_flags, route_batch
 from shared.store.port import DocumentStore
@@ -81,7 +81,7 @@ class ImmediateIntake:
         user_id = notification["recipient_id"]
         delivery = decide(prefs, org, notification, now)
         state: str = delivery.email
-        address = (prefs or {}).get("email_address")
+        address = address_of(prefs)
         if state == "now":
             if not address:
                 state = "no_address"

@@ -18,6 +18,7 @@ import contextlib
 from datetime import datetime
 from typing import Any
 
+from services.notify.preferences.repository import PreferenceRepository
 from shared.events.dispatch import EventDispatcher
 from shared.events.envelope import Event
 from shared.events.registry import registry
@@ -34,6 +35,7 @@ from shared.events.schemas.activity.social import (
     GroupDeleted,
     GroupUpdated,
 )
+from shared.events.schemas.profiles import PersonCreated, PersonUpdated
 from shared.events.schemas.profiles_expertise import ExpertiseChanged
 from shared.store.errors import DuplicateKeyError
 from shared.store.port import DocumentStore, UpdateResult
@@ -267,7 +269,11 @@ def _bumped(event: Event, data: Any) -> tuple[str, str, Activity] | None:
     return None
 
 
-def build_dispatcher(p: DigestProjections) -> EventDispatcher:
+def build_dispatcher(
+    p: DigestProjections, prefs: PreferenceRepository | None = None
+) -> EventDispatcher:
+    """The email group's handlers: the digests' projections and, with `prefs`, each
+    person's work email from the directory (where mail goes by default)."""
     dispatcher = EventDispatcher(registry)
 
     @dispatcher.on(FollowCreated)
@@ -352,5 +358,17 @@ def build_dispatcher(p: DigestProjections) -> EventDispatcher:
             return
         doc = {"person_id": data.person_id, "topic": data.topic_id}
         await p.expertise.update_one({"_id": data.id}, {"$set": doc}, upsert=True)
+
+    if prefs is not None:
+        directory = prefs
+
+        # In order per person (the key), so the last one wins, redelivered or not.
+        @dispatcher.on(PersonCreated)
+        async def person_created(event: Event, data: PersonCreated) -> None:
+            await directory.set_directory_email(data.id, data.email)
+
+        @dispatcher.on(PersonUpdated)
+        async def person_updated(event: Event, data: PersonUpdated) -> None:
+            await directory.set_directory_email(data.id, data.email)
 
     return dispatcher

@@ -162,3 +162,11 @@ def decide(prefs: Doc | None, org_prefs: Doc | None, notification: Doc, now: dat
         if email == "now":
             email_at = until
     return Delivery(in_app=in_app, email=email, push=push, push_at=push_at, email_at=email_at)
+
+
+def address_of(prefs: Mapping[str, Any] | None) -> str | None:
+    """Where a person's notification mail goes: the address they chose in their
+    preferences, else the work email the directory gives (`directory_email`, from the
+    identity provider through profiles); None when neither is known."""
+    prefs = prefs or {}
+    return prefs.get("email_address") or prefs.get("directory_email") or None

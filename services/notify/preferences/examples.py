@@ -24,7 +24,11 @@ ORG: JsonDict = {
     "channels": {"reaction": {"in_app": True, "email": False, "push": False}},
     "digest": "weekly",
 }
-MINE: JsonDict = {**MINE_IN, "channels": {"answer.created": {"email": True, "push": True}}}
+MINE: JsonDict = {
+    **MINE_IN,
+    "channels": {"answer.created": {"email": True, "push": True}},
+    "directory_email": "ana.lima@corp.example",
+}
 MINE_WITH_DEFAULTS: JsonDict = {
     **MINE,
     "org_defaults": ORG,

@@ -12,6 +12,8 @@ from shared.store.reads import find_by_ids
 PREFERENCES = "preferences"
 ORG_PREFERENCES = "org_preferences"
 ORG_ID = "org"
+# The work email from the directory (profiles' person events): where mail goes by default.
+DIRECTORY_EMAIL = "directory_email"
 # Org defaults change rarely and are read for every notification: cache them briefly.
 ORG_CACHE_SECONDS = 5.0
 
@@ -54,6 +56,17 @@ class PreferenceRepository:
             return None  # there, but at another revision than expected
         assert saved is not None
         return saved
+
+    async def set_directory_email(self, user_id: str, address: str | None) -> None:
+        """The work email the directory gives for `user_id` (from the person's profile
+        events). Kept beside what the person saved, not in it: saving preferences never
+        touches it, and it changes no `revision` (what `If-Match` protects is theirs)."""
+        if address is None:
+            await self._prefs.update_one({"_id": user_id}, {"$set": {DIRECTORY_EMAIL: None}})
+            return
+        await self._prefs.update_one(
+            {"_id": user_id}, {"$set": {DIRECTORY_EMAIL: address}}, upsert=True
+        )
 
     async def org(self) -> dict[str, Any] | None:
         cached = self._org_cache

@@ -12,7 +12,11 @@ from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator
 
 from services.notify.preferences import examples
 from services.notify.preferences.domain import CHANNELS, DEFAULT_CHANNELS, TYPES, pref_key
-from services.notify.preferences.repository import PreferenceRepository, revision_of
+from services.notify.preferences.repository import (
+    DIRECTORY_EMAIL,
+    PreferenceRepository,
+    revision_of,
+)
 from shared.http import AdminDep, PreconditionFailed, PrincipalDep
 
 Id = Annotated[str, Field(min_length=1, max_length=200)]
@@ -102,6 +106,8 @@ def _to_api(doc: dict[str, Any] | None, *, org: bool) -> dict[str, Any]:
             quiet_hours=doc.get("quiet_hours"),
             time_zone=doc.get("time_zone", "UTC"),
             email_address=doc.get("email_address"),
+            # Read-only: the directory's work email, used when `email_address` is unset.
+            directory_email=doc.get(DIRECTORY_EMAIL),
         )
     return out
 

@@ -15,6 +15,8 @@ from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import available_timezones
 
+from email_validator import EmailNotValidError, validate_email
+
 from shared.events.envelope import Event, new_event
 from shared.events.schemas.profiles import (
     PersonCreated,
@@ -244,25 +246,29 @@ def edit_person(
         return {}, []
     fields = {**changed, "updated_at": now, "revision": person["revision"] + 1}
     after = {**person, **fields}
-    events = list(_events(after, changed))
+    events = list(_events(person, after, changed))
     return fields, events
 
 
-def _events(after: dict[str, Any], changed: dict[str, Any]) -> Iterator[Event]:
+def _events(
+    before: dict[str, Any], after: dict[str, Any], changed: dict[str, Any]
+) -> Iterator[Event]:
     state = snapshot(after)
     if "active" in changed and after["active"]:
         yield new_event(PersonReactivated(**state))
         yield new_event(PersonUpdated(**state))
         return
-    # The provisioning link alone is no news to anyone: it is not part of the snapshot.
-    if set(changed) - {"active", SCIM_FIELD}:
+    # Of the provisioning link, only the work email is news (to notify): the rest is not in
+    # the snapshot.
+    if set(changed) - {"active", SCIM_FIELD} or work_email(before) != state["email"]:
         yield new_event(PersonUpdated(**state))
     if "active" in changed:
         yield new_event(PersonDeactivated(id=after["_id"]))
 
 
 def snapshot(doc: dict[str, Any]) -> dict[str, Any]:
-    """The public face of a person, as the person events carry it."""
+    """The public face of a person, as the person events carry it (with the work email,
+    for notification mail)."""
     return {
         "id": doc["_id"],
         "handle": doc["handle"],
@@ -273,7 +279,22 @@ def snapshot(doc: dict[str, Any]) -> dict[str, Any]:
         "active": doc.get("active", True),
         "location": doc.get("location"),
         "manager_id": doc.get("manager_id"),
+        "email": work_email(doc),
     }
+
+
+def work_email(doc: dict[str, Any]) -> str | None:
+    """The address the directory gives for a person: of the emails the identity provider
+    sent (SCIM), the primary one, else the first of type "work", else the first; only a
+    syntactically valid address (SCIM does not check them). None when there is none."""
+    emails = [e for e in ((doc.get(SCIM_FIELD) or {}).get("emails") or []) if e.get("value")]
+    ranked = sorted(emails, key=lambda e: (e.get("primary") is not True, e.get("type") != "work"))
+    for e in ranked:
+        try:
+            return str(validate_email(e["value"], check_deliverability=False).normalized)
+        except EmailNotValidError:
+            continue
+    return None
 
 
 def handle_candidates(seed: str, limit: int = 50) -> Iterator[str]:

@@ -1,8 +1,8 @@
 """Events the profiles service publishes on the `canteen.profiles` topic.
 
 The activity service keeps a local directory of people from them (@mentions, author
-display); search and notify may consume them too. The key is the person id, so one
-person's events stay in order.
+display); search indexes people from them; notify takes each person's work email. The key
+is the person id, so one person's events stay in order.
 """
 
 from __future__ import annotations
@@ -35,6 +35,15 @@ class PersonSnapshot(ProfilesEvent):
     active: bool = True
     location: str | None = Field(None, max_length=200)
     manager_id: str | None = Field(None, max_length=200, description="the manager's person id")
+    email: str | None = Field(
+        None,
+        max_length=320,
+        description=(
+            "work email from the directory (the identity provider's primary address, checked "
+            "for syntax); where notification email goes unless the person chose another. "
+            "Consumers that show people keep it out of what they show"
+        ),
+    )
 
 
 @registry.register

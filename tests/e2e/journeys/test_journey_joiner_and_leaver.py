@@ -3,7 +3,8 @@
 1. An admin issues a SCIM token for the identity provider.
 2. The IdP provisions Nia (SCIM POST /Users, department Logistics).
 3. Colleagues find her in people search and the directory, and can @mention her: she is
-   notified. She answers Sam's #palletizing question and Sam accepts it, so she shows in
+   notified, in the app and by mail at the work address the IdP gave (she set none). She
+   answers Sam's #palletizing question and Sam accepts it, so she shows in
    the #palletizing expert lists; Rui, who follows #palletizing, is suggested to follow her.
 4. The IdP deactivates Nia (SCIM PATCH active=false).
 5. She vanishes from people search, the directory, the expert lists and suggestions, and
@@ -15,7 +16,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.e2e.journeys.conftest import SERVICES, Api
+from tests.e2e.journeys.conftest import SERVICES, Api, Stack
 from tests.support import eventually
 
 ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
@@ -57,7 +58,7 @@ async def deactivate(api: Api, idp: dict[str, str], scim_id: str) -> None:
     assert response.json()["active"] is False
 
 
-async def test_joiner_and_leaver(api: Api) -> None:
+async def test_joiner_and_leaver(api: Api, stack: Stack) -> None:
     await api.join("root", "rui", "sam")
     idp = await scim_token(api, "Entra ID")
 
@@ -92,6 +93,14 @@ async def test_joiner_and_leaver(api: Api) -> None:
         return [g["target"]["id"] for g in body["items"] if g["type"] == "mention"]
 
     await eventually(nias_notifications, until=lambda ids: welcome["id"] in ids, within=60)
+
+    async def nias_mail() -> list[Any]:
+        return [m for m in list(stack.mail.messages) if m["To"] == "nia@example.org"]
+
+    [mail] = await eventually(nias_mail, within=60)
+    assert "mentioned you" in str(mail.get_body(preferencelist=("plain",)).get_content())
+    prefs = await api.ok("GET", "/api/v1/notification-preferences", as_="nia")
+    assert prefs["email_address"] is None and prefs["directory_email"] == "nia@example.org"
 
     question = await api.ok(
         "POST",
