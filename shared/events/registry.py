@@ -45,10 +45,19 @@ class EventRegistry:
             raise UnknownEventType(f"unknown event type {event_type!r}") from None
 
     def parse(self, event: Event) -> EventData:
-        """The typed payload of `event`; raises UnknownEventType or InvalidEvent."""
+        """The typed payload of `event`; raises UnknownEventType or InvalidEvent.
+
+        Fields the model does not know are left out (a tolerant reader): adding an optional
+        field is a compatible change (docs/operations.md, "Upgrades"), so a consumer not yet
+        upgraded must read the new producer's events, not dead-letter them. Producers stay
+        strict: building a payload with a field its model lacks still fails."""
         model = self.model_for(event.type)
+        data = event.data
+        known = model.model_fields
+        if any(key not in known for key in data):
+            data = {key: value for key, value in data.items() if key in known}
         try:
-            return model.model_validate(event.data)
+            return model.model_validate(data)
         except ValidationError as exc:
             raise InvalidEvent(
                 f"{event.type}: {exc.error_count()} invalid field(s): {exc}"

@@ -10,6 +10,7 @@ import pytest
 from cloudevents.core.bindings import kafka as ce_kafka
 from cloudevents.core.formats.json import JSONFormat
 from cloudevents.core.v1.event import CloudEvent
+from pydantic import ValidationError
 
 from shared.events import (
     Event,
@@ -160,6 +161,21 @@ def test_encode_gives_the_sdk_binding_bytes(event: Event) -> None:
 def test_malformed_messages_are_refused(message: Message) -> None:
     with pytest.raises(MalformedMessage):
         decode(message)
+
+
+def test_a_field_added_by_a_newer_producer_is_ignored_not_refused(
+    registry: EventRegistry,
+) -> None:
+    """A compatible change adds an optional field; an older consumer still reads the event.
+    Producers stay strict: a payload model refuses a field it does not have."""
+    good = new_event(WidgetMade(id="w1", size=3))
+    newer = good.model_copy(update={"data": {**good.data, "colour": "teal"}})
+    assert registry.parse(newer) == WidgetMade(id="w1", size=3)
+    missing = good.model_copy(update={"data": {"size": 3, "colour": "teal"}})
+    with pytest.raises(InvalidEvent):
+        registry.parse(missing)
+    with pytest.raises(ValidationError):
+        WidgetMade(id="w1", size=3, colour="teal")  # type: ignore[call-arg]
 
 
 def test_registry_parses_known_and_refuses_unknown_or_invalid(registry: EventRegistry) -> None:
