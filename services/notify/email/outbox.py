@@ -109,6 +109,22 @@ class EmailOutbox:
         )
         return state
 
+    async def unsent(self, mail: dict[str, Any], error: str, retry_at: datetime) -> None:
+        """The mail server could not be reached: back to pending, due at `retry_at` (when
+        the sender tries the server again; mails due earlier go first, so the next probe is
+        another mail). Not an attempt of this mail: an outage does not use up its attempts."""
+        await self._mails.update_one(
+            _own_lease(mail),
+            {
+                "$set": {
+                    "state": "pending",
+                    "next_attempt_at": retry_at,
+                    "lease_until": None,
+                    "last_error": error[:500],
+                }
+            },
+        )
+
     async def get(self, mail_id: str) -> dict[str, Any] | None:
         return await self._mails.find_one({"_id": mail_id})
 
