@@ -73,6 +73,9 @@ CLAIM_CHUNK = 32
 # A batch costs about ten round trips whatever its size, so larger batches spread them.
 INBOX_BATCH = 2000
 GROUP_SORT = [("latest_at", -1), ("_id", -1)]
+ITEM_SORT = [("seq", -1), ("_id", 1)]
+# Groups counting at most this many items are read together on an inbox page (`items_of`).
+SMALL_GROUP = 20
 VISIBLE = {"hidden": False, "in_app": True}
 
 
@@ -442,12 +445,25 @@ class InboxRepository:
             for d in await self.groups.find(f, sort=GROUP_SORT, limit=limit, after=after)
         ]
 
-    async def items_of(self, group_ids: list[str]) -> list[dict[str, Any]]:
-        if not group_ids:
-            return []
-        docs = await self.notifications.find(
-            {"group_id": {"$in": group_ids}, **VISIBLE}, sort=[("seq", -1), ("_id", 1)]
-        )
+    async def items_of(
+        self, groups: Sequence[dict[str, Any]], *, per_group: int, unread: bool = False
+    ) -> list[dict[str, Any]]:
+        """The newest `per_group` shown items of each of `groups` (unread ones only, with
+        `unread`), newest first. Groups of a few items are read together in one query;
+        each larger one on its own, limited: a popular post's group can hold thousands of
+        items, and an inbox page shows a few of each."""
+        small = [g["_id"] for g in groups if int(g.get("count", 0)) <= SMALL_GROUP]
+        large = [g["_id"] for g in groups if int(g.get("count", 0)) > SMALL_GROUP]
+        state = {"read_at": None} if unread else {}
+        docs = []
+        if small:
+            docs += await self.notifications.find(
+                {"group_id": {"$in": small}, **VISIBLE, **state}, sort=ITEM_SORT
+            )
+        for gid in large:
+            docs += await self.notifications.find(
+                {"group_id": gid, **VISIBLE, **state}, sort=ITEM_SORT, limit=per_group
+            )
         return [clean(d) for d in docs]
 
     async def since(self, user_id: str, seq: int, limit: int) -> list[dict[str, Any]]:

@@ -132,9 +132,10 @@ def build_router(inbox: Inbox, route_class: type[APIRoute]) -> APIRouter:
         )
         shown = groups[: page.limit]
         by_group: dict[str, list[dict[str, Any]]] = {g["_id"]: [] for g in shown}
-        for item in await inbox.repo.items_of(list(by_group)):
+        items = await inbox.repo.items_of(shown, per_group=ITEMS_PER_GROUP, unread=unread)
+        for item in items:
             bucket = by_group[item["group_id"]]
-            if len(bucket) < ITEMS_PER_GROUP and (not unread or item.get("read_at") is None):
+            if len(bucket) < ITEMS_PER_GROUP:
                 bucket.append(item)
         out = [_group_out(g, by_group.get(g["_id"], [])) for g in groups]
         return page.page(out, lambda g: {"latest_at": g.latest_at, "_id": g.id})
