@@ -107,9 +107,7 @@ class SendWorker:
         except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
             error = f"{type(exc).__name__}: {exc}"
             if unreachable(exc):
-                self._server_down(now, exc)
-                assert self._paused_until is not None
-                await self._outbox.unsent(mail, error, self._paused_until)
+                await self._outbox.unsent(mail, error, self._server_down(now, exc))
                 return True
             state = await self._outbox.failed(mail, error, _now())
             log.warning(
@@ -127,8 +125,9 @@ class SendWorker:
         log.info("notify.email.sent", mail_id=mail["_id"], kind=mail.get("kind"))
         return True
 
-    def _server_down(self, now: datetime, exc: BaseException) -> None:
-        # Said once per outage; the probes after it only at debug level.
+    def _server_down(self, now: datetime, exc: BaseException) -> datetime:
+        """Pause sending; when the pause ends. Said once per outage (the probes after it
+        only at debug level)."""
         report = log.warning if self._paused_until is None else log.debug
         report(
             "notify.email.server_unreachable",
@@ -138,6 +137,7 @@ class SendWorker:
         )
         self._paused_until = now + self._pause
         self._pause = min(self._pause * 2, SERVER_PAUSE_LONGEST)
+        return self._paused_until
 
 
 def _now() -> datetime:
