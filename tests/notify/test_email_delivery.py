@@ -233,3 +233,49 @@ async def test_mail_goes_to_the_directory_work_email_unless_the_person_chose_one
         assert third["To"] == "dee@home.example"
     finally:
         await bus.close()
+
+
+async def test_an_address_that_arrives_just_after_a_mention_still_brings_its_mail(
+    mail_client: httpx.AsyncClient,
+    mail_settings: CanteenSettings,
+    store: DocumentStore,
+    smtp: tuple[Sink, int],
+) -> None:
+    """A joiner @mentioned seconds after being provisioned: the mention reached notify
+    before the person event with their work email (two consumer groups, either order), so
+    the notification was written `no_address`. The address arriving brings that mail; a
+    notification older than the window stays unmailed (the inbox and digest have it)."""
+    sink, _ = smtp
+    person = uid("eve")
+    fresh = notification("late1", person, channels={"email": "no_address", "push": "off"})
+    stale = notification(
+        "late2",
+        person,
+        channels={"email": "no_address", "push": "off"},
+        created_at=datetime.now(UTC) - timedelta(minutes=30),
+    )
+    await deliver(store, fresh, stale)
+    assert await RoutingQueue(store, "email").pending() == 0  # nothing to route: no address
+
+    bus = make_bus(mail_settings, "test-publisher", topics=[PROFILES_TOPIC])
+    await bus.start()
+    try:
+        who = {"id": person, "handle": person, "display_name": "Eve"}
+        await publish(bus, PersonCreated(**who, email="eve@corp.example"))
+        [msg] = await arrived(sink, "<n-late1@canteen.local>")
+        assert msg["To"] == "eve@corp.example"
+
+        # A later change of address routes nothing again: no second mail.
+        await publish(bus, PersonUpdated(**who, email="eve@new.example"))
+        await eventually(
+            lambda: store.collection("preferences").find_one({"_id": person}),
+            until=lambda doc: doc is not None and doc.get("directory_email") == "eve@new.example",
+        )
+        await eventually(RoutingQueue(store, "email").pending, until=lambda left: left == 0)
+    finally:
+        await bus.close()
+    notifications = store.collection("notifications")
+    assert (await notifications.find_one({"_id": "late1"}))["channels"]["email"] == "now"
+    assert (await notifications.find_one({"_id": "late2"}))["channels"]["email"] == "no_address"
+    assert await store.collection(EMAIL_OUTBOX).find_one({"_id": "n:late2"}) is None
+    assert len(sink.with_id("<n-late1@canteen.local>")) == 1

@@ -31,8 +31,8 @@ def install(ctx: NotifyContext) -> Feature:
     outbox = EmailOutbox(ctx.store)
     prefs = PreferenceRepository(ctx.store)
     projections = DigestProjections(ctx.store)
-    dispatcher = build_dispatcher(projections, prefs)
     intake = ImmediateIntake(ctx.store, outbox, prefs, composer)
+    dispatcher = build_dispatcher(projections, prefs, intake.address_known)
     digests = digests_for(ctx)
     worker = SendWorker(
         outbox,

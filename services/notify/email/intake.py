@@ -7,12 +7,18 @@ possibly waiting for quiet hours to end), `digest` (written back to the notifica
 the next digest looks), `off` or `no_address`. The mail is queued before the entry is
 deleted: a crash in between, or two replicas taking the same entry, queue it under the same
 id, which is a no-op.
+
+A notification for someone without an address is written `no_address` and not queued. When
+the directory then gives the person an address (`address_known`), their notifications of the
+last `LATE_ADDRESS_WINDOW` still in that state are queued after all: a joiner @mentioned
+seconds after being provisioned gets that mail, although the mention and the person event
+reach notify through different consumer groups, in either order.
 """
 
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import structlog
@@ -27,6 +33,9 @@ from shared.store.port import DocumentStore
 log = structlog.get_logger()
 NOTIFICATIONS = "notifications"
 BATCH = 100
+# How late an address may arrive and still bring a notification's "immediate" email: an
+# hour-old mention mailed as new is noise (the digest and the inbox have it).
+LATE_ADDRESS_WINDOW = timedelta(minutes=10)
 
 
 class ImmediateIntake:
@@ -68,6 +77,32 @@ class ImmediateIntake:
             limit=BATCH,
             now=now,
         )
+
+    async def address_known(self, user_id: str, now: datetime | None = None) -> int:
+        """Queue `user_id`'s recent notifications written `no_address`; how many.
+
+        Queued before they are marked `now`, and only those still `no_address` are marked:
+        a crash in between leaves them to the next person event (queueing is idempotent,
+        and so is the mail), and an outcome the worker wrote back meanwhile (`digest`) stays.
+        """
+        now = now or datetime.now(UTC)
+        late = await self._notifications.find(
+            {
+                "recipient_id": user_id,
+                "created_at": {"$gte": now - LATE_ADDRESS_WINDOW},
+                "channels.email": "no_address",
+            },
+            projection=["_id", "recipient_id"],
+        )
+        if not late:
+            return 0
+        await self._queue.insert({"_id": n["_id"], "recipient_id": user_id} for n in late)
+        await self._notifications.update_many(
+            {"_id": {"$in": [n["_id"] for n in late]}, "channels.email": "no_address"},
+            {"$set": {"channels.email": "now"}},
+        )
+        log.info("notify.email.late_address", user_id=user_id, queued=len(late))
+        return len(late)
 
     async def _decide(
         self,

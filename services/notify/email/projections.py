@@ -15,6 +15,7 @@
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
 
@@ -59,6 +60,8 @@ def _hides(group: dict[str, Any]) -> bool:
 
 
 Activity = AnswerCreated | CommentCreated | ReactionSet
+# Called with a person's id when the directory gives them an address (the email intake).
+AddressKnown = Callable[[str], Awaitable[object]]
 
 
 class DigestProjections:
@@ -270,10 +273,13 @@ def _bumped(event: Event, data: Any) -> tuple[str, str, Activity] | None:
 
 
 def build_dispatcher(
-    p: DigestProjections, prefs: PreferenceRepository | None = None
+    p: DigestProjections,
+    prefs: PreferenceRepository | None = None,
+    address_known: AddressKnown | None = None,
 ) -> EventDispatcher:
     """The email group's handlers: the digests' projections and, with `prefs`, each
-    person's work email from the directory (where mail goes by default)."""
+    person's work email from the directory (where mail goes by default), then
+    `address_known(person)` so that mail a moment ago found no address goes out after all."""
     dispatcher = EventDispatcher(registry)
 
     @dispatcher.on(FollowCreated)
@@ -362,13 +368,18 @@ def build_dispatcher(
     if prefs is not None:
         directory = prefs
 
+        async def directory_email(person_id: str, email: str | None) -> None:
+            await directory.set_directory_email(person_id, email)
+            if email and address_known is not None:
+                await address_known(person_id)
+
         # In order per person (the key), so the last one wins, redelivered or not.
         @dispatcher.on(PersonCreated)
         async def person_created(event: Event, data: PersonCreated) -> None:
-            await directory.set_directory_email(data.id, data.email)
+            await directory_email(data.id, data.email)
 
         @dispatcher.on(PersonUpdated)
         async def person_updated(event: Event, data: PersonUpdated) -> None:
-            await directory.set_directory_email(data.id, data.email)
+            await directory_email(data.id, data.email)
 
     return dispatcher
