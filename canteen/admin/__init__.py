@@ -8,16 +8,16 @@ from __future__ import annotations
 
 import typer
 
-from canteen.admin import check, demo, digests, dlq, ops, outbox, tokens
+from canteen.admin import check, demo, digests, dlq, ops, outbox, people, tokens
 
 admin = typer.Typer(
     help=(
-        "Operate a Canteen deployment: readiness, dead letters, outboxes, digests, tokens,"
-        " demo data."
+        "Operate a Canteen deployment: readiness, dead letters, outboxes, digests, people,"
+        " tokens, demo data."
     ),
     no_args_is_help=True,
 )
-for module in (ops, check, dlq, outbox, digests, tokens, demo):
+for module in (ops, check, dlq, outbox, digests, people, tokens, demo):
     module.register(admin)
 
 __all__ = ["admin"]

@@ -250,6 +250,12 @@ def edit_person(
     return fields, events
 
 
+def republished(person: dict[str, Any]) -> list[Event]:
+    """The events that publish `person`'s current profile again, unchanged: the snapshot as
+    a `person.updated`, which every consumer applies as it applies any update."""
+    return [new_event(PersonUpdated(**snapshot(person)))]
+
+
 def _events(
     before: dict[str, Any], after: dict[str, Any], changed: dict[str, Any]
 ) -> Iterator[Event]:

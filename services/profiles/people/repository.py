@@ -72,6 +72,13 @@ class PeopleRepository:
             raise HandleTaken(fields.get("handle", "")) from None
         return strip_outbox(doc) if doc else None
 
+    async def append_events(self, person: dict[str, Any], events: list[Event]) -> bool:
+        """Add `events` to the person's outbox, changing nothing else, unless the person
+        changed since it was read (False)."""
+        guard = {"_id": person["_id"], "revision": person["revision"]}
+        result = await self._people.update_one(guard, update_with_events({}, events))
+        return result.matched_count == 1
+
     async def page(
         self, filter: Filter, *, limit: int, after: dict[str, Any] | None
     ) -> list[dict[str, Any]]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 import structlog
 
@@ -19,6 +19,7 @@ from services.profiles.people.domain import (
     edit_person,
     handle_candidates,
     new_person,
+    republished,
 )
 from services.profiles.people.repository import HandleTaken, PeopleRepository, PersonExists
 from shared.http.auth.principal import Principal
@@ -50,6 +51,12 @@ class NotAllowed(PermissionError):
 
 class EditConflict(RuntimeError):
     """The profile kept changing under the edit; the client should read it and retry."""
+
+
+class Republished(NamedTuple):
+    sent: int  # people whose profile was published again
+    seen: int  # people read (those edited meanwhile were skipped)
+    after: str | None  # where the next batch starts; None when every one was read
 
 
 class PeopleService:
@@ -182,6 +189,28 @@ class PeopleService:
         doc = await self.edit(actor, person_id, {"active": active})
         log.info("profiles.person.activation_set", person_id=person_id, active=active)
         return doc
+
+    async def republish(self, *, after: str | None, limit: int) -> Republished:
+        """Publish the current profile of the next `limit` active people (by id, after
+        `after`) again.
+
+        For an operator (`canteen admin people republish`): after an upgrade that adds a
+        field to the person events (the work email that notify mails to), every service's
+        copy gets it now rather than at each person's next edit. A person edited meanwhile
+        is skipped: that edit published a newer snapshot already. Deactivated people are
+        left out: nothing should show them again."""
+        filter: Filter = {"active": True}
+        if after is not None:
+            filter["_id"] = {"$gt": after}
+        people = await self._repo.find(filter, limit=limit)
+        sent = 0
+        for person in people:
+            sent += await self._repo.append_events(person, republished(person))
+        if sent:
+            self._on_events()
+        log.info("profiles.person.republished", count=sent, skipped=len(people) - sent)
+        more = people[-1]["_id"] if len(people) == limit else None
+        return Republished(sent=sent, seen=len(people), after=more)
 
     async def directory(
         self,
