@@ -12,10 +12,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 from shared.store.errors import DuplicateKeyError
+from shared.store.memo import StoreMemo
 from shared.store.port import DocumentStore
 
 PEOPLE = "people"
 _MAX_HANDLE_ROUNDS = 5
+# People kept by a directory with a cache (see Directory).
+AUTHOR_CACHE_SIZE = 10_000
 
 
 def author_view(user_id: str, person: dict[str, Any] | None) -> dict[str, Any]:
@@ -31,8 +34,18 @@ def author_view(user_id: str, person: dict[str, Any] | None) -> dict[str, Any]:
 
 
 class Directory:
-    def __init__(self, store: DocumentStore) -> None:
+    """`cache_seconds` > 0 keeps each person's author view up to that long (`StoreMemo`):
+    for feed pages, which show a page of authors each and would otherwise read `people`
+    for almost every one. A new name or avatar reaches this service through an event,
+    seconds late anyway; on MongoDB the cache can make it a few seconds later."""
+
+    def __init__(self, store: DocumentStore, *, cache_seconds: float = 0.0) -> None:
         self._people = store.collection(PEOPLE)
+        self._cache: StoreMemo[str, dict[str, Any]] | None = (
+            StoreMemo(store.change_token, ttl=cache_seconds, maxsize=AUTHOR_CACHE_SIZE)
+            if cache_seconds > 0
+            else None
+        )
 
     async def prepare(self) -> None:
         await self._people.create_index([("handle", 1)], unique=True, name="people_handle")
@@ -50,9 +63,20 @@ class Directory:
     async def people(self, user_ids: Iterable[str]) -> dict[str, dict[str, Any]]:
         """user id -> {id, handle, display_name, avatar_url}, for every id asked."""
         ids = sorted(set(user_ids))
-        docs = await self._people.find({"_id": {"$in": ids}}) if ids else []
+        cache = self._cache
+        known: dict[str, dict[str, Any]] = {}
+        token = None
+        if cache is not None:
+            token = cache.current()
+            known = {i: v for i in ids if (v := cache.get(i)) is not None}
+        missing = [i for i in ids if i not in known]
+        docs = await self._people.find({"_id": {"$in": missing}}) if missing else []
         found = {d["_id"]: d for d in docs}
-        return {i: author_view(i, found.get(i)) for i in ids}
+        for i in missing:
+            known[i] = author_view(i, found.get(i))
+            if cache is not None:
+                cache.put(i, known[i], token)
+        return {i: known[i] for i in ids}
 
     async def apply(self, user_id: str, fields: dict[str, Any], *, at: datetime) -> bool:
         """Apply a change made at `at` unless a later one was applied; True if applied."""

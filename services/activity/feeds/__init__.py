@@ -24,6 +24,8 @@ from shared.events.schemas.activity import TOPIC
 from shared.service import Subscription
 
 GROUP = "activity.feeds"
+# Authors' names and avatars on feed pages, kept this long (Directory, StoreMemo).
+AUTHOR_CACHE_SECONDS = 5.0
 
 
 def install(ctx: ActivityContext) -> Feature:
@@ -47,7 +49,7 @@ def install(ctx: ActivityContext) -> Feature:
         timelines,
         sources,
         ctx.access,
-        Directory(ctx.store),
+        Directory(ctx.store, cache_seconds=AUTHOR_CACHE_SECONDS),
         topic_index,
         threshold=options.fanout_threshold,
     )

@@ -16,6 +16,7 @@ from typing import Any
 from services.activity.access import GROUPS, MEMBERSHIPS
 from services.activity.feeds.domain import FEED_SORT, Follows, entry_id
 from shared.store.errors import DuplicateKeyError
+from shared.store.memo import StoreMemo
 from shared.store.port import DocumentStore, Filter
 
 TIMELINES = "timelines"
@@ -24,6 +25,9 @@ POSTS = "posts"
 FOLLOWS = "follows"
 FOLLOW_STATS = "follow_stats"
 CHUNK = 1000
+# How long a home page may use the list of sources above the fan-out threshold read for an
+# earlier one (see Sources.big_follows).
+BIG_SOURCES_SECONDS = 5.0
 
 
 def unnarrowed(readable: Filter) -> Filter:
@@ -167,6 +171,9 @@ class Sources:
         self._stats = store.collection(FOLLOW_STATS)
         self._groups = store.collection(GROUPS)
         self._memberships = store.collection(MEMBERSHIPS)
+        self._big: StoreMemo[int, list[str]] = StoreMemo(
+            store.change_token, ttl=BIG_SOURCES_SECONDS, maxsize=4
+        )
 
     async def prepare(self) -> None:
         """The indexes the feed reads on `posts` need (create_index is idempotent)."""
@@ -253,15 +260,24 @@ class Sources:
         """(people, topics) `user_id` follows that have more than `threshold` followers.
 
         The few big sources first (`follow_stats` by `followers`, indexed), then only the
-        reader's follows of those, by id: a home page reads no other follow.
+        reader's follows of those, by id: a home page reads no other follow. The list is
+        the same for everyone and kept up to BIG_SOURCES_SECONDS (`StoreMemo`; it was a
+        read on every home page): a source that just crossed the threshold (10,000
+        followers by default), whose new posts fan-out no longer writes to timelines,
+        shows its posts on home pages up to that much later.
         """
-        big = await self._stats.find({"followers": {"$gt": threshold}}, projection=["_id"])
+        token = self._big.current()
+        big = self._big.get(threshold)
+        if big is None:
+            stats = await self._stats.find({"followers": {"$gt": threshold}}, projection=["_id"])
+            big = [d["_id"] for d in stats]
+            self._big.put(threshold, big, token)
         if not big:
             return frozenset(), frozenset()
         # A follow's `_id` is "<follower_id>:<person|topic>:<target_id>", a stats' one
         # "<person|topic>:<target_id>"; a removed follow's tombstone has no follower_id.
         docs = await self._follows.find(
-            {"_id": {"$in": [f"{user_id}:{d['_id']}" for d in big]}, "follower_id": user_id},
+            {"_id": {"$in": [f"{user_id}:{b}" for b in big]}, "follower_id": user_id},
             projection=["target_type", "target_id"],
         )
         return (
