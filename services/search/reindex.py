@@ -97,7 +97,7 @@ async def reindex(
 
 
 async def _replay(bus, ctx, state, report, idle_seconds, first_event_timeout) -> None:  # type: ignore[no-untyped-def]
-    dispatcher = build_dispatcher(ctx.projections, lambda: None)
+    dispatcher = build_dispatcher(ctx.projections, lambda name: None)
     last = time.monotonic()
 
     async def handle(event: Event) -> None:

@@ -153,7 +153,7 @@ async def ctx(settings: CanteenSettings) -> AsyncIterator[SearchContext]:
 
 async def feed(ctx: SearchContext, payloads: list[Any]) -> None:
     """Handle every event (32 at a time, as several partitions would), then flush the relay."""
-    dispatcher = build_dispatcher(ctx.projections, lambda: None)
+    dispatcher = build_dispatcher(ctx.projections, lambda name: None)
     gate = asyncio.Semaphore(32)
 
     async def handle(payload: Any) -> None:

@@ -43,7 +43,7 @@ Plan = tuple[str, str, Fold]  # collection, document id, fold
 Planner = Callable[[Event, Any], Plan]
 
 
-def build_dispatcher(proj: Projections, wake: Callable[[], None]) -> EventDispatcher:
+def build_dispatcher(proj: Projections, wake: Callable[[str], None]) -> EventDispatcher:
     dispatcher = EventDispatcher(registry)
     on = dispatcher.on
     # Events whose whole effect is one fold of one document: each gets a per-event handler
@@ -56,7 +56,7 @@ def build_dispatcher(proj: Projections, wake: Callable[[], None]) -> EventDispat
         at = event.time if name in INDEXED else None
         changed = await proj.apply(name, doc_id, fn, event_time=at, creates=creates)
         if changed and name in INDEXED:
-            wake()
+            wake(name)
             log.debug("search.projection.changed", collection=name, id=doc_id, type=event.type)
         return changed
 
@@ -64,7 +64,7 @@ def build_dispatcher(proj: Projections, wake: Callable[[], None]) -> EventDispat
         """Mark documents to re-render, and wake the relay for them: the fold that led
         here woke it before they were marked, so without this they would wait a poll."""
         if await proj.touch(name, filter):
-            wake()
+            wake(name)
 
     async def settle_count(
         post_id: str,
@@ -318,8 +318,10 @@ def build_dispatcher(proj: Projections, wake: Callable[[], None]) -> EventDispat
             name, doc_id, fn = planners[event.type](event, data)
             changes.append((name, doc_id, fn, event.time if name in INDEXED else None))
         changed = await proj.apply_many(changes)
-        if any(name in INDEXED for name, _ in changed):
-            wake()
+        indexed = sorted({name for name, _ in changed if name in INDEXED})
+        for name in indexed:
+            wake(name)
+        if indexed:
             log.debug("search.projection.batch_changed", events=len(items), changed=len(changed))
 
     return dispatcher

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -40,6 +40,37 @@ async def _no_dead_letter(alias: str, doc_id: str, reason: str, body: dict[str, 
     return None
 
 
+class DueProjections:
+    """Which projections the relay's next pass reads: those changed since the last pass,
+    and every one at least once per `every` seconds (a change whose wake-up was lost, or
+    written by another process, is indexed within that). Reading all three for each
+    wake-up was most of the search service's store reads under load: a change is one
+    projection, and the other reads found nothing."""
+
+    def __init__(self, every: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self._every = every
+        self._clock = clock
+        self._names: set[str] = set(INDEXED_ORDER)
+        self._all_at = -float("inf")
+
+    def add(self, name: str | None) -> None:
+        """Projection `name` changed (None: any may have)."""
+        self._names.update(INDEXED_ORDER if name is None else (name,))
+
+    def add_all(self, names: Sequence[str]) -> None:
+        self._names.update(names)
+
+    def take(self) -> list[str]:
+        """The projections to read now, in indexing order; forgets them."""
+        now = self._clock()
+        if now - self._all_at >= self._every:
+            self._names.update(INDEXED_ORDER)
+        names, self._names = self._names, set()
+        if names >= set(INDEXED_ORDER):
+            self._all_at = now
+        return [name for name in INDEXED_ORDER if name in names]
+
+
 class IndexRelay:
     def __init__(
         self,
@@ -58,6 +89,7 @@ class IndexRelay:
         self._linger = linger_seconds
         self._poll = poll_seconds
         self._wake = asyncio.Event()
+        self._due = DueProjections(poll_seconds)
         self._flushed_at = 0.0
         self._stopping = False
         self.dead_letter: DeadLetter = _no_dead_letter
@@ -68,7 +100,9 @@ class IndexRelay:
         self.ensure: Callable[[], Awaitable[bool]] | None = None
         self._ensured = False
 
-    def notify(self) -> None:
+    def notify(self, name: str | None = None) -> None:
+        """Wake the relay for projection `name` (None: every one)."""
+        self._due.add(name)
         self._wake.set()
 
     async def stop(self) -> None:
@@ -88,6 +122,7 @@ class IndexRelay:
             since = time.monotonic() - self._flushed_at
             if since < self._linger:
                 await asyncio.sleep(self._linger - since)
+            due = self._due.take()
             try:
                 if not self._ensured and self.ensure is not None:
                     self._ensured = await self.ensure()
@@ -96,26 +131,28 @@ class IndexRelay:
                 # Again at once only after a full batch: a change made during a flush wakes
                 # the loop anyway, so reading until a pass finds nothing was a wasted scan
                 # of every projection per wake-up.
-                while await self.flush_once() >= self._batch and not self._stopping:
+                while await self.flush_once(due) >= self._batch and not self._stopping:
                     pass
                 backoff, self.healthy = self._poll, True
             except SearchError as exc:
+                self._due.add_all(due)
                 self.healthy = False
                 backoff = min(max(backoff * 2, 0.5), 10.0)
                 log.warning("search.relay.backend_unavailable", error=str(exc), retry_in=backoff)
             except Exception:
+                self._due.add_all(due)
                 backoff = min(max(backoff * 2, 0.5), 10.0)
                 log.exception("search.relay.failed", retry_in=backoff)
 
-    async def flush_once(self) -> int:
-        """Index one batch of dirty projections; return how many of one family were read
-        at most (the batch size when one of them may have more)."""
+    async def flush_once(self, names: Sequence[str] = INDEXED_ORDER) -> int:
+        """Index one batch of the dirty documents of projections `names`; return how many
+        of one projection were read at most (the batch size when one may have more)."""
         # One concurrent round of reads: each is a network round trip on the external store.
         found, building = await asyncio.gather(
-            asyncio.gather(*(self._proj.dirty(name, self._batch) for name in INDEXED_ORDER)),
+            asyncio.gather(*(self._proj.dirty(name, self._batch) for name in names)),
             self._proj.building(),
         )
-        dirty = dict(zip(INDEXED_ORDER, found, strict=True))
+        dirty = {name: [] for name in INDEXED_ORDER} | dict(zip(names, found, strict=True))
         times = [d["event_time"] for docs in found for d in docs if d.get("event_time")]
         self.oldest_pending_event_time = min(times) if times else None
         if not any(found):
