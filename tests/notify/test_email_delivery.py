@@ -279,3 +279,29 @@ async def test_an_address_that_arrives_just_after_a_mention_still_brings_its_mai
     assert (await notifications.find_one({"_id": "late2"}))["channels"]["email"] == "no_address"
     assert await store.collection(EMAIL_OUTBOX).find_one({"_id": "n:late2"}) is None
     assert len(sink.with_id("<n-late1@canteen.local>")) == 1
+
+
+async def test_an_address_the_directory_adds_later_brings_the_recent_mail(
+    mail_client: httpx.AsyncClient,
+    mail_settings: CanteenSettings,
+    store: DocumentStore,
+    smtp: tuple[Sink, int],
+) -> None:
+    """Provisioned without an email, mentioned, then the identity provider adds one (a
+    `person.updated`): the mention's mail goes out, as for a joiner."""
+    sink, _ = smtp
+    person = uid("fay")
+    bus = make_bus(mail_settings, "test-publisher", topics=[PROFILES_TOPIC])
+    await bus.start()
+    try:
+        who = {"id": person, "handle": person, "display_name": "Fay"}
+        await deliver(
+            store, notification("late3", person, channels={"email": "no_address", "push": "off"})
+        )
+        # One person's events are in order (their key): created without, then with one.
+        await publish(bus, PersonCreated(**who, email=None))
+        await publish(bus, PersonUpdated(**who, email="fay@corp.example"))
+        [msg] = await arrived(sink, "<n-late3@canteen.local>")
+        assert msg["To"] == "fay@corp.example"
+    finally:
+        await bus.close()

@@ -368,18 +368,22 @@ def build_dispatcher(
     if prefs is not None:
         directory = prefs
 
-        async def directory_email(person_id: str, email: str | None) -> None:
-            await directory.set_directory_email(person_id, email)
-            if email and address_known is not None:
+        async def directory_email(person_id: str, email: str | None, *, joined: bool) -> None:
+            first_address = await directory.set_directory_email(person_id, email)
+            # Only where a notification can have found no address: a joiner (every
+            # delivery of their creation, so a redelivery after a crash still does it), or
+            # someone who had none. Not on every profile edit: on the test FerretDB the
+            # look-up reads all of the person's notifications.
+            if email and address_known is not None and (joined or first_address):
                 await address_known(person_id)
 
         # In order per person (the key), so the last one wins, redelivered or not.
         @dispatcher.on(PersonCreated)
         async def person_created(event: Event, data: PersonCreated) -> None:
-            await directory_email(data.id, data.email)
+            await directory_email(data.id, data.email, joined=True)
 
         @dispatcher.on(PersonUpdated)
         async def person_updated(event: Event, data: PersonUpdated) -> None:
-            await directory_email(data.id, data.email)
+            await directory_email(data.id, data.email, joined=False)
 
     return dispatcher

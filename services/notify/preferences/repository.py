@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from services.notify.preferences.domain import address_of
 from shared.store.errors import DuplicateKeyError
 from shared.store.port import DocumentStore
 from shared.store.reads import find_by_ids
@@ -57,16 +58,19 @@ class PreferenceRepository:
         assert saved is not None
         return saved
 
-    async def set_directory_email(self, user_id: str, address: str | None) -> None:
+    async def set_directory_email(self, user_id: str, address: str | None) -> bool:
         """The work email the directory gives for `user_id` (from the person's profile
         events). Kept beside what the person saved, not in it: saving preferences never
-        touches it, and it changes no `revision` (what `If-Match` protects is theirs)."""
+        touches it, and it changes no `revision` (what `If-Match` protects is theirs).
+
+        True when mail had nowhere to go before and now has (see `address_of`)."""
         if address is None:
             await self._prefs.update_one({"_id": user_id}, {"$set": {DIRECTORY_EMAIL: None}})
-            return
-        await self._prefs.update_one(
-            {"_id": user_id}, {"$set": {DIRECTORY_EMAIL: address}}, upsert=True
+            return False
+        before = await self._prefs.find_one_and_update(
+            {"_id": user_id}, {"$set": {DIRECTORY_EMAIL: address}}, upsert=True, return_new=False
         )
+        return not address_of(before)
 
     async def org(self) -> dict[str, Any] | None:
         cached = self._org_cache
