@@ -33,6 +33,16 @@ def engine_address(engine: str) -> str:
     return value
 
 
+class ManualClock:
+    """A clock a test moves by hand (`clock.now = ...`), for code that takes `clock=`."""
+
+    def __init__(self, now: float = 0.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
 async def eventually(
     probe: Callable[[], Awaitable[T]], *, until: Callable[[T], bool] = bool, within: float = 30
 ) -> T:

@@ -14,7 +14,10 @@ import pytest
 
 from canteen.allinone import create_single
 from services.search.backend import index_prefix, make_search_index
+from services.search.bootstrap import build_context
+from services.search.context import SearchContext
 from services.search.indexes import FAMILIES, Indexes
+from services.search.indexing import ensure_indexes
 from shared.backends import make_bus
 from shared.events import Event
 from shared.events.envelope import EventData, new_event
@@ -30,6 +33,21 @@ async def client(settings: CanteenSettings) -> AsyncIterator[httpx.AsyncClient]:
         yield http
     if settings.backend == "external":  # the shared cluster has a shard limit
         await drop_indexes(settings)
+
+
+@pytest.fixture
+async def ctx(settings: CanteenSettings) -> AsyncIterator[SearchContext]:
+    """The search service's parts without HTTP or the bus: projections, indexes, relay."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    context = build_context(settings)
+    await context.projections.prepare()
+    assert await ensure_indexes(context)
+    yield context
+    if settings.backend == "external":
+        for family in FAMILIES:
+            await context.index.drop(context.indexes.alias(family))
+    await context.index.close()
+    await context.projections.store.close()
 
 
 async def drop_indexes(settings: CanteenSettings) -> None:

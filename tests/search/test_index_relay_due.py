@@ -5,32 +5,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
 
-import pytest
-
-from services.search.bootstrap import build_context
 from services.search.context import SearchContext
-from services.search.indexing import ensure_indexes
 from services.search.indexing.handlers import build_dispatcher
 from services.search.indexing.relay import INDEXED_ORDER, DueProjections, IndexRelay
 from services.search.indexing.repository import GROUP_FOLDS, PEOPLE, POST_FOLDS
 from shared.events.envelope import new_event
 from shared.events.schemas import profiles as pr
-from shared.settings import CanteenSettings
-from tests.support import eventually
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 100.0
-
-    def __call__(self) -> float:
-        return self.now
+from tests.support import ManualClock, eventually
 
 
 def test_a_pass_reads_what_changed_and_everything_once_per_interval() -> None:
-    clock = Clock()
+    clock = ManualClock(100.0)
     due = DueProjections(1.0, clock)
 
     assert due.take() == list(INDEXED_ORDER)  # the first pass: everything
@@ -48,20 +34,6 @@ def test_a_pass_reads_what_changed_and_everything_once_per_interval() -> None:
     assert due.take() == list(INDEXED_ORDER)
     due.add_all([GROUP_FOLDS])  # a failed pass gives its projections back
     assert due.take() == [GROUP_FOLDS]
-
-
-@pytest.fixture
-async def ctx(settings: CanteenSettings) -> AsyncIterator[SearchContext]:
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    context = build_context(settings)
-    await context.projections.prepare()
-    assert await ensure_indexes(context)
-    yield context
-    if settings.backend == "external":
-        for family in ("posts", "resources", "people", "groups"):
-            await context.index.drop(context.indexes.alias(family))
-    await context.index.close()
-    await context.projections.store.close()
 
 
 async def test_a_change_nobody_woke_the_relay_for_is_indexed_under_other_traffic(

@@ -10,16 +10,11 @@ from __future__ import annotations
 import asyncio
 import math
 import random
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import pytest
-
-from services.search.bootstrap import build_context
 from services.search.context import SearchContext
 from services.search.domain.query import parse_query
-from services.search.indexing import ensure_indexes
 from services.search.indexing.handlers import build_dispatcher
 from services.search.querying.discovery import DiscoveryService
 from services.search.querying.service import SearchParams, SearchService
@@ -28,7 +23,6 @@ from shared.events.schemas import profiles as pr
 from shared.events.schemas import profiles_expertise as pe
 from shared.events.schemas.activity import discussion as d
 from shared.events.schemas.activity import posts as p
-from shared.settings import CanteenSettings
 
 TOPICS = {
     "kubernetes": "pod deployment helm ingress kubelet node",
@@ -135,20 +129,6 @@ def ndcg_at_10(ranked: list[str], grades: dict[str, int]) -> float:
 
     ideal = dcg(sorted(grades.values(), reverse=True))
     return dcg([grades.get(doc, 0) for doc in ranked]) / ideal if ideal else 0.0
-
-
-@pytest.fixture
-async def ctx(settings: CanteenSettings) -> AsyncIterator[SearchContext]:
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    context = build_context(settings)
-    await context.projections.prepare()
-    assert await ensure_indexes(context)
-    yield context
-    for family in ("posts", "resources", "people", "groups"):
-        if settings.backend == "external":
-            await context.index.drop(context.indexes.alias(family))
-    await context.index.close()
-    await context.projections.store.close()
 
 
 async def feed(ctx: SearchContext, payloads: list[Any]) -> None:

@@ -14,22 +14,15 @@ from canteen.allinone import create_single
 from shared.http.ratelimit import DEFAULT_LIMITS, Limit, RateLimiter, limited
 from shared.settings import CanteenSettings
 from tests.conftest import login_with, serve
+from tests.support import ManualClock
 
 
 def note(text: str) -> dict[str, Any]:
     return {"body_md": text}
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 def test_a_burst_then_the_sustained_rate() -> None:
-    clock = Clock()
+    clock = ManualClock(1000.0)
     limiter = RateLimiter({"post": Limit(per_minute=6, burst=3)}, clock=clock)
     assert [limiter.hit("post", "ana") for _ in range(3)] == [None, None, None]
     wait = limiter.hit("post", "ana")
@@ -41,7 +34,7 @@ def test_a_burst_then_the_sustained_rate() -> None:
 
 
 def test_a_refused_request_does_not_use_up_the_allowance() -> None:
-    clock = Clock()
+    clock = ManualClock(1000.0)
     limiter = RateLimiter({"post": Limit(per_minute=60, burst=1)}, clock=clock)
     assert limiter.hit("post", "ana") is None
     for _ in range(50):  # hammering while limited must not push the next slot further out
@@ -51,7 +44,7 @@ def test_a_refused_request_does_not_use_up_the_allowance() -> None:
 
 
 def test_the_multiplier_scales_or_disables_every_limit() -> None:
-    clock = Clock()
+    clock = ManualClock(1000.0)
     doubled = RateLimiter({"post": Limit(per_minute=6, burst=3)}, multiplier=2, clock=clock)
     assert sum(doubled.hit("post", "ana") is None for _ in range(10)) == 6
     off = RateLimiter(multiplier=0, clock=clock)
@@ -76,7 +69,7 @@ async def test_past_the_burst_a_post_is_a_429_and_nothing_is_written(
 ) -> None:
     app = create_single(settings, "activity")
     # Frozen time: the limit must not depend on how fast this machine writes 20 posts.
-    app.state.rate_limiter = RateLimiter(clock=Clock())
+    app.state.rate_limiter = RateLimiter(clock=ManualClock(1000.0))
     async for client in serve(app):
         login = login_with(client)
         ana, ben = await login("ana"), await login("ben")

@@ -10,15 +10,9 @@ from shared.events.envelope import new_event
 from shared.events.schemas.profiles import PersonDeactivated, PersonReactivated
 from shared.http.auth.principal import Principal
 from shared.store.sqlite import SqliteDocumentStore
+from tests.support import ManualClock
 
 ANA = Principal(user_id="ana")
-
-
-class Clock:
-    now = 100.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def snapshot(active: bool) -> PersonReactivated:
@@ -27,7 +21,7 @@ def snapshot(active: bool) -> PersonReactivated:
 
 async def test_deactivation_closes_the_gate_after_the_cache_expires(tmp_path: Path) -> None:
     store = SqliteDocumentStore(str(tmp_path / "s.sqlite3"))
-    clock = Clock()
+    clock = ManualClock(100.0)
     gate = Deactivations(store, ttl_seconds=5, clock=clock)
     try:
         assert await gate.allows(ANA)
@@ -47,7 +41,7 @@ async def test_deactivation_closes_the_gate_after_the_cache_expires(tmp_path: Pa
 
 async def test_a_replayed_older_event_does_not_undo_a_newer_state(tmp_path: Path) -> None:
     store = SqliteDocumentStore(str(tmp_path / "s.sqlite3"))
-    gate = Deactivations(store, clock=Clock())
+    gate = Deactivations(store, clock=ManualClock(100.0))
     try:
         older = new_event(PersonDeactivated(id="ana"))
         newer = new_event(snapshot(active=True))

@@ -5,18 +5,11 @@ from __future__ import annotations
 
 from shared.store.memo import StoreMemo
 from shared.store.port import DocumentStore
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
+from tests.support import ManualClock
 
 
 async def test_a_value_is_kept_for_its_ttl_only(store: DocumentStore) -> None:
-    clock = Clock()
+    clock = ManualClock()
     memo: StoreMemo[str, int] = StoreMemo(store.change_token, ttl=5.0, maxsize=8, timer=clock)
     token = memo.current()
     memo.put("big", 1, token)
