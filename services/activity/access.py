@@ -23,13 +23,15 @@ here because visibility depends on it:
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import time
+from collections.abc import Callable, Iterable
 from functools import partial
 from typing import Any, Literal
 
 from services.activity.rules import ChangedMeanwhile
 from shared.http.auth.principal import Principal
 from shared.settle import settle
+from shared.store.memo import StoreMemo
 from shared.store.port import DocumentStore
 
 GROUPS = "groups"
@@ -39,6 +41,10 @@ GROUP_ITEMS = ("posts", "answers", "comments", "reactions", "timelines")
 _SETTLE_ROUNDS = 10
 _UNKNOWN: Any = object()
 MODERATOR_ROLES = frozenset({"admin", "moderator"})
+# How long a feed page may use a group's deletion flag and member count read for an earlier
+# one (`member_group_sizes(recent=True)`); groups kept at most.
+GROUP_STATE_SECONDS = 5.0
+GROUP_STATE_KEPT = 4096
 
 Role = Literal["owner", "admin", "member"]
 
@@ -48,32 +54,57 @@ def membership_id(group_id: str, user_id: str) -> str:
 
 
 class Access:
-    def __init__(self, store: DocumentStore) -> None:
+    def __init__(
+        self, store: DocumentStore, *, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self._store = store
         self._groups = store.collection(GROUPS)
         self._memberships = store.collection(MEMBERSHIPS)
+        # group id -> (deleted, member_count), for feed pages only (see member_group_sizes).
+        self._group_state: StoreMemo[str, tuple[bool, int]] = StoreMemo(
+            store.change_token, ttl=GROUP_STATE_SECONDS, maxsize=GROUP_STATE_KEPT, timer=clock
+        )
 
     async def prepare(self) -> None:
         await self._memberships.create_index([("user_id", 1), ("state", 1)])
         await self._memberships.create_index([("group_id", 1), ("state", 1), ("role", 1)])
 
-    async def member_groups(self, user_id: str) -> set[str]:
+    async def member_groups(self, user_id: str, *, recent: bool = False) -> set[str]:
         """Groups where `user_id` is an active member (any role)."""
-        return set(await self.member_group_sizes(user_id))
+        return set(await self.member_group_sizes(user_id, recent=recent))
 
-    async def member_group_sizes(self, user_id: str) -> dict[str, int]:
+    async def member_group_sizes(self, user_id: str, *, recent: bool = False) -> dict[str, int]:
         """`member_groups` with each group's member count (the home feed needs both: one
-        read of the groups instead of two)."""
+        read of the groups instead of two).
+
+        The memberships are always read. `recent` (feed pages) lets the groups' deletion
+        flag and member count come from a read up to GROUP_STATE_SECONDS old, and on the
+        embedded store never from before a write (`StoreMemo`): on MongoDB the members of
+        a group deleted a moment ago may still see its items for those seconds, no one
+        else ever does, since the items' visibility and the memberships are read fresh;
+        and a group that just grew past the fan-out threshold is merged into home pages a
+        few seconds late. Writers (a backfill) read the groups fresh.
+        """
         docs = await self._memberships.find(
             {"user_id": user_id, "state": "active"}, projection=["group_id"]
         )
         ids = sorted({d["group_id"] for d in docs})
         if not ids:
             return {}
-        groups = await self._groups.find(
-            {"_id": {"$in": ids}}, projection=["deleted", "member_count"]
+        token = self._group_state.current()
+        states: dict[str, tuple[bool, int] | None] = (
+            {g: self._group_state.get(g) for g in ids} if recent else {}
         )
-        return {g["_id"]: int(g.get("member_count") or 0) for g in groups if not g.get("deleted")}
+        missing = [g for g in ids if states.get(g) is None]
+        if missing:
+            groups = await self._groups.find(
+                {"_id": {"$in": missing}}, projection=["deleted", "member_count"]
+            )
+            for g in groups:
+                read = (bool(g.get("deleted")), int(g.get("member_count") or 0))
+                states[g["_id"]] = read
+                self._group_state.put(g["_id"], read, token)
+        return {g: s[1] for g in ids if (s := states.get(g)) is not None and not s[0]}
 
     async def active_members_among(self, group_id: str, user_ids: list[str]) -> list[str]:
         """Those of `user_ids` who are active members of the group now (order kept)."""
@@ -160,9 +191,12 @@ class Access:
             return True
         return await self.role_in(item["group_id"], principal.user_id) is not None
 
-    async def readable_filter(self, principal: Principal) -> dict[str, Any]:
-        """A store filter selecting only items `principal` may read (for lists and feeds)."""
-        return readable_filter_of(await self.member_groups(principal.user_id))
+    async def readable_filter(
+        self, principal: Principal, *, recent: bool = False
+    ) -> dict[str, Any]:
+        """A store filter selecting only items `principal` may read (for lists and feeds;
+        `recent`: see `member_group_sizes`)."""
+        return readable_filter_of(await self.member_groups(principal.user_id, recent=recent))
 
     async def can_moderate(self, principal: Principal, item: dict[str, Any]) -> bool:
         """Author-independent edit/delete rights: org moderators, or the group's admins."""

@@ -6,6 +6,8 @@ wrappers below), then the first goes on with what it read.
 
 - A post's fan-out reads its audience; an unfollow or a leave is handled before it writes.
 - Two trims of one timeline: the one that read an older cut-off sets the horizon last.
+- Entries written below a timeline's horizon after its trim (a backfill, a lagging
+  fan-out): removed, so a full home page never ends below the horizon.
 - A post's entries are written with the group visibility its event carried, after the
   group's change of visibility was handled.
 """
@@ -350,6 +352,44 @@ async def test_a_horizon_only_moves_forward(store: DocumentStore) -> None:
     # the same cut-off again (a redelivered backfill's trim) changes nothing either
     await timelines.trim("bo", 3)
     assert await timelines.horizon("bo") == (events[5]["created_at"], "p06")
+
+
+async def test_entries_written_below_the_horizon_are_removed_so_full_pages_skip_nothing(
+    store: DocumentStore,
+) -> None:
+    # A home page reads the horizon only when the timeline page runs short: an entry left
+    # below it would end a full page and move the cursor past the trimmed posts.
+    await follow(store, "bo", "person", "ana")
+    events = [await post(store, n) for n in range(1, 13)]
+    timelines = TimelineRepository(store)
+    await timelines.add([timeline_entry("bo", e) for e in events[4:]])
+    await timelines.trim("bo", 4)  # keeps p09..p12: p05..p08 now come from a query
+    assert await timelines.horizon("bo") == (events[8]["created_at"], "p09")
+
+    await timelines.add([timeline_entry("bo", e) for e in events[:2]])  # a late backfill
+    # and a fan-out lagging behind the trim: bo's entry goes, the author's mark stays
+    writer = EntryWriter(store, timelines)
+    await writer.write([timeline_entry("bo", events[2])], timeline_entry("ana", events[2]))
+    kept = await store.collection("timelines").find({"user_id": "bo"})
+    assert sorted(e["post_id"] for e in kept) == ["p09", "p10", "p11", "p12"]
+    assert await holders(store, "p03") == ["ana"]
+
+    # A redelivered fan-out (its mark is there) looks below the horizon again too.
+    await store.collection("timelines").insert_one(timeline_entry("bo", events[2]))
+    await writer.write([timeline_entry("bo", events[2])], timeline_entry("ana", events[2]))
+    assert await holders(store, "p03") == ["ana"]
+
+    expected = [f"p{n:02}" for n in range(12, 0, -1)]
+    for limit in (1, 2, 3, 5):
+        seen: list[str] = []
+        after = None
+        while True:
+            page = await reader(store).home(Principal(user_id="bo"), limit=limit, after=after)
+            seen += [p["_id"] for p in page.posts]
+            if page.next_key is None:
+                break
+            after = page.next_key
+        assert seen == expected, limit
 
 
 # -- 3. entries written with the visibility their event carried ---------------------------

@@ -11,6 +11,8 @@ the follower's own posts, see `FanOut._backfill`). A chunk that meets a duplicat
 the writer look for that marker by `_id` (one lookup); when it is there the earlier
 delivery wrote everything, otherwise the chunks that failed are inserted entry by missing
 entry (`TimelineRepository.add`), as a partial earlier delivery or a backfill requires.
+Every delivery then removes what lies below a timeline's horizon
+(`TimelineRepository.drop_below_horizon`): one read, which finds nothing for a new post.
 """
 
 from __future__ import annotations
@@ -57,12 +59,13 @@ class EntryWriter:
         async with asyncio.TaskGroup() as group:
             tasks = [group.create_task(insert(c)) for c in leading]
         failed = [c for c, t in zip(leading, tasks, strict=True) if not t.result()]
-        if not failed and await self._insert(final):
-            return
-        if await self._entries.count({"_id": last["_id"]}):
-            return  # the marker: an earlier delivery finished
-        for chunk in [*failed, final]:
-            await self._timelines.add(chunk)
+        incomplete = failed or not await self._insert(final)
+        # With the marker there an earlier delivery inserted everything (it may have stopped
+        # short of the look below the horizons, which is why that runs on every delivery).
+        if incomplete and not await self._entries.count({"_id": last["_id"]}):
+            for chunk in [*failed, final]:
+                await self._timelines.add(chunk)
+        await self._timelines.drop_below_horizon(every)
 
     async def _insert(self, chunk: list[dict[str, Any]]) -> bool:
         """Insert a chunk of new entries; False when one was there already."""

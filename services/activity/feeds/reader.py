@@ -11,10 +11,10 @@ again under that filter.
 
 Independent reads of a page run concurrently (`asyncio.gather`): on MongoDB they overlap
 on the wire, on SQLite they queue back to back on the store's thread instead of waiting
-for the event loop between them. A home page is four such steps: my groups, the big
-sources I follow and my horizon; my timeline and my groups' sizes; merges (only with big
-sources or past the horizon); the posts and their authors. It reads no other follow of
-mine unless past the horizon. Every page reads the memberships it filters by, so
+for the event loop between them. A home page is four such steps: my groups with their
+sizes, and the big sources I follow; my timeline; merges (only with big sources or, when
+the timeline page ran short, past my horizon: only then are the horizon and my other
+follows read); the posts and their authors. Every page reads the memberships it filters by, so
 leaving a private group hides its posts on the next page; the routes keep a rendered page
 only until the next write to the store (`cache.py`), and leaving is a write.
 """
@@ -85,24 +85,25 @@ class FeedReader:
         """My entries, merged with big sources' newest posts and, past the horizon, a query."""
         me = principal.user_id
         fetch = limit + 1
-        member_counts, (big_people, big_topics), horizon = await asyncio.gather(
-            self._access.member_group_sizes(me),
+        member_counts, (big_people, big_topics) = await asyncio.gather(
+            self._access.member_group_sizes(me, recent=True),
             self._sources.big_follows(me, self._threshold),
-            self._timelines.horizon(me),
         )
         groups = set(member_counts)
         readable = readable_filter_of(groups)
         entries = await self._timelines.page(me, readable, limit=fetch, after=after)
         big_groups = {g for g, n in member_counts.items() if n > self._threshold}
         queries: list[Awaitable[list[dict[str, Any]]]] = []
+        # A full page lies above the horizon (no entry stays below it: see
+        # `TimelineRepository.drop_below_horizon`); a short one may have reached it.
+        horizon = await self._timelines.horizon(me) if len(entries) < fetch else None
         if horizon is not None:
             entries = [e for e in entries if not is_older(e, horizon)]
-            if len(entries) < fetch:
-                # Past the trimmed horizon: every source, so every follow, is read.
-                people, topics = await self._sources.follow_targets(me)
-                follows = Follows(me, people, topics, frozenset(groups))
-                below = after if after is not None and after < horizon else horizon
-                queries.append(self._posts(_sources_filter(follows), readable, fetch, below))
+            # Past the trimmed horizon: every source, so every follow, is read.
+            people, topics = await self._sources.follow_targets(me)
+            follows = Follows(me, people, topics, frozenset(groups))
+            below = after if after is not None and after < horizon else horizon
+            queries.append(self._posts(_sources_filter(follows), readable, fetch, below))
         for name, values in (
             ("author_id", big_people),
             ("topics", big_topics),
@@ -128,7 +129,8 @@ class FeedReader:
     ) -> FeedPage:
         """A group's posts; pinned ones ahead of the first page."""
         group, groups = await asyncio.gather(
-            self._access.group(group_id), self._access.member_groups(principal.user_id)
+            self._access.group(group_id),
+            self._access.member_groups(principal.user_id, recent=True),
         )
         if group is None or not self._access.sees_group(group, groups):
             raise UnknownGroup(group_id)
@@ -149,7 +151,7 @@ class FeedReader:
         normalized = normalize_topic(topic)
         if not normalized:
             raise BadTopic(topic)
-        readable = await self._access.readable_filter(principal)
+        readable = await self._access.readable_filter(principal, recent=True)
         return await self._indexed(
             [normalized], readable, {"topics": normalized}, limit=limit, after=after
         )
@@ -157,7 +159,7 @@ class FeedReader:
     async def person(
         self, principal: Principal, user_id: str, *, limit: int, after: Key | None
     ) -> FeedPage:
-        readable = await self._access.readable_filter(principal)
+        readable = await self._access.readable_filter(principal, recent=True)
         posts = await self._posts({"author_id": user_id}, readable, limit + 1, after)
         return await self._page(posts[:limit], more=len(posts) > limit)
 
@@ -167,7 +169,7 @@ class FeedReader:
         """Open questions in topics I follow, asked by someone else (through the topic index)."""
         me = principal.user_id
         (_, topics), groups = await asyncio.gather(
-            self._sources.follow_targets(me), self._access.member_groups(me)
+            self._sources.follow_targets(me), self._access.member_groups(me, recent=True)
         )
         if not topics:
             return FeedPage(posts=[])

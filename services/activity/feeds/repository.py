@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from services.activity.access import GROUPS, MEMBERSHIPS
-from services.activity.feeds.domain import FEED_SORT, Follows, entry_id
+from services.activity.feeds.domain import FEED_SORT, Follows, entry_id, is_older
 from shared.store.errors import DuplicateKeyError
 from shared.store.memo import StoreMemo
 from shared.store.port import DocumentStore, Filter
@@ -52,9 +52,42 @@ class TimelineRepository:
         await self._entries.create_index([("post_id", 1)])
 
     async def add(self, entries: Sequence[dict[str, Any]]) -> None:
-        """Insert entries in chunks; ones already there (a redelivery) are skipped."""
+        """Insert entries in chunks; ones already there (a redelivery) are skipped, and
+        ones below their timeline's horizon are removed again."""
         for start in range(0, len(entries), CHUNK):
             await self._insert_new(list(entries[start : start + CHUNK]))
+        await self.drop_below_horizon(entries)
+
+    async def drop_below_horizon(self, entries: Sequence[dict[str, Any]]) -> int:
+        """Delete those of `entries`, just inserted, that lie below their timeline's horizon.
+
+        A home page trusts a full page of the timeline to lie above the horizon and reads
+        the horizon only when a page runs short (`FeedReader.home`). An entry below it (a
+        backfill of a followed person's older posts, a fan-out that lagged behind a trim)
+        would be shown at the end of such a page, and the next page's cursor would pass
+        the trimmed posts between the two, which only a query below the horizon finds.
+        `trim` writes the horizon before it deletes below it, and writers insert before
+        calling this: whichever runs second sees the other's write. One read per chunk of
+        people, which finds only horizons newer than the oldest entry (none, for the
+        fan-out of a new post).
+        """
+        if not entries:
+            return 0
+        oldest = min(e["created_at"] for e in entries)
+        users = sorted({e["user_id"] for e in entries})
+        horizons: dict[str, tuple[datetime, str]] = {}
+        for start in range(0, len(users), CHUNK):
+            states = await self._state.find(
+                {"_id": {"$in": users[start : start + CHUNK]}, "horizon_at": {"$gte": oldest}}
+            )
+            horizons.update({s["_id"]: (s["horizon_at"], s["horizon_id"]) for s in states})
+        if not horizons:
+            return 0
+        return await self.remove_ids(
+            e["_id"]
+            for e in entries
+            if (h := horizons.get(e["user_id"])) is not None and is_older(e, h)
+        )
 
     async def _insert_new(self, chunk: list[dict[str, Any]]) -> None:
         while chunk:
