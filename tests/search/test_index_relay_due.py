@@ -6,6 +6,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 
+import pytest
+
 from services.search.context import SearchContext
 from services.search.indexing.handlers import build_dispatcher
 from services.search.indexing.relay import INDEXED_ORDER, DueProjections, IndexRelay
@@ -74,3 +76,31 @@ async def test_a_change_nobody_woke_the_relay_for_is_indexed_under_other_traffic
         for task in (traffic, running):
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+
+
+async def test_a_pass_reads_the_index_state_only_when_it_has_something_to_write(
+    ctx: SearchContext, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Most passes find nothing (the timer's, a wake-up another pass answered): they read
+    no more than the dirty documents. One with a change also writes to an index being
+    rebuilt, which it learns from the index state."""
+    relay = IndexRelay(ctx.projections, ctx.index, ctx.indexes, poll_seconds=0.5)
+    while await relay.flush_once():
+        pass  # whatever the fixture's start left
+    reads = 0
+    building = ctx.projections.building
+
+    async def counted() -> dict[str, str]:
+        nonlocal reads
+        reads += 1
+        return await building()
+
+    monkeypatch.setattr(ctx.projections, "building", counted)
+    assert await relay.flush_once() == 0
+    assert reads == 0
+    heard = build_dispatcher(ctx.projections, relay.notify)
+    await heard(new_event(pr.PersonCreated(id="u-new", handle="new", display_name="N")))
+    assert await relay.flush_once() == 1
+    assert reads == 1
+    person = await ctx.projections[PEOPLE].find_one({"_id": "u-new"})
+    assert person is not None and person["dirty"] is False

@@ -148,15 +148,17 @@ class IndexRelay:
         """Index one batch of the dirty documents of projections `names`; return how many
         of one projection were read at most (the batch size when one may have more)."""
         # One concurrent round of reads: each is a network round trip on the external store.
-        found, building = await asyncio.gather(
-            asyncio.gather(*(self._proj.dirty(name, self._batch) for name in names)),
-            self._proj.building(),
-        )
+        found = await asyncio.gather(*(self._proj.dirty(name, self._batch) for name in names))
         dirty = {name: [] for name in INDEXED_ORDER} | dict(zip(names, found, strict=True))
         times = [d["event_time"] for docs in found for d in docs if d.get("event_time")]
         self.oldest_pending_event_time = min(times) if times else None
         if not any(found):
             return 0
+        # Read after the documents, only when there is something to write: most passes (the
+        # timer's, a wake-up for a projection another pass emptied) find nothing. A rebuild
+        # marks its index before it copies the projections: a change this pass writes to
+        # the alias alone, having read no mark, is copied into the new index.
+        building = await self._proj.building()
         writes: list[Write] = []
         for name in INDEXED_ORDER:
             writes += await self.build(name, dirty[name])
