@@ -149,7 +149,8 @@ class IndexRelay:
         of one projection were read at most (the batch size when one may have more)."""
         # One concurrent round of reads: each is a network round trip on the external store.
         found = await asyncio.gather(*(self._proj.dirty(name, self._batch) for name in names))
-        dirty = {name: [] for name in INDEXED_ORDER} | dict(zip(names, found, strict=True))
+        dirty: dict[str, list[dict[str, Any]]] = {name: [] for name in INDEXED_ORDER}
+        dirty |= dict(zip(names, found, strict=True))
         times = [d["event_time"] for docs in found for d in docs if d.get("event_time")]
         self.oldest_pending_event_time = min(times) if times else None
         if not any(found):
