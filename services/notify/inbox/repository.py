@@ -34,7 +34,7 @@ the store in one round trip per chunk (`update_each`). `_applied` is one string 
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -57,7 +57,16 @@ OUTBOX = "notification_outbox"
 # delete per record, fell behind an inbox handling ~2,800 events/s.
 RECORD_EVENTS = 500
 GROUPS = "notification_groups"
+# Who acted in each group that ever had more than ACTORS_KEPT actors: `_id` = "<group>|<actor>",
+# `by` = the notification that first brought them ("" when recorded from the group's list).
+GROUP_ACTORS = "notification_group_actors"
 COUNTERS = "unread_counters"
+# Actors a group document names (the latest to join it). A group that could have more (its
+# `_v`, the notifications it ever took, says so) keeps an exact `actor_count` and records its
+# actors in GROUP_ACTORS: a post with 100,000 reactions would otherwise give its author a
+# group of 100,000 ids, read on every inbox page. (`$push` with `$slice` would bound the
+# list, but FerretDB ignores `$slice`, and the port's emulation costs a compare-and-swap.)
+ACTORS_KEPT = 50
 # Notification ids a counter or group keeps (`_applied`). They only have to remember what a
 # crash left counted but not stored: one chunk of at most CLAIM_CHUNK ids per recipient,
 # plus what other writers (other partitions) count for that recipient before the
@@ -134,6 +143,7 @@ class InboxRepository:
     def __init__(self, store: DocumentStore) -> None:
         self.notifications = store.collection(NOTIFICATIONS)
         self.groups = store.collection(GROUPS)
+        self.group_actors = store.collection(GROUP_ACTORS)
         self.counters = store.collection(COUNTERS)
         self.outbox = store.collection(OUTBOX)
 
@@ -336,7 +346,8 @@ class InboxRepository:
 
     async def group_all(self, notifications: Sequence[dict[str, Any]]) -> None:
         """Add visible notifications to their aggregation groups (idempotent on their ids):
-        new groups by one bulk insert, each existing group by one guarded update."""
+        new groups by one bulk insert, each existing group by one guarded update; groups
+        that have or may reach more than ACTORS_KEPT actors one at a time (`_group_one`)."""
         by_group: dict[str, dict[str, dict[str, Any]]] = {}
         for n in notifications:
             by_group.setdefault(n["group_id"], {}).setdefault(n["_id"], n)
@@ -345,15 +356,16 @@ class InboxRepository:
         known = {
             d["_id"]: d
             for d in await self.groups.find(
-                {"_id": {"$in": list(by_group)}}, projection=["_v", "_applied"]
+                {"_id": {"$in": list(by_group)}}, projection=["_v", "_applied", "actor_count"]
             )
         }
         fresh = [g for g in by_group if g not in known]
-        if fresh:
-            docs = [_new_group(g, list(by_group[g].values())) for g in fresh]
+        small = [g for g in fresh if len(_actors_of(by_group[g].values())) <= ACTORS_KEPT]
+        if small:
+            docs = [_new_group(g, list(by_group[g].values())) for g in small]
             try:
                 await self.groups.insert_many(docs)
-                fresh = []
+                fresh = [g for g in fresh if g not in small]
             except DuplicateKeyError:
                 pass  # created meanwhile: the guarded updates below skip what is applied
         done = await self._group_known_all(known, by_group)
@@ -367,8 +379,11 @@ class InboxRepository:
         while True:
             doc = await self.groups.find_one({"_id": gid})
             if doc is None:
+                actors = None
+                if len(_actors_of(items)) > ACTORS_KEPT:
+                    actors = await self._actors_past(gid, {"_v": 0}, items)
                 try:
-                    await self.groups.insert_one(_new_group(gid, items))
+                    await self.groups.insert_one(_new_group(gid, items, actors))
                 except DuplicateKeyError:
                     continue  # created meanwhile: read it
                 return
@@ -377,10 +392,53 @@ class InboxRepository:
             todo = [n for n in items if n["_id"] not in done]
             if not todo:
                 return
-            update = _group_update(todo, kept(doc.get("_applied"), [n["_id"] for n in todo]))
+            actors = None
+            if _many_actors(doc, todo):
+                actors = await self._actors_past(gid, doc, todo)
+            applying = kept(doc.get("_applied"), [n["_id"] for n in todo])
+            update = _group_update(todo, applying, actors)
             result = await self.groups.update_one({"_id": gid, "_v": doc.get("_v")}, update)
             if result.matched_count:
                 return
+
+    async def _actors_past(
+        self, gid: str, doc: dict[str, Any], items: Sequence[dict[str, Any]]
+    ) -> dict[str, Any]:
+        """`actors` and `actor_count` of group `doc` once `items` are in, for a group that
+        has or may reach more than ACTORS_KEPT actors: the list keeps the latest newcomers,
+        and the count is exact through GROUP_ACTORS.
+
+        An actor counts as new when its record there names this batch's notification
+        that brought them. The record is written before the group's guarded update and
+        never changes, so a retry after a lost race, or a redelivery after a crash, finds
+        the same answer, and of two notifications bringing one actor exactly one counts.
+        A group's first pass here records the actors its list holds (all it ever had, each
+        counted already by the list's length), so those the list later drops stay known.
+        """
+        window = [str(a) for a in doc.get("actors") or []]
+        count = int(doc.get("actor_count", len(window)))
+        first: dict[str, str] = {}
+        for n in items:
+            if n.get("actor_id"):
+                first.setdefault(n["actor_id"], n["_id"])
+        if "actor_count" not in doc and window:
+            await insert_new(self.group_actors, [{"_id": f"{gid}|{a}", "by": ""} for a in window])
+        joining = [a for a in first if a not in window]
+        await insert_new(
+            self.group_actors, [{"_id": f"{gid}|{a}", "by": first[a]} for a in joining]
+        )
+        records = await find_by_ids(
+            self.group_actors, [f"{gid}|{a}" for a in first], projection=["by"]
+        )
+        # Until the first pass here the list held every actor, and the count was its length.
+        counted = set(window) if "actor_count" not in doc else set()
+        new = [
+            a
+            for a, nid in first.items()
+            if a not in counted and records.get(f"{gid}|{a}", {}).get("by") == nid
+        ]
+        # Named in the order they first acted, as `$addToSet` names a small group's.
+        return {"actors": (window + new)[-ACTORS_KEPT:], "actor_count": count + len(new)}
 
     async def _group_known_all(
         self, known: dict[str, dict[str, Any]], by_group: dict[str, dict[str, dict[str, Any]]]
@@ -396,7 +454,7 @@ class InboxRepository:
             items = list(by_group[gid].values())
             applied = applied_ids(doc)
             nids = [n["_id"] for n in items]
-            if "_v" not in doc or not set(nids).isdisjoint(applied):
+            if "_v" not in doc or not set(nids).isdisjoint(applied) or _many_actors(doc, items):
                 continue
             update = _group_update(items, kept(doc.get("_applied"), nids))
             ops.append(({"_id": gid, "_v": doc["_v"]}, update))
@@ -593,10 +651,24 @@ def _claim_inc(pairs: list[tuple[str, bool]]) -> dict[str, int]:
     return {"seq": len(pairs), "unread": visible, "unseen": visible}
 
 
-def _group_update(items: list[dict[str, Any]], applied: str) -> dict[str, Any]:
+def _actors_of(items: Iterable[dict[str, Any]]) -> list[str]:
+    """The distinct actors of `items`, first seen first."""
+    return list(dict.fromkeys(n["actor_id"] for n in items if n.get("actor_id")))
+
+
+def _many_actors(doc: dict[str, Any], items: list[dict[str, Any]]) -> bool:
+    """Whether group `doc` has, or with `items` may have, more than ACTORS_KEPT actors
+    (each notification it ever took brought one at most: `_v` counts them)."""
+    return "actor_count" in doc or int(doc.get("_v") or 0) + len(items) > ACTORS_KEPT
+
+
+def _group_update(
+    items: list[dict[str, Any]], applied: str, actors: dict[str, Any] | None = None
+) -> dict[str, Any]:
     """Adding `items` to a group: the same result as adding them one by one, in order;
-    `applied` is the group's kept ids afterwards (`kept`)."""
-    actors = [n["actor_id"] for n in items if n.get("actor_id")]
+    `applied` is the group's kept ids afterwards (`kept`); `actors`, for a group with
+    many, its `actors` and `actor_count` afterwards (`_actors_past`)."""
+    named = _actors_of(items)
     update: dict[str, Any] = {
         # `_v`: how many ids were ever applied, the version the group's writes guard on.
         "$inc": {"count": len(items), "unread": len(items), "_v": len(items)},
@@ -606,16 +678,21 @@ def _group_update(items: list[dict[str, Any]], applied: str) -> dict[str, Any]:
             "latest_seq": max(n["seq"] for n in items),
         },
     }
-    if actors:
-        update["$addToSet"] = {"actors": {"$each": list(dict.fromkeys(actors))}}
+    if actors is not None:
+        update["$set"] |= actors
+    elif named:
+        update["$addToSet"] = {"actors": {"$each": named}}
+    if named:
         # `$max`, not `$set`: writes to one group land in any order (other partitions).
         update["$max"]["last_actor"] = _last_actor(items)
     return update
 
 
-def _new_group(group_id: str, items: list[dict[str, Any]]) -> dict[str, Any]:
+def _new_group(
+    group_id: str, items: list[dict[str, Any]], actors: dict[str, Any] | None = None
+) -> dict[str, Any]:
     """A group document as adding `items` one by one to nothing would leave it."""
-    actors = [n["actor_id"] for n in items if n.get("actor_id")]
+    named = _actors_of(items)
     doc = {
         "_id": group_id,
         **_group_seed(items[0]),
@@ -626,8 +703,11 @@ def _new_group(group_id: str, items: list[dict[str, Any]]) -> dict[str, Any]:
         "latest_seq": max(n["seq"] for n in items),
         "_applied": kept(None, [n["_id"] for n in items]),
     }
-    if actors:
-        doc["actors"] = list(dict.fromkeys(actors))
+    if actors is not None:
+        doc |= actors
+    elif named:
+        doc["actors"] = named
+    if named:
         doc["last_actor"] = _last_actor(items)
     return doc
 

@@ -88,6 +88,8 @@ class Marked(BaseModel):
 
 def _group_out(doc: dict[str, Any], items: list[dict[str, Any]]) -> GroupOut:
     actors = list(doc.get("actors") or [])
+    # A group with many actors names the latest ACTORS_KEPT and counts them all.
+    actor_count = int(doc.get("actor_count", len(actors)))
     last = doc.get("last_actor_id")
     ordered = [a for a in actors if a != last] + ([last] if last else [])
     return GroupOut(
@@ -97,8 +99,8 @@ def _group_out(doc: dict[str, Any], items: list[dict[str, Any]]) -> GroupOut:
         count=int(doc.get("count", 0)),
         unread=max(0, int(doc.get("unread", 0))),
         actors=ordered[-5:][::-1],
-        actor_count=len(actors),
-        summary=group_summary(doc["type"], doc["target"]["type"], ordered, len(actors)),
+        actor_count=actor_count,
+        summary=group_summary(doc["type"], doc["target"]["type"], ordered, actor_count),
         link=doc.get("link", "/notifications"),
         critical=bool(doc.get("critical")),
         latest_at=doc["latest_at"],
