@@ -223,10 +223,12 @@ async def build_world(client: httpx.AsyncClient) -> dict[str, Any]:
     async def ana_was_notified() -> bool:
         page = await client.get(f"{V1}/notifications", headers=ana)
         items = page.json()["items"] if page.status_code == 200 else []
-        if items:  # the inbox lists aggregation groups, each with its notifications
+        # The inbox lists aggregation groups, each with its notifications. A group is
+        # written just before its notifications, so a read between the two finds it empty.
+        if items and items[0]["items"]:
             notification["id"] = items[0]["items"][0]["id"]
             notification["group"] = items[0]["id"]
-        return bool(items)
+        return bool(notification)
 
     await eventually(ana_was_notified, within=30)
 
