@@ -10,47 +10,18 @@ and from a group written before the count existed.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
-import pytest
-
-from services.notify.context import NotifyContext, NotifyOptions
-from services.notify.inbox import build_inbox
-from services.notify.inbox.handlers import build_dispatcher
 from services.notify.inbox.repository import ACTORS_KEPT, GROUP_ACTORS, GROUPS
 from services.notify.inbox.routes import _group_out
-from shared.backends import make_store
 from shared.events import Event
-from shared.events.dispatch import EventDispatcher
 from shared.events.envelope import new_event
-from shared.settings import CanteenSettings
 from shared.store.port import DocumentStore
+from tests.notify.conftest import NotifyStores
 from tests.notify.test_inbox_batch import per_event, snapshot
 from tests.notify.test_inbox_support import comment, post, uid
 
-Wired = tuple[DocumentStore, EventDispatcher]
 MANY = ACTORS_KEPT + 10
-
-
-@pytest.fixture
-async def wired(settings: CanteenSettings) -> AsyncIterator[Callable[[], Awaitable[Wired]]]:
-    """A factory of separate notify stores, each with its inbox dispatcher."""
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    stores: list[DocumentStore] = []
-
-    async def make() -> Wired:
-        store = make_store(settings, f"actors{len(stores)}")
-        stores.append(store)
-        ctx = NotifyContext(store=store, options=NotifyOptions(), signing_secret="s" * 32)
-        inbox, audiences = build_inbox(ctx)
-        await inbox.repo.prepare()
-        await audiences.prepare()
-        return store, build_dispatcher(inbox, audiences)
-
-    yield make
-    for store in stores:
-        await store.close()
 
 
 def commented(ana: str, post_id: str, authors: list[str]) -> list[Event]:
@@ -68,7 +39,7 @@ async def recorded(store: DocumentStore) -> list[str]:
 
 
 async def test_many_actors_are_counted_exactly_and_the_latest_named(
-    wired: Callable[[], Awaitable[Wired]],
+    notify_stores: NotifyStores,
 ) -> None:
     ana = uid("ana")
     note = post(ana)
@@ -77,8 +48,8 @@ async def test_many_actors_are_counted_exactly_and_the_latest_named(
     # middle and the latest.
     authors = [*people, people[0], people[30], people[-1]]
     events = [new_event(note), *commented(ana, note.id, authors)]
-    one_store, one = await wired()
-    many_store, many = await wired()
+    one_store, _, one = await notify_stores()
+    many_store, _, many = await notify_stores()
     await per_event(one, events)
     await many.handle_batch(events)
 
@@ -104,11 +75,11 @@ async def test_many_actors_are_counted_exactly_and_the_latest_named(
 
 
 async def test_one_new_actor_brought_by_two_notifications_at_once_counts_once(
-    wired: Callable[[], Awaitable[Wired]],
+    notify_stores: NotifyStores,
 ) -> None:
     ana = uid("ana")
     note = post(ana)
-    store, dispatcher = await wired()
+    store, _, dispatcher = await notify_stores()
     people = [f"{uid('c')}-{i:02d}" for i in range(ACTORS_KEPT + 2)]
     await dispatcher.handle_batch([new_event(note), *commented(ana, note.id, people)])
     zed = uid("zed")
@@ -120,12 +91,12 @@ async def test_one_new_actor_brought_by_two_notifications_at_once_counts_once(
 
 
 async def test_a_group_written_before_the_count_keeps_counting_from_its_list(
-    wired: Callable[[], Awaitable[Wired]],
+    notify_stores: NotifyStores,
 ) -> None:
     """Groups written by earlier versions list every actor and have no `actor_count`."""
     ana = uid("ana")
     note = post(ana)
-    store, dispatcher = await wired()
+    store, _, dispatcher = await notify_stores()
     people = [f"{uid('c')}-{i:02d}" for i in range(MANY)]
     await dispatcher.handle_batch([new_event(note), *commented(ana, note.id, people[:3])])
     group = await the_group(store, ana)

@@ -7,7 +7,6 @@ the bus calls with a run of events, `dispatcher(event)` what it calls per event.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import pytest
@@ -27,15 +26,13 @@ from services.notify.inbox.repository import (
     applied_ids,
     kept,
 )
-from services.notify.inbox.service import Inbox
 from services.notify.preferences.repository import PreferenceRepository
-from shared.backends import make_store
 from shared.events import Event
 from shared.events.dispatch import EventDispatcher
 from shared.events.envelope import new_event
 from shared.events.schemas.activity.social import GroupCreated
-from shared.settings import CanteenSettings
 from shared.store.port import DocumentStore
+from tests.notify.conftest import NotifyStores
 from tests.notify.test_inbox_support import (
     NOW,
     accepted,
@@ -52,28 +49,6 @@ from tests.notify.test_inbox_support import (
 
 # Stamped at write time, so they differ between two runs of the same events.
 VOLATILE = {"created_at", "created_event_id", "first_at", "latest_at"}
-
-Wired = tuple[DocumentStore, Inbox, EventDispatcher]
-
-
-@pytest.fixture
-async def wired(settings: CanteenSettings) -> AsyncIterator[Callable[[], Awaitable[Wired]]]:
-    """A factory of separate notify stores, each with its inbox and dispatcher."""
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    stores: list[DocumentStore] = []
-
-    async def make() -> Wired:
-        store = make_store(settings, f"notify{len(stores)}")
-        stores.append(store)
-        ctx = NotifyContext(store=store, options=NotifyOptions(), signing_secret="s" * 32)
-        inbox, audiences = build_inbox(ctx)
-        await inbox.repo.prepare()
-        await audiences.prepare()
-        return store, inbox, build_dispatcher(inbox, audiences)
-
-    yield make
-    for store in stores:
-        await store.close()
 
 
 def scenario() -> tuple[list[Event], dict[str, str]]:
@@ -159,10 +134,10 @@ async def per_event(dispatcher: EventDispatcher, events: list[Event]) -> None:
         await dispatcher(event)
 
 
-async def test_batch_equals_per_event(wired: Callable[[], Awaitable[Wired]]) -> None:
+async def test_batch_equals_per_event(notify_stores: NotifyStores) -> None:
     events, who = scenario()
-    one_store, _, one = await wired()
-    many_store, _, many = await wired()
+    one_store, _, one = await notify_stores()
+    many_store, _, many = await notify_stores()
     for store in (one_store, many_store):
         await mute(store, who["eve"], who["muted"])
     await per_event(one, events)
@@ -184,9 +159,9 @@ async def test_batch_equals_per_event(wired: Callable[[], Awaitable[Wired]]) -> 
     assert counters[who["ana"]]["seq"] == len([n for n in notes if n["recipient_id"] == who["ana"]])
 
 
-async def test_redelivered_batch_duplicates_nothing(wired: Callable[[], Awaitable[Wired]]) -> None:
+async def test_redelivered_batch_duplicates_nothing(notify_stores: NotifyStores) -> None:
     events, who = scenario()
-    store, _, dispatcher = await wired()
+    store, _, dispatcher = await notify_stores()
     await mute(store, who["eve"], who["muted"])
     await dispatcher.handle_batch(events)
     once = await snapshot(store)
@@ -201,14 +176,14 @@ async def test_redelivered_batch_duplicates_nothing(wired: Callable[[], Awaitabl
 
 
 async def test_a_whole_batch_for_one_recipient_redelivered_counts_once(
-    wired: Callable[[], Awaitable[Wired]],
+    notify_stores: NotifyStores,
 ) -> None:
     """A crash (or a failed batch replayed event by event) redelivers up to one batch of
     the subscription's size, here more notifications for one recipient (and one group)
     than a counter or group keeps ids of: what is stored is found first, so none counts
     twice."""
     events = [new_event(comment("p-hot", "bo", f"fan{i}")) for i in range(INBOX_BATCH)]
-    store, _, dispatcher = await wired()
+    store, _, dispatcher = await notify_stores()
     await dispatcher.handle_batch(events)
     once = await snapshot(store)
     await dispatcher.handle_batch(events)
@@ -222,7 +197,7 @@ async def test_a_whole_batch_for_one_recipient_redelivered_counts_once(
 
 
 async def test_killed_between_chunks_a_redelivery_counts_each_once(
-    wired: Callable[[], Awaitable[Wired]], monkeypatch: pytest.MonkeyPatch
+    notify_stores: NotifyStores, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """One recipient's notifications are counted and stored in chunks of at most
     CLAIM_CHUNK. Killed while storing the second chunk (counted, grouped, not stored): the
@@ -230,7 +205,7 @@ async def test_killed_between_chunks_a_redelivery_counts_each_once(
     counts the rest once."""
     n = 2 * CLAIM_CHUNK + 100
     events = [new_event(comment("p-hot", "bo", f"fan{i}")) for i in range(n)]
-    store, inbox, dispatcher = await wired()
+    store, inbox, dispatcher = await notify_stores()
     original = inbox.repo.insert_all
     calls: list[int] = []
 
@@ -257,13 +232,13 @@ async def test_killed_between_chunks_a_redelivery_counts_each_once(
 
 @pytest.mark.parametrize("miss", ["another_writer_first", "short_report"])
 async def test_known_counters_claimed_in_one_write_stay_exact_when_some_miss(
-    wired: Callable[[], Awaitable[Wired]], monkeypatch: pytest.MonkeyPatch, miss: str
+    notify_stores: NotifyStores, monkeypatch: pytest.MonkeyPatch, miss: str
 ) -> None:
     """Known recipients' claims go to the store as one bulk of guarded writes, and the store
     reports only how many matched. Whether one really missed (another writer counted for
     that recipient in between) or all landed and the report fell short, every notification
     counts once and each recipient's seqs stay distinct."""
-    store, inbox, dispatcher = await wired()
+    store, inbox, dispatcher = await notify_stores()
     ctx = NotifyContext(store=store, options=NotifyOptions(), signing_secret="s" * 32)
     other_inbox, other_audiences = build_inbox(ctx)
     other = build_dispatcher(other_inbox, other_audiences)
@@ -294,11 +269,11 @@ async def test_known_counters_claimed_in_one_write_stay_exact_when_some_miss(
 
 
 async def test_ids_kept_as_a_list_by_an_earlier_version_still_deduplicate(
-    wired: Callable[[], Awaitable[Wired]],
+    notify_stores: NotifyStores,
 ) -> None:
     """Counters and groups written before session 19 keep their ids as a list. Killed
     after counting and grouping but before storing, the redelivery counts nothing twice."""
-    store, _, dispatcher = await wired()
+    store, _, dispatcher = await notify_stores()
     event = new_event(comment("p-old", "bo", "fan"))
     await dispatcher.handle_batch([event])
     for name in (COUNTERS, GROUPS):
@@ -327,10 +302,10 @@ async def stored_ids(store: DocumentStore) -> list[tuple[str, str]]:
 
 
 async def test_each_notification_is_announced_once_by_the_batch_that_wrote_it(
-    wired: Callable[[], Awaitable[Wired]],
+    notify_stores: NotifyStores,
 ) -> None:
     events, _ = scenario()
-    store, _, dispatcher = await wired()
+    store, _, dispatcher = await notify_stores()
     await dispatcher.handle_batch(events)
     got = await announced(store)
     assert sorted(got) == await stored_ids(store)
@@ -338,15 +313,15 @@ async def test_each_notification_is_announced_once_by_the_batch_that_wrote_it(
 
 
 async def test_killed_before_announcing_the_redelivery_announces_what_is_stored(
-    wired: Callable[[], Awaitable[Wired]], monkeypatch: pytest.MonkeyPatch
+    notify_stores: NotifyStores, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Notifications written, the process dies before their outbox records: the redelivered
     events find them stored and announce them, with the event ids stored in them (so an
     announcement made twice is the same event, which consumers drop)."""
     events, _ = scenario()
-    ref_store, _, ref = await wired()
+    ref_store, _, ref = await notify_stores()
     await ref.handle_batch(events)
-    store, inbox, dispatcher = await wired()
+    store, inbox, dispatcher = await notify_stores()
 
     async def killed(*args: Any, **kwargs: Any) -> None:
         raise RuntimeError("killed before the records")
@@ -364,14 +339,14 @@ async def test_killed_before_announcing_the_redelivery_announces_what_is_stored(
 
 @pytest.mark.parametrize("failing", ["insert_all", "group_all"])
 async def test_failed_batch_replayed_per_event_counts_once(
-    wired: Callable[[], Awaitable[Wired]], failing: str, monkeypatch: pytest.MonkeyPatch
+    notify_stores: NotifyStores, failing: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The bus replays a failed batch event by event: counters applied before the failure
     are not applied again. Only seqs may differ (a counted notification that was never
     inserted gets a fresh seq), never counts."""
     events, who = scenario()
-    ref_store, _, ref = await wired()
-    store, inbox, dispatcher = await wired()
+    ref_store, _, ref = await notify_stores()
+    store, inbox, dispatcher = await notify_stores()
     for s in (ref_store, store):
         await mute(s, who["eve"], who["muted"])
     await per_event(ref, events)
