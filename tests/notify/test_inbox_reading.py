@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import httpx
 
+from shared.backends import make_store
 from shared.bus.port import EventBus
+from shared.settings import CanteenSettings
 from tests.conftest import Login
 from tests.notify.test_inbox_support import (
     NOW,
@@ -151,3 +153,34 @@ async def test_unknown_and_other_users_notifications_are_404(
     # nothing changed for ana
     await eventually(lambda: unread(client, ana_h), until=lambda n: n == 1)
     assert groups[0]["unread"] == 1
+
+
+async def test_a_group_with_nothing_to_show_is_left_out_of_the_page(
+    client: httpx.AsyncClient, login: Login, bus: EventBus, settings: CanteenSettings
+) -> None:
+    # A group is written a moment before its first notification (and a group's items can
+    # all be hidden): such a group would show an empty `items` list, so the page skips it.
+    ana = uid("ana")
+    await publish(bus, follow(uid("f"), ana))
+    headers = await login(ana)
+    [real] = await wait_inbox(client, headers, 1)
+    store = make_store(settings, "notify")
+    try:
+        await store.collection("notification_groups").insert_one(
+            {
+                **{k: v for k, v in real.items() if k in ("type", "target", "link")},
+                "_id": uid("g"),
+                "recipient_id": ana,
+                "count": 1,
+                "unread": 1,
+                "actors": [uid("a")],
+                "latest_at": datetime.fromisoformat(real["latest_at"]) + timedelta(minutes=1),
+            }
+        )
+    finally:
+        await store.close()
+    page = await client.get("/api/v1/notifications", headers=headers, params={"limit": 1})
+    assert page.status_code == 200, page.text
+    assert page.json()["items"] == []  # the newest group has nothing yet
+    assert page.json()["next_cursor"]  # and the page still leads on
+    assert [g["id"] for g in await inbox(client, headers)] == [real["id"]]

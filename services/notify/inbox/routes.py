@@ -140,7 +140,12 @@ def build_router(inbox: Inbox, route_class: type[APIRoute]) -> APIRouter:
             if len(bucket) < ITEMS_PER_GROUP:
                 bucket.append(item)
         out = [_group_out(g, by_group.get(g["_id"], [])) for g in groups]
-        return page.page(out, lambda g: {"latest_at": g.latest_at, "_id": g.id})
+        result = page.page(out, lambda g: {"latest_at": g.latest_at, "_id": g.id})
+        # A group is written a moment before its first notification: between the two it
+        # has nothing to show, so it waits for the next page load (the cursor still moves
+        # past it, and a new group sorts first, so nothing is skipped for good).
+        result.items = [g for g in result.items if g.items]
+        return result
 
     @router.get("/notifications/unread-count")
     async def unread_count(principal: PrincipalDep) -> UnreadCount:
