@@ -142,6 +142,7 @@ async def test_delete_is_a_soft_delete_with_a_tombstone_event(
         events = await observer.events_of(post["id"], 2)
     tombstone = next(e for e in events if e.type == "canteen.activity.post.deleted.v1")
     assert tombstone.data["deleted_by"] == "ana" and tombstone.data["group_id"] == group
+    assert tombstone.data["group_visibility"] == "private"  # consumers need not look it up
     async with activity_store(settings) as store:
         doc = await store.collection("posts").find_one({"_id": post["id"]})
     assert doc is not None and doc["deleted"] is True and doc["deleted_at"] is not None

@@ -250,6 +250,7 @@ def delete_post(
             deleted_by=deleted_by,
             audience=post["audience"],
             group_id=post["group_id"],
+            group_visibility=post.get("group_visibility"),
             deleted_at=now,
         )
     )

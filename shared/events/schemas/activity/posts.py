@@ -82,6 +82,7 @@ class PostDeleted(ActivityEvent):
     deleted_by: str
     audience: Audience
     group_id: str | None = None
+    group_visibility: GroupVisibility | None = None
     deleted_at: datetime
 
 
