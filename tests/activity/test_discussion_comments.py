@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from typing import Any
 
 import httpx
 import pytest
 
+from services.activity.directory import Directory
 from shared.settings import CanteenSettings
 from tests.activity.conftest import Login
 from tests.activity.test_discussion_support import (
@@ -14,6 +16,8 @@ from tests.activity.test_discussion_support import (
     Town,
     activity_store,
 )
+from tests.activity.test_posts_support import person, publish
+from tests.support import eventually
 
 
 @pytest.fixture
@@ -126,3 +130,56 @@ async def test_bad_input_is_a_problem_and_writes_nothing(town: Town) -> None:
     ):
         assert r.status_code == 404, r.text
     assert await town.store.collection("comments").count() == 1
+
+
+async def test_comments_show_their_authors_from_the_directory_read_once_per_page(
+    town: Town, settings: CanteenSettings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Bo's person event has arrived: his name shows; Cy's has not: his user id does."""
+    await publish(settings, person("bo", "bo", "Bo Berg"))
+    await eventually(lambda: town.store.collection("people").find_one({"_id": "bo"}))
+    bo_shown = {"id": "bo", "handle": "bo", "display_name": "Bo Berg", "avatar_url": None}
+    cy_shown = {"id": "cy", "handle": None, "display_name": "cy", "avatar_url": None}
+    post = await town.post("ana")
+    url = f"/api/v1/posts/{post['id']}/comments"
+    created = await town.client.post(url, json={"text": "mine"}, headers=await town.auth("bo"))
+    assert created.status_code == 201, created.text
+    assert created.json()["author"] == bo_shown
+    parent = created.json()["id"]
+    reply = await town.comment("cy", post["id"], "reply", parent_id=parent)
+    one = await town.client.get(f"/api/v1/comments/{reply}", headers=await town.auth("ana"))
+    assert one.status_code == 200, one.text
+    assert one.json()["author"] == cy_shown
+
+    lookups: list[list[str]] = []
+    people = Directory.people
+
+    async def counted(self: Directory, user_ids: Any) -> dict[str, dict[str, Any]]:
+        ids = list(user_ids)
+        lookups.append(ids)
+        return await people(self, ids)
+
+    monkeypatch.setattr(Directory, "people", counted)
+    listed = await town.client.get(url, headers=await town.auth("ana"))
+    assert [c["author"] for c in listed.json()["items"]] == [bo_shown, cy_shown]
+    assert [sorted(ids) for ids in lookups] == [["bo", "cy"]], "one lookup per page"
+    # a deleted comment kept for its reply shows no author at all
+    await town.client.delete(f"/api/v1/comments/{parent}", headers=await town.auth("bo"))
+    listed = await town.client.get(url, headers=await town.auth("ana"))
+    assert [c["author"] for c in listed.json()["items"]] == [None, cy_shown]
+
+
+async def test_a_retried_comment_is_created_once(town: Town) -> None:
+    post = await town.post("ana")
+    headers = {**await town.auth("bo"), "Idempotency-Key": "comment-1"}
+    url = f"/api/v1/posts/{post['id']}/comments"
+    first = await town.client.post(url, json={"text": "once"}, headers=headers)
+    again = await town.client.post(url, json={"text": "once"}, headers=headers)
+    assert first.status_code == again.status_code == 201, again.text
+    assert again.json() == first.json()
+    assert again.headers["idempotent-replayed"] == "true"
+    assert await town.store.collection("comments").count({"post_id": post["id"]}) == 1
+    other = await town.client.post(url, json={"text": "twice?"}, headers=headers)
+    assert other.status_code == 422
+    assert other.headers["content-type"].startswith(PROBLEM)
+    await town.settled("posts", post["id"], "counts.comments", 1)

@@ -59,6 +59,24 @@ async def test_one_reaction_per_person_set_changed_removed(town: Town) -> None:
     assert got == {"total": 1, "by_kind": {**ZERO, "thanks": 1}, "mine": None}
 
 
+async def test_a_retried_reaction_is_set_once(town: Town) -> None:
+    """Reactions are a PUT: a retry, with or without Idempotency-Key (the replay of the first
+    response covers POST only), finds the reaction already set and writes nothing."""
+    post = await town.post("ana")
+    url = f"/api/v1/posts/{post['id']}/reactions"
+    headers = {**await town.auth("bo"), "Idempotency-Key": "reaction-1"}
+    first = await town.client.put(url, json={"kind": "like"}, headers=headers)
+    again = await town.client.put(url, json={"kind": "like"}, headers=headers)
+    assert first.status_code == again.status_code == 200, again.text
+    assert first.json() == {"kind": "like", "previous_kind": None}
+    assert again.json()["kind"] == "like"
+    [stored] = await town.store.collection("reactions").find({"target_id": post["id"]})
+    assert (stored["kind"], stored["rev"]) == ("like", 1), "the retry wrote nothing"
+    await town.settled("posts", post["id"], "counts.reactions", 1)
+    got = (await town.client.get(url, headers=headers)).json()
+    assert got == {"total": 1, "by_kind": {**ZERO, "like": 1}, "mine": "like"}
+
+
 async def test_reactions_on_answers_and_comments(town: Town) -> None:
     q = await town.question("ana")
     a = await town.answer("bo", q["id"])

@@ -137,3 +137,107 @@ async def test_ld_json_with_the_as2_profile_and_plain_json(
         assert plain.json()["id"] == post["id"]
     refused = await client.get(url, headers={**auth, "Accept": "application/activity+json;q=0"})
     assert refused.headers["content-type"].startswith("application/json")
+
+
+ANSWERS = "/api/v1/answers"
+COMMENTS = "/api/v1/comments"
+AS2 = {"Accept": "application/activity+json"}
+
+
+async def as2_of(client: httpx.AsyncClient, url: str, auth: dict[str, str]) -> dict[str, Any]:
+    response = await client.get(url, headers={**auth, **AS2})
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"].startswith("application/activity+json")
+    assert "Accept" in response.headers["vary"]
+    obj: dict[str, Any] = response.json()
+    return obj
+
+
+def check_reply(obj: dict[str, Any], *, url: str, in_reply_to: str, body_html: str) -> None:
+    """A reply is a Note whose terms all resolve, `inReplyTo` among them."""
+    assert obj["id"] == f"http://canteen{url}"
+    node = expand(obj)
+    assert node["@type"] == [AS + "Note"]
+    assert node[AS + "inReplyTo"] == [{"@id": f"http://canteen{in_reply_to}"}]
+    for term in ("attributedTo", "published", "updated", "content", "audience", "source"):
+        assert AS + term in node, term
+    assert node[AS + "content"][0]["@value"] == body_html
+    assert not [k for k in all_keys(node) if k.startswith("_:")], "a term did not resolve"
+
+
+async def test_answers_and_comments_are_as2_replies(
+    client: httpx.AsyncClient, login: Login, settings: CanteenSettings
+) -> None:
+    await publish(settings, person("ana", "ana", "Ana Alves"))
+    ana, bo = await login("ana"), await login("bo")
+    ask = {"kind": "question", "title": "How?", "body_md": "Ask #k8s"}
+    question = (await client.post(POSTS, json=ask, headers=bo)).json()
+
+    async with activity_store(settings) as store:
+        people = store.collection("people")
+        await eventually(lambda: people.find_one({"_id": "ana"}), within=60)
+    url = f"/api/v1/questions/{question['id']}/answers"
+    answer = (await client.post(url, json={"text": "Ask @ana"}, headers=bo)).json()
+    url = f"{ANSWERS}/{answer['id']}"
+    obj = await as2_of(client, url, ana)
+    check_reply(
+        obj, url=url, in_reply_to=f"{POSTS}/{question['id']}", body_html=answer["body_html"]
+    )
+    node = expand(obj)
+    assert node[AS + "attributedTo"][0]["@id"] == "urn:canteen:person:bo"
+    tags = {t["@type"][0]: t for t in node[AS + "tag"]}
+    assert tags[AS + "Hashtag"][AS + "name"] == [{"@value": "#k8s"}]
+    assert tags[AS + "Mention"][AS + "name"] == [{"@value": "@ana"}]
+    assert node[AS + "audience"][0]["@type"] == [AS + "Organization"]
+    plain = await client.get(url, headers={**ana, "Accept": "application/json"})
+    assert plain.headers["content-type"].startswith("application/json")
+    assert "Accept" in plain.headers["vary"]
+    assert plain.json()["id"] == answer["id"] and plain.json()["author"]["id"] == "bo"
+
+    post = (await client.post(POSTS, json={"body_md": "Lunch?"}, headers=ana)).json()
+    comments = f"{POSTS}/{post['id']}/comments"
+    comment = (await client.post(comments, json={"text": "yes"}, headers=bo)).json()
+    body = {"text": "*great*", "parent_id": comment["id"]}
+    reply = (await client.post(comments, json=body, headers=ana)).json()
+    for item, parent in (
+        (comment, f"{POSTS}/{post['id']}"),
+        (reply, f"{COMMENTS}/{comment['id']}"),
+    ):
+        url = f"{COMMENTS}/{item['id']}"
+        obj = await as2_of(client, url, bo)
+        check_reply(obj, url=url, in_reply_to=parent, body_html=item["body_html"])
+    plain = await client.get(f"{COMMENTS}/{reply['id']}", headers=bo)
+    assert plain.headers["content-type"].startswith("application/json")
+    assert plain.json()["parent_id"] == comment["id"]
+
+
+async def test_a_private_groups_replies_are_404_to_non_members_in_every_form(
+    client: httpx.AsyncClient, login: Login, settings: CanteenSettings
+) -> None:
+    async with activity_store(settings) as store:
+        await add_group(store, "g-board", visibility="private", members={"ana": "member"})
+    ana, bo, admin = await login("ana"), await login("bo"), await login("root", roles=["admin"])
+    ask = {"kind": "question", "title": "Budget?", "body_md": "...", "group_id": "g-board"}
+    question = (await client.post(POSTS, json=ask, headers=ana)).json()
+    url = f"/api/v1/questions/{question['id']}/answers"
+    answer = (await client.post(url, json={"text": "Q3"}, headers=ana)).json()
+    comments = f"{POSTS}/{question['id']}/comments"
+    comment = (await client.post(comments, json={"text": "hm"}, headers=ana)).json()
+    urls = [f"{ANSWERS}/{answer['id']}", f"{COMMENTS}/{comment['id']}"]
+    for item_url in urls:
+        assert (await as2_of(client, item_url, ana))["audience"]["type"] == "Group"
+        for outsider in (bo, admin):
+            for accept in ({}, AS2):
+                hidden = await client.get(item_url, headers={**outsider, **accept})
+                assert hidden.status_code == 404, (item_url, hidden.text)
+                assert hidden.headers["content-type"].startswith("application/problem+json")
+        unknown = await client.get(item_url + "-nope", headers={**ana, **AS2})
+        assert unknown.status_code == 404
+
+    # deleted: the reply itself, or the question it belongs to
+    assert (await client.delete(f"{COMMENTS}/{comment['id']}", headers=ana)).status_code == 204
+    gone = await client.get(f"{COMMENTS}/{comment['id']}", headers={**ana, **AS2})
+    assert gone.status_code == 404
+    assert (await client.delete(f"{POSTS}/{question['id']}", headers=ana)).status_code == 204
+    gone = await client.get(f"{ANSWERS}/{answer['id']}", headers={**ana, **AS2})
+    assert gone.status_code == 404

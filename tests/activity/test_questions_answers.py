@@ -9,6 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
+from services.activity.directory import Directory
 from services.activity.questions.repository import QuestionRepository
 from shared.settings import CanteenSettings
 from tests.activity.conftest import Login
@@ -17,6 +18,8 @@ from tests.activity.test_discussion_support import (
     Town,
     activity_store,
 )
+from tests.activity.test_posts_support import person, publish
+from tests.support import eventually
 
 
 @pytest.fixture
@@ -295,6 +298,41 @@ async def test_idempotency_key_answers_once(town: Town) -> None:
     assert first.status_code == second.status_code == 201
     assert first.json()["id"] == second.json()["id"]
     assert await town.store.collection("answers").count({"question_id": q["id"]}) == 1
+
+
+async def test_answers_show_their_authors_from_the_directory_read_once_per_list(
+    town: Town, settings: CanteenSettings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Bo's person event has arrived: his name shows; Cy's has not: his user id does."""
+    await publish(settings, person("bo", "bo", "Bo Berg"))
+    await eventually(lambda: town.store.collection("people").find_one({"_id": "bo"}))
+    bo_shown = {"id": "bo", "handle": "bo", "display_name": "Bo Berg", "avatar_url": None}
+    cy_shown = {"id": "cy", "handle": None, "display_name": "cy", "avatar_url": None}
+    q = await town.question("ana")
+    url = f"/api/v1/questions/{q['id']}/answers"
+    created = await town.client.post(url, json={"text": "mine"}, headers=await town.auth("bo"))
+    assert created.json()["author"] == bo_shown
+    a_cy = await town.answer("cy", q["id"])
+    one = await town.client.get(f"/api/v1/answers/{a_cy}", headers=await town.auth("ana"))
+    assert one.status_code == 200, one.text
+    assert one.json()["author"] == cy_shown
+    edited = await town.client.patch(
+        f"/api/v1/answers/{a_cy}", json={"text": "v2"}, headers=await town.auth("cy")
+    )
+    assert edited.json()["author"] == cy_shown
+
+    lookups: list[list[str]] = []
+    people = Directory.people
+
+    async def counted(self: Directory, user_ids: Any) -> dict[str, dict[str, Any]]:
+        ids = list(user_ids)
+        lookups.append(ids)
+        return await people(self, ids)
+
+    monkeypatch.setattr(Directory, "people", counted)
+    listed = await town.client.get(url, headers=await town.auth("ana"))
+    assert [a["author"] for a in listed.json()] == [bo_shown, cy_shown]
+    assert [sorted(ids) for ids in lookups] == [["bo", "cy"]], "one lookup per list"
 
 
 async def test_an_answer_deleted_while_being_accepted_does_not_stay_accepted(

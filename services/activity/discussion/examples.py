@@ -14,6 +14,7 @@ COMMENT: JsonDict = {
     "post_id": NOTE_ID,
     "parent_id": None,
     "author_id": "bo",
+    "author": {"id": "bo", "handle": "bo", "display_name": "Bo Berg", "avatar_url": None},
     "body_md": "Smooth upgrade, no pager noise at all.",
     "body_html": "<p>Smooth upgrade, no pager noise at all.</p>",
     "text": "Smooth upgrade, no pager noise at all.",

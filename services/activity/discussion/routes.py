@@ -7,10 +7,11 @@ built inside `build_router` at definition time.
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Response, status
+from fastapi import APIRouter, Depends, Header, Request, Response, status
 from fastapi.routing import APIRoute
 from pydantic import BaseModel, ConfigDict, Field
 
+from services.activity.directory import author_view
 from services.activity.discussion import examples
 from services.activity.discussion.domain import (
     MAX_COMMENT_CHARS,
@@ -18,6 +19,8 @@ from services.activity.discussion.domain import (
     TargetType,
 )
 from services.activity.discussion.service import DiscussionService
+from services.activity.posts.activitystreams import as2_reply, wants_activity_streams
+from services.activity.posts.routes import Author, as2_response
 from services.activity.problems import as_problems
 from shared.events.schemas.activity.discussion import ReactionKind
 from shared.http import Page, PageDep, PrincipalDep
@@ -43,6 +46,7 @@ class CommentOut(BaseModel):
     post_id: str
     parent_id: str | None
     author_id: str | None
+    author: Author | None = Field(description="None on a deleted comment kept for its replies")
     body_md: str
     body_html: str
     text: str
@@ -52,8 +56,13 @@ class CommentOut(BaseModel):
     reactions_by_kind: dict[str, int]
 
     @classmethod
-    def of(cls, doc: dict[str, Any]) -> "CommentOut":
-        return cls.model_validate({**doc, "id": doc["_id"]})
+    def of(cls, doc: dict[str, Any], people: dict[str, dict[str, Any]]) -> "CommentOut":
+        """`people`: display data by user id (Directory.people); an id not in it shows bare."""
+        author_id = doc["author_id"]
+        author = (
+            None if author_id is None else people.get(author_id) or author_view(author_id, None)
+        )
+        return cls.model_validate({**doc, "id": doc["_id"], "author": author})
 
 
 class ReactionIn(BaseModel):
@@ -102,7 +111,7 @@ def build_router(
         """Comment on a post, or reply to one of its top-level comments."""
         async with as_problems(DiscussionRuleViolation):
             doc = await svc.comment(principal, post_id, body.text, body.parent_id)
-        return CommentOut.of(doc)
+        return CommentOut.of(doc, await svc.people([doc["author_id"]]))
 
     @router.get("/posts/{post_id}/comments", response_model=Page[CommentOut])
     async def thread(
@@ -111,8 +120,40 @@ def build_router(
         """A post's comments, oldest first, flat: a reply names its parent in `parent_id`."""
         async with as_problems(DiscussionRuleViolation):
             docs = await svc.thread(principal, post_id, limit=page.fetch_limit, after=page.after)
-        items = [CommentOut.of(d) for d in docs]
+        people = await svc.people(d["author_id"] for d in docs if d["author_id"] is not None)
+        items = [CommentOut.of(d, people) for d in docs]
         return page.page(items, lambda c: {"created_at": c.created_at, "_id": c.id})
+
+    @router.get("/comments/{comment_id}", response_model=CommentOut, name="read_comment")
+    async def read_comment(
+        comment_id: str,
+        principal: PrincipalDep,
+        svc: Discussion,
+        request: Request,
+        response: Response,
+        accept: Annotated[str | None, Header()] = None,
+    ) -> Any:
+        """One comment, as JSON or as an Activity Streams 2.0 Note (by Accept)."""
+        async with as_problems(DiscussionRuleViolation):
+            doc = await svc.read_comment(principal, comment_id)
+        people = await svc.people([doc["author_id"], *doc.get("mentions", [])])
+        if wants_activity_streams(accept):
+            parent = doc.get("parent_id")
+            in_reply_to = (
+                request.url_for("read_comment", comment_id=parent)
+                if parent
+                else request.url_for("read_post", post_id=doc["post_id"])
+            )
+            obj = as2_reply(
+                doc,
+                reply_url=str(request.url_for("read_comment", comment_id=comment_id)),
+                in_reply_to=str(in_reply_to),
+                people=people,
+                base_url=str(request.base_url),
+            )
+            return as2_response(obj, accept)
+        response.headers["Vary"] = "Accept"
+        return CommentOut.of(doc, people)
 
     @router.delete("/comments/{comment_id}", status_code=status.HTTP_204_NO_CONTENT)
     async def delete_comment(comment_id: str, principal: PrincipalDep, svc: Discussion) -> Response:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -45,7 +45,17 @@ class DiscussionService:
             raise Invisible(f"{target_type} {target_id} not found")
         return target
 
+    async def people(self, user_ids: Iterable[str]) -> dict[str, dict[str, Any]]:
+        """Display data (id, handle, display_name, avatar_url) of authors and the mentioned."""
+        return await self._directory.people(user_ids)
+
     # comments
+
+    async def read_comment(self, principal: Principal, comment_id: str) -> dict[str, Any]:
+        """One live comment; a comment of a deleted or invisible post is as invisible."""
+        comment = await self.visible(principal, "comment", comment_id)
+        await self.visible(principal, "post", comment["post_id"])
+        return comment
 
     async def comment(
         self, principal: Principal, post_id: str, text: str, parent_id: str | None

@@ -5,6 +5,10 @@ is a Link to the shared page. A resource is not itself an AS2 `Link`: a Link car
 href/rel/mediaType/name, while a shared resource has an author, a date, a description and
 tags — an Object (a Page, "a Web Page") that *points to* the page through `url`.
 
+Answers and comments are replies: a `Note` whose `inReplyTo` is the AS2 id of what it
+answers (the question, the post, or the parent comment), as Mastodon and the AS2 vocabulary
+spec (§5.7 "inReplyTo") model a thread. They carry the same `audience` as their post.
+
 `Hashtag` is not in the normative AS2 context; like Mastodon and most of the fediverse we
 map it to `as:Hashtag` in a local context entry.
 """
@@ -56,31 +60,56 @@ def as2_post(
 
     `people` holds the display data (`author_view`) of the author and the mentioned.
     """
-    author = people[post["author_id"]]
-    obj: dict[str, Any] = {
-        "@context": CONTEXT,
-        "id": post_url,
-        "type": _TYPES[post["kind"]],
-        "attributedTo": {
-            "type": "Person",
-            "id": person_iri(post["author_id"]),
-            "name": author["display_name"],
-            **({"preferredUsername": author["handle"]} if author.get("handle") else {}),
-        },
-        "published": _iso(post["created_at"]),
-        "updated": _iso(post["edited_at"] or post["created_at"]),
-        "content": post["body_html"],
-        "mediaType": "text/html",
-        "source": {"content": post["body_md"], "mediaType": "text/markdown"},
-        "tag": [{"type": "Hashtag", "name": f"#{t}"} for t in post["topics"]]
-        + [_mention(m, people.get(m)) for m in post.get("mentions", [])],
-        "audience": _audience(post, base_url),
-    }
+    obj = _object(post, _TYPES[post["kind"]], object_url=post_url, people=people, base_url=base_url)
     if post.get("title"):
         obj["name"] = post["title"]
     if post["kind"] == "resource" and post.get("url"):
         obj["url"] = {"type": "Link", "href": post["url"], "mediaType": "text/html"}
     return obj
+
+
+def as2_reply(
+    reply: dict[str, Any],
+    *,
+    reply_url: str,
+    in_reply_to: str,
+    people: dict[str, dict[str, Any]],
+    base_url: str,
+) -> dict[str, Any]:
+    """The AS2 `Note` of an answer or a comment, replying to the absolute id `in_reply_to`."""
+    obj = _object(reply, "Note", object_url=reply_url, people=people, base_url=base_url)
+    obj["inReplyTo"] = in_reply_to
+    return obj
+
+
+def _object(
+    doc: dict[str, Any],
+    as2_type: str,
+    *,
+    object_url: str,
+    people: dict[str, dict[str, Any]],
+    base_url: str,
+) -> dict[str, Any]:
+    author = people[doc["author_id"]]
+    return {
+        "@context": CONTEXT,
+        "id": object_url,
+        "type": as2_type,
+        "attributedTo": {
+            "type": "Person",
+            "id": person_iri(doc["author_id"]),
+            "name": author["display_name"],
+            **({"preferredUsername": author["handle"]} if author.get("handle") else {}),
+        },
+        "published": _iso(doc["created_at"]),
+        "updated": _iso(doc.get("edited_at") or doc["created_at"]),
+        "content": doc["body_html"],
+        "mediaType": "text/html",
+        "source": {"content": doc["body_md"], "mediaType": "text/markdown"},
+        "tag": [{"type": "Hashtag", "name": f"#{t}"} for t in doc.get("topics", [])]
+        + [_mention(m, people.get(m)) for m in doc.get("mentions", [])],
+        "audience": _audience(doc, base_url),
+    }
 
 
 def _mention(user_id: str, person: dict[str, Any] | None) -> dict[str, Any]:

@@ -122,6 +122,11 @@ class PostOut(BaseModel):
         return cls.model_validate({**doc, "id": doc["_id"], "author": author})
 
 
+def as2_response(obj: dict[str, Any], accept: str | None) -> JSONResponse:
+    """An AS2 object in the media type the client asked for; varies by Accept."""
+    return JSONResponse(obj, media_type=media_type_for(accept), headers={"Vary": "Accept"})
+
+
 @contextmanager
 def domain_errors() -> Iterator[None]:
     """Map the use cases' errors to problems."""
@@ -183,7 +188,7 @@ def build_router(posts: PostService, route_class: type[APIRoute] = APIRoute) -> 
                 people=people,
                 base_url=str(request.base_url),
             )
-            return JSONResponse(obj, media_type=media_type_for(accept), headers={"Vary": "Accept"})
+            return as2_response(obj, accept)
         response.headers["Vary"] = "Accept"
         return PostOut.of(doc, people)
 

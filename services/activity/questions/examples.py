@@ -2,7 +2,7 @@
 
 from pydantic.config import JsonDict
 
-from services.activity.examples import ANSWER_ID, QUESTION_ID
+from services.activity.examples import ANA, ANSWER_ID, QUESTION_ID
 
 ANSWER_IN: JsonDict = {"text": "Run `canteen-cli kube login`; it refreshes the token through SSO."}
 VOTE_IN: JsonDict = {"value": 1}
@@ -12,6 +12,7 @@ ANSWER: JsonDict = {
     "id": ANSWER_ID,
     "question_id": QUESTION_ID,
     "author_id": "ana",
+    "author": ANA,
     "body_md": "Run `canteen-cli kube login`; it refreshes the token through SSO.",
     "body_html": (
         "<p>Run <code>canteen-cli kube login</code>; it refreshes the token through SSO.</p>"

@@ -7,10 +7,13 @@ built inside `build_router` at definition time.
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Query, Response, status
+from fastapi import APIRouter, Depends, Header, Query, Request, Response, status
 from fastapi.routing import APIRoute
 from pydantic import BaseModel, ConfigDict, Field
 
+from services.activity.directory import author_view
+from services.activity.posts.activitystreams import as2_reply, wants_activity_streams
+from services.activity.posts.routes import Author, as2_response
 from services.activity.problems import as_problems
 from services.activity.questions import examples
 from services.activity.questions.domain import (
@@ -54,6 +57,7 @@ class AnswerOut(BaseModel):
     id: str
     question_id: str
     author_id: str
+    author: Author
     body_md: str
     body_html: str
     text: str
@@ -69,8 +73,11 @@ class AnswerOut(BaseModel):
     my_vote: int = 0
 
     @classmethod
-    def of(cls, doc: dict[str, Any]) -> "AnswerOut":
-        return cls.model_validate({**doc, "id": doc["_id"]})
+    def of(cls, doc: dict[str, Any], people: dict[str, dict[str, Any]]) -> "AnswerOut":
+        """`people`: display data by user id (Directory.people); an id not in it shows bare."""
+        author_id = doc["author_id"]
+        author = people.get(author_id) or author_view(author_id, None)
+        return cls.model_validate({**doc, "id": doc["_id"], "author": author})
 
 
 class VoteOut(BaseModel):
@@ -119,6 +126,9 @@ def build_router(
 
     Questions = Annotated[QuestionService, Depends(get_service)]
 
+    async def out(svc: QuestionService, doc: dict[str, Any]) -> AnswerOut:
+        return AnswerOut.of(doc, await svc.people([doc["author_id"]]))
+
     @router.post(
         "/questions/{question_id}/answers",
         status_code=status.HTTP_201_CREATED,
@@ -130,13 +140,41 @@ def build_router(
     ) -> AnswerOut:
         """Answer a question you can see."""
         async with as_problems(QuestionRuleViolation):
-            return AnswerOut.of(await svc.answer(principal, question_id, body.text))
+            doc = await svc.answer(principal, question_id, body.text)
+        return await out(svc, doc)
 
     @router.get("/questions/{question_id}/answers", response_model=list[AnswerOut])
     async def answers(question_id: str, principal: PrincipalDep, svc: Questions) -> list[AnswerOut]:
         """A question's answers: accepted first, then by score, then oldest (at most 200)."""
         async with as_problems(QuestionRuleViolation):
-            return [AnswerOut.of(d) for d in await svc.answers(principal, question_id)]
+            docs = await svc.answers(principal, question_id)
+        people = await svc.people(d["author_id"] for d in docs)
+        return [AnswerOut.of(d, people) for d in docs]
+
+    @router.get("/answers/{answer_id}", response_model=AnswerOut, name="read_answer")
+    async def read(
+        answer_id: str,
+        principal: PrincipalDep,
+        svc: Questions,
+        request: Request,
+        response: Response,
+        accept: Annotated[str | None, Header()] = None,
+    ) -> Any:
+        """One answer, as JSON or as an Activity Streams 2.0 Note (by Accept)."""
+        async with as_problems(QuestionRuleViolation):
+            doc = await svc.read_answer(principal, answer_id)
+        people = await svc.people([doc["author_id"], *doc.get("mentions", [])])
+        if wants_activity_streams(accept):
+            obj = as2_reply(
+                doc,
+                reply_url=str(request.url_for("read_answer", answer_id=answer_id)),
+                in_reply_to=str(request.url_for("read_post", post_id=doc["question_id"])),
+                people=people,
+                base_url=str(request.base_url),
+            )
+            return as2_response(obj, accept)
+        response.headers["Vary"] = "Accept"
+        return AnswerOut.of(doc, people)
 
     @router.patch("/answers/{answer_id}", response_model=AnswerOut)
     async def edit(
@@ -144,7 +182,8 @@ def build_router(
     ) -> AnswerOut:
         """Edit an answer (its author or a moderator)."""
         async with as_problems(QuestionRuleViolation):
-            return AnswerOut.of(await svc.edit(principal, answer_id, body.text))
+            doc = await svc.edit(principal, answer_id, body.text)
+        return await out(svc, doc)
 
     @router.delete("/answers/{answer_id}", status_code=status.HTTP_204_NO_CONTENT)
     async def delete(answer_id: str, principal: PrincipalDep, svc: Questions) -> Response:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -53,7 +53,20 @@ class QuestionService:
             raise Invisible(f"answer {answer_id} not found")
         return answer
 
+    async def people(self, user_ids: Iterable[str]) -> dict[str, dict[str, Any]]:
+        """Display data (id, handle, display_name, avatar_url) of authors and the mentioned."""
+        return await self._directory.people(user_ids)
+
     # answers
+
+    async def read_answer(self, principal: Principal, answer_id: str) -> dict[str, Any]:
+        """One answer, seen as in its question's list (`accepted`, `my_vote`); an answer of
+        a deleted or invisible question is as invisible as the question."""
+        answer = await self.visible_answer(principal, answer_id)
+        question = await self.visible_question(principal, answer["question_id"])
+        mine = await self._repo.votes_of([answer_id], principal.user_id)
+        accepted = question.get("accepted_answer_id") == answer_id
+        return {**answer, "accepted": accepted, "my_vote": mine.get(answer_id, 0)}
 
     async def answer(self, principal: Principal, question_id: str, text: str) -> dict[str, Any]:
         question = await self.visible_question(principal, question_id)
