@@ -5,7 +5,9 @@ from __future__ import annotations
 import uuid
 
 import httpx
+import pytest
 
+from services.profiles.people import repository as people_repository
 from shared.settings import CanteenSettings
 from tests.conftest import Login
 from tests.profiles.test_people_support import (
@@ -14,7 +16,6 @@ from tests.profiles.test_people_support import (
     add_person,
     admin,
     dev_auto_provision,
-    profiles_store,
 )
 
 __all__ = ["dev_auto_provision"]
@@ -26,24 +27,24 @@ async def ids(client: httpx.AsyncClient, auth: dict[str, str], url: str) -> list
     return [p["id"] for p in response.json()["items"]]
 
 
+async def declare(
+    client: httpx.AsyncClient, login: Login, person_id: str, skill: str, level: int = 3
+) -> None:
+    response = await client.put(
+        f"/api/v1/skills/mine/{skill}", json={"level": level}, headers=await login(person_id)
+    )
+    assert response.status_code == 200, response.text
+
+
 async def test_filters_by_department_location_manager_and_skill(
-    client: httpx.AsyncClient, login: Login, settings: CanteenSettings
+    client: httpx.AsyncClient, login: Login
 ) -> None:
     await add_person(client, login, "boss")
     await add_person(client, login, "ana", department="R&D", location="Lisbon", manager_id="boss")
     await add_person(client, login, "bo", department="R&D", location="Paris", manager_id="boss")
     await add_person(client, login, "carla", department="Sales", location="Lisbon")
-    async with profiles_store(settings) as store:
-        skills = store.collection("person_skills")
-        for person_id, skill_id in (("ana", "kubernetes"), ("carla", "kubernetes"), ("bo", "go")):
-            await skills.insert_one(
-                {
-                    "_id": f"{person_id}:{skill_id}",
-                    "person_id": person_id,
-                    "skill_id": skill_id,
-                    "level": 3,
-                }
-            )
+    for person_id, skill in (("ana", "kubernetes"), ("carla", "kubernetes"), ("bo", "go")):
+        await declare(client, login, person_id, skill)
     auth = await login("dan")
     assert await ids(client, auth, "/api/v1/people?department=R%26D") == ["ana", "bo"]
     assert await ids(client, auth, "/api/v1/people?location=Lisbon") == ["ana", "carla"]
@@ -56,6 +57,81 @@ async def test_filters_by_department_location_manager_and_skill(
     ) == ["ana"]
     await client.post("/api/v1/people/ana/deactivate", headers=await admin(login))
     assert await ids(client, auth, "/api/v1/people?skill=kubernetes") == ["carla"]
+
+
+async def test_a_removed_skill_no_longer_matches(client: httpx.AsyncClient, login: Login) -> None:
+    for person_id in ("ana", "bo"):
+        await add_person(client, login, person_id)
+        await declare(client, login, person_id, "kubernetes")
+    removed = await client.delete("/api/v1/skills/mine/kubernetes", headers=await login("ana"))
+    assert removed.status_code == 204
+    auth = await login("dan")
+    assert await ids(client, auth, "/api/v1/people?skill=kubernetes") == ["bo"]
+    await declare(client, login, "ana", "kubernetes", level=5)
+    assert await ids(client, auth, "/api/v1/people?skill=kubernetes") == ["ana", "bo"]
+
+
+async def test_the_skill_filter_resolves_names_like_a_declaration(
+    client: httpx.AsyncClient, login: Login
+) -> None:
+    for person_id in ("ana", "bo", "carla", "dora"):
+        await add_person(client, login, person_id)
+    # Declared as a free skill before the taxonomy made "golang" an alias of Go.
+    await declare(client, login, "dora", "golang")
+    auth = await admin(login)
+    for name, aliases in (
+        ("Kubernetes", ["k8s"]),
+        ("Machine Learning", ["ML"]),
+        ("Go", ["golang"]),
+    ):
+        created = await client.post(
+            "/api/v1/skills", json={"name": name, "aliases": aliases}, headers=auth
+        )
+        assert created.status_code == 201, created.text
+    await declare(client, login, "ana", "K8s")
+    await declare(client, login, "bo", "kubernetes")
+    await declare(client, login, "carla", "ml")
+    reader = await login("eve")
+    for name in ("k8s", "K8S", "Kubernetes", "KÜBERNETES", "%23kubernetes"):
+        assert await ids(client, reader, f"/api/v1/people?skill={name}") == ["ana", "bo"], name
+    for name in ("Machine Learning", "machine_learning", "ML", "Mächine-Learning"):
+        assert await ids(client, reader, f"/api/v1/people?skill={name}") == ["carla"], name
+    assert await ids(client, reader, "/api/v1/people?skill=Go") == ["dora"]
+    bad = await client.get("/api/v1/people?skill=a%2Fb", headers=reader)
+    assert bad.status_code == 422 and bad.headers["content-type"] == PROBLEM
+    assert "may not contain" in bad.json()["detail"]
+
+
+async def test_the_skill_filter_pages_over_every_skilled_person(
+    client: httpx.AsyncClient, login: Login, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Small `$in` chunks: the page merges them, whatever order ids and handles come in.
+    monkeypatch.setattr(people_repository, "SKILLED_CHUNK", 4)
+    skilled: list[str] = []
+    for n in range(16):
+        # Handles run against the ids, so each chunk of ids spreads over every page.
+        handle = f"h{15 - n:02d}"
+        await add_person(client, login, f"p{n:02d}", handle=handle)
+        if n % 4 != 3:
+            await declare(client, login, f"p{n:02d}", "Python")
+            skilled.append(handle)
+    await declare(client, login, "p00", "python")
+    gone = await client.delete("/api/v1/skills/mine/python", headers=await login("p04"))
+    assert gone.status_code == 204
+    skilled.remove("h11")
+    auth = await login("dan")
+    seen: list[str] = []
+    url = "/api/v1/people?skill=python&limit=3"
+    while True:
+        response = await client.get(url, headers=auth)
+        assert response.status_code == 200, response.text
+        page = response.json()
+        assert len(page["items"]) <= 3
+        seen += [p["handle"] for p in page["items"]]
+        if page["next_cursor"] is None:
+            break
+        url = f"/api/v1/people?skill=python&limit=3&cursor={page['next_cursor']}"
+    assert seen == sorted(skilled) and len(seen) == 11
 
 
 async def test_the_directory_pages_with_cursors(client: httpx.AsyncClient, login: Login) -> None:

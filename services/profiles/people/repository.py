@@ -9,12 +9,17 @@ from shared.outbox import insert_with_events, update_with_events
 from shared.outbox.records import strip_outbox
 from shared.store.errors import DuplicateKeyError
 from shared.store.port import DocumentStore, Filter
+from shared.store.reads import IN_CHUNK
 
 PEOPLE = "people"
-# The skills feature's collection: {_id: "<person_id>:<skill_id>", person_id, skill_id, level}.
+# The skills feature's collections (read only, shapes in docs/profiles.md): the taxonomy
+# {_id: slug, name, aliases: [slug]}, and declarations {_id: "<person_id>:<skill_id>",
+# person_id, skill_id, level, removed}.
+SKILLS = "skills"
 PERSON_SKILLS = "person_skills"
 DIRECTORY_SORT = [("handle", 1), ("_id", 1)]
-MAX_SKILLED = 5000
+# People ids per `$in` of a skill filter: each read stays an index lookup (`IN_CHUNK`).
+SKILLED_CHUNK = IN_CHUNK
 
 
 class HandleTaken(Exception):
@@ -29,6 +34,7 @@ class PeopleRepository:
     def __init__(self, store: DocumentStore) -> None:
         self._people = store.collection(PEOPLE)
         self._skills = store.collection(PERSON_SKILLS)
+        self._taxonomy = store.collection(SKILLS)
 
     async def prepare(self) -> None:
         """Indexes for the hot reads (idempotent)."""
@@ -94,9 +100,37 @@ class PeopleRepository:
     async def count(self, filter: Filter) -> int:
         return await self._people.count(filter)
 
-    async def with_skill(self, skill_id: str) -> list[str]:
-        """Ids of the people who declared `skill_id` (the skills feature's collection)."""
+    async def skill_names(self, skill: str) -> list[str]:
+        """The skill ids under which people may have declared the normalized `skill`.
+
+        An alias gives its taxonomy entry, as a declaration resolves it
+        (`SkillService.canonical`; the skills package imports expertise, so people reads
+        the documented shape rather than importing it). The entry's aliases come too: a
+        free skill declared before an admin made it an alias is that skill now."""
+        owner = await self._taxonomy.find_one({"$or": [{"_id": skill}, {"aliases": skill}]})
+        if owner is None:
+            return [skill]
+        return [str(owner["_id"]), *owner.get("aliases", [])]
+
+    async def with_skill(self, skill_ids: list[str]) -> list[str]:
+        """Ids of the people who declared one of `skill_ids` and did not remove it."""
         docs = await self._skills.find(
-            {"skill_id": skill_id}, sort=[("_id", 1)], limit=MAX_SKILLED, projection=["person_id"]
+            {"skill_id": {"$in": skill_ids}, "removed": False}, projection=["person_id"]
         )
-        return [d["person_id"] for d in docs if isinstance(d.get("person_id"), str)]
+        return sorted({d["person_id"] for d in docs if isinstance(d.get("person_id"), str)})
+
+    async def page_among(
+        self, filter: Filter, ids: list[str], *, limit: int, after: dict[str, Any] | None
+    ) -> list[dict[str, Any]]:
+        """A directory page of the people among `ids` (all of them: no cap drops anyone).
+
+        One `$in` of every id could outgrow what an engine narrows by an index, so each
+        chunk of ids gives its own first `limit` people after the cursor; the first `limit`
+        of those are the first `limit` of all."""
+        found: list[dict[str, Any]] = []
+        for start in range(0, len(ids), SKILLED_CHUNK):
+            among: Filter = {"_id": {"$in": ids[start : start + SKILLED_CHUNK]}}
+            query = {"$and": [filter, among]} if filter else among
+            found += await self.page(query, limit=limit, after=after)
+        found.sort(key=lambda d: (d["handle"], d["_id"]))
+        return found[:limit]

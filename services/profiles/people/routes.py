@@ -28,6 +28,7 @@ from services.profiles.people.domain import (
 from services.profiles.people.service import (
     EditConflict,
     HandleTaken,
+    InvalidSkill,
     NotAllowed,
     PeopleService,
     PersonExists,
@@ -94,6 +95,8 @@ def domain_errors() -> Iterator[None]:
         yield
     except PersonRuleViolation as exc:
         raise Unprocessable(str(exc), type=problem_type("person-rule")) from exc
+    except InvalidSkill as exc:
+        raise Unprocessable(str(exc), type=problem_type("skill-rule")) from exc
     except PersonNotFound as exc:
         raise NotFound(f"person {exc} not found") from exc
     except NotAllowed as exc:

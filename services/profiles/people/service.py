@@ -12,6 +12,7 @@ from typing import Any, NamedTuple
 
 import structlog
 
+from services.profiles.expertise.topics import InvalidSkill, slug
 from services.profiles.people.domain import (
     ORG_FIELDS,
     PersonRuleViolation,
@@ -33,6 +34,7 @@ MAX_EDIT_ATTEMPTS = 3
 __all__ = [
     "EditConflict",
     "HandleTaken",
+    "InvalidSkill",
     "NotAllowed",
     "PeopleService",
     "PersonExists",
@@ -235,13 +237,12 @@ class PeopleService:
         ):
             if value is not None:
                 clauses.append({field: value})
-        if skill is not None:
-            ids = await self._repo.with_skill(skill.strip().lower())
-            if not ids:
-                return []
-            clauses.append({"_id": {"$in": ids}})
         filter: Filter = {"$and": clauses} if clauses else {}
-        return await self._repo.page(filter, limit=limit, after=after)
+        if skill is None:
+            return await self._repo.page(filter, limit=limit, after=after)
+        # Normalized as a declaration is (InvalidSkill: 422), so "Kübernetes" is "kubernetes".
+        ids = await self._repo.with_skill(await self._repo.skill_names(slug(skill)))
+        return await self._repo.page_among(filter, ids, limit=limit, after=after)
 
     async def reports(
         self, person_id: str, *, limit: int, after: dict[str, Any] | None
