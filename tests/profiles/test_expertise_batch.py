@@ -179,6 +179,8 @@ async def snapshot(h: Harness) -> dict[str, Any]:
         expertise[d["_id"]] = {
             "score_ref": d["score_ref"],
             "hidden": d["hidden"],
+            "public": d["public"],
+            "private_groups": d["private_groups"],
             "evidence": d["evidence"],
             "contrib": {
                 k: {f: v for f, v in c.items() if f != "v"} for k, c in d["contrib"].items()

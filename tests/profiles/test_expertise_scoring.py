@@ -4,14 +4,17 @@ hidden topics and private-group evidence (both backends, injectable clock)."""
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 from services.profiles.expertise.domain import WEIGHTS, breadth_score
+from shared.events.envelope import EventData
 from shared.events.schemas.activity.discussion import AnswerDeleted, ReactionSet
 from shared.events.schemas.activity.posts import PostDeleted, PostUpdated
-from shared.events.schemas.activity.social import GroupCreated, MembershipChanged
+from shared.events.schemas.activity.social import FollowCreated, GroupCreated, MembershipChanged
 from shared.settings import CanteenSettings
 from tests.profiles.test_expertise_support import (
     NOW,
+    Harness,
     accepted,
     add_people,
     answer,
@@ -198,47 +201,175 @@ async def test_hidden_topics_are_public_nowhere(settings: CanteenSettings) -> No
         assert [e["person_id"] for e in experts] == ["ana", "bob"]
 
 
-async def test_private_group_content_never_counts_toward_expertise(
+def _private_group(group: str, owner: str, *members: str) -> list[EventData]:
+    """A private group `group` owned by `owner`, with `members` active in it."""
+    return [
+        GroupCreated(
+            id=group,
+            slug=group,
+            name=group.upper(),
+            visibility="private",
+            join_policy="invite",
+            owner_id=owner,
+            actor_id=owner,
+            created_at=NOW,
+        ),
+        *(_membership(group, m, "active") for m in members),
+    ]
+
+
+def _membership(group: str, user: str, state: str) -> MembershipChanged:
+    return MembershipChanged(
+        group_id=group,
+        user_id=user,
+        change="joined" if state == "active" else "left",
+        state=state,  # type: ignore[arg-type]
+        previous_state="none" if state == "active" else "active",
+        actor_id=user,
+        group_visibility="private",
+        group_slug=group,
+        group_name=group.upper(),
+        changed_at=NOW,
+    )
+
+
+def _in(group: str) -> dict[str, Any]:
+    return {"audience": "group", "group_id": group, "group_visibility": "private"}
+
+
+def _follows(follower: str, topic: str) -> FollowCreated:
+    return FollowCreated(
+        id=f"{follower}:topic:{topic}",
+        follower_id=follower,
+        target_type="topic",
+        target_id=topic,
+        created_at=NOW,
+    )
+
+
+async def _published_topics(h: Harness) -> set[str]:
+    """Every topic an `expertise.changed` in the outbox names (what search would index)."""
+    docs = await h.store.collection("expertise").find({})
+    return {e["data"]["topic_id"] for d in docs for e in d.get("_outbox", [])}
+
+
+async def test_private_group_evidence_counts_but_shows_to_members_only(
     settings: CanteenSettings,
 ) -> None:
-    """Expertise is public: a private community's posts would leak their topics through it."""
+    """The issue's rule: the private article counts for everyone's view of the score; the
+    article itself is evidence only to members of its group."""
     async with harness(settings) as h:
         await add_people(h.store, {"_id": "ana"})
-        private = {"audience": "group", "group_id": "g1", "group_visibility": "private"}
         await h.deliver(
-            GroupCreated(
-                id="g1",
-                slug="g1",
-                name="G1",
-                visibility="private",
-                join_policy="invite",
-                owner_id="owner",
-                actor_id="owner",
-                created_at=NOW,
-            ),
-            MembershipChanged(
-                group_id="g1",
-                user_id="mem",
-                change="joined",
-                state="active",
-                previous_state="none",
-                actor_id="mem",
-                group_visibility="private",
-                group_slug="g1",
-                group_name="G1",
-                changed_at=NOW,
-            ),
-            post("secret", "ana", "article", ["crypto", "zephyr"], **private),
+            *_private_group("g1", "owner", "mem", "ana"),
+            post("secret", "ana", "article", ["crypto"], **_in("g1")),
             post("open", "ana", "note", ["crypto"]),
         )
-        for viewer in ("mem", "owner", "out", "ana"):
+        both = breadth_score([WEIGHTS.article, WEIGHTS.note])
+        for viewer, shown in (
+            ("mem", {"secret", "open"}),
+            ("owner", {"secret", "open"}),
+            ("ana", {"secret", "open"}),
+            ("out", {"open"}),
+        ):
             [expert] = await h.service.experts(me(viewer), "crypto", 10)
-            assert approx(expert["score"], breadth_score([WEIGHTS.note])), viewer
-            assert {e["ref_id"] for e in expert["evidence"]} == {"open"}, viewer
+            assert approx(expert["score"], both), viewer
+            assert {e["ref_id"] for e in expert["evidence"]} == shown, viewer
+            [topic] = await h.service.of_person(me(viewer), "ana")
+            assert approx(topic["score"], both), viewer
+            assert {e["ref_id"] for e in topic["evidence"]} == shown, viewer
+        # Search is told the whole score of a topic everyone may see.
+        doc = await h.expertise("ana", "crypto")
+        assert doc is not None
+        [*_, last] = [e["data"] for e in doc["_outbox"]]
+        assert approx(last["score_ref"], doc["score_ref"]) and last["hidden"] is False
+        # Leaving the group hides its evidence again, on the next read.
+        await h.deliver(_membership("g1", "mem", "none"))
+        [expert] = await h.service.experts(me("mem"), "crypto", 10)
+        assert {e["ref_id"] for e in expert["evidence"]} == {"open"}
+        assert approx(expert["score"], both)
+
+
+async def test_a_topic_only_private_groups_support_is_listed_to_their_members_only(
+    settings: CanteenSettings,
+) -> None:
+    """Its name would leak through a listing, a rank, a suggestion or search's facets."""
+    async with harness(settings) as h:
+        await add_people(h.store, {"_id": "ana"}, {"_id": "mem"}, {"_id": "out"})
+        await h.deliver(
+            *_private_group("g1", "owner", "mem", "ana"),
+            *_private_group("g2", "owner2", "ana"),
+            post("secret", "ana", "article", ["zephyr", "crypto"], **_in("g1")),
+            question("q2", "owner2", ["zephyr"], **_in("g2")),
+            answer("a2", "q2", "owner2", "ana", ["zephyr"], **_in("g2")),
+            post("open", "ana", "note", ["crypto"]),
+            question("qo", "out", ["zephyr"]),
+            question("qm", "mem", ["zephyr"]),
+            _follows("out", "zephyr"),
+            _follows("mem", "zephyr"),
+        )
+        score = breadth_score([WEIGHTS.article, WEIGHTS.answer])
+        for viewer, shown in (("mem", {"secret"}), ("owner2", {"a2"}), ("ana", {"secret", "a2"})):
+            [expert] = await h.service.experts(me(viewer), "zephyr", 10)
+            assert approx(expert["score"], score), viewer
+            assert {e["ref_id"] for e in expert["evidence"]} == shown, viewer
             topics = await h.service.of_person(me(viewer), "ana")
-            assert [t["topic"] for t in topics] == ["crypto"], viewer
-            # The topic used only in the private group is nobody's expertise.
-            assert await h.service.experts(me(viewer), "zephyr", 10) == [], viewer
+            assert {t["topic"] for t in topics} == {"zephyr", "crypto"}, viewer
+        [asked] = await h.service.for_question(me("mem"), "qm")
+        assert asked["person_id"] == "ana" and asked["topics"] == ["zephyr"]
+        assert {e["ref_id"] for e in asked["evidence"]} == {"secret"}
+        suggested = await h.service.suggestions(me("mem"), "mem")
+        assert {"person_id": "ana", "reason": "expert", "topic": "zephyr"}.items() <= next(
+            s for s in suggested if s["person_id"] == "ana"
+        ).items()
+
+        # A non-member learns nothing of it: no listing, rank, question match or suggestion.
+        assert await h.service.experts(me("out"), "zephyr", 10) == []
+        topics = await h.service.of_person(me("out"), "ana")
+        assert [t["topic"] for t in topics] == ["crypto"]
+        assert {e["ref_id"] for e in topics[0]["evidence"]} == {"open"}
+        assert await h.service.for_question(me("out"), "qo") == []
+        assert await h.service.suggestions(me("out"), "out") == []
+        # Nor does any other service: no `expertise.changed` names it.
+        assert await _published_topics(h) == {"crypto"}
+        doc = await h.expertise("ana", "zephyr")
+        assert doc is not None and doc["public"] is False
+        assert doc["private_groups"] == ["g1", "g2"]
+        # Hiding and showing it tells search nothing either.
+        await h.service.set_hidden(me("ana"), "zephyr", True)
+        await h.service.set_hidden(me("ana"), "zephyr", False)
+        assert await _published_topics(h) == {"crypto"}
+
+
+async def test_a_topic_left_with_only_private_evidence_is_withdrawn_from_search(
+    settings: CanteenSettings,
+) -> None:
+    async with harness(settings) as h:
+        await add_people(h.store, {"_id": "ana"})
+        await h.deliver(
+            *_private_group("g1", "owner", "ana"),
+            post("secret", "ana", "article", ["crypto"], **_in("g1")),
+            post("open", "ana", "note", ["crypto"]),
+        )
+        [expert] = await h.service.experts(me("out"), "crypto", 10)
+        await h.deliver(
+            PostDeleted(
+                id="open",
+                kind="note",
+                author_id="ana",
+                deleted_by="ana",
+                audience="org",
+                deleted_at=NOW,
+            )
+        )
+        assert await h.service.experts(me("out"), "crypto", 10) == []
+        [expert] = await h.service.experts(me("ana"), "crypto", 10)
+        assert approx(expert["score"], breadth_score([WEIGHTS.article]))
+        doc = await h.expertise("ana", "crypto")
+        assert doc is not None
+        # Withdrawn as hidden (every consumer drops those), with no score to go on.
+        last = doc["_outbox"][-1]["data"]
+        assert last["hidden"] is True and last["score_ref"] == 0
 
 
 async def test_deactivated_people_never_appear(settings: CanteenSettings) -> None:
@@ -246,3 +377,30 @@ async def test_deactivated_people_never_appear(settings: CanteenSettings) -> Non
         await add_people(h.store, {"_id": "ana", "active": False}, {"_id": "bob"})
         await h.deliver(post("p1", "ana", "article", ["go"]), post("p2", "bob", "note", ["go"]))
         assert [e["person_id"] for e in await h.service.experts(me("cy"), "go", 10)] == ["bob"]
+
+
+async def test_experts_of_a_topic_are_found_by_any_of_its_skill_names(
+    settings: CanteenSettings,
+) -> None:
+    """`k8s` is an alias of Kubernetes in the taxonomy: either name finds people tagged with
+    either one, each person once (their best), named by the canonical topic."""
+    async with harness(settings) as h:
+        await add_people(h.store, {"_id": "ana"}, {"_id": "bob"}, {"_id": "cy"})
+        await h.store.collection("skills").insert_one(
+            {"_id": "kubernetes", "name": "Kubernetes", "aliases": ["k8s"], "parent_id": None}
+        )
+        await h.deliver(
+            post("p1", "ana", "article", ["kubernetes"]),
+            post("p2", "bob", "note", ["k8s"]),
+            post("p3", "cy", "resource", ["k8s"]),
+            post("p4", "cy", "note", ["kubernetes"]),
+            post("p5", "bob", "note", ["helm"]),
+        )
+        for asked in ("k8s", "kubernetes"):
+            experts = await h.service.experts(me("dee"), asked, 10)
+            assert [e["person_id"] for e in experts] == ["ana", "cy", "bob"], asked
+            assert {e["topic"] for e in experts} == {"kubernetes"}, asked
+            assert approx(experts[1]["score"], breadth_score([WEIGHTS.resource])), asked
+        # A topic the taxonomy does not know is itself.
+        [helm] = await h.service.experts(me("dee"), "helm", 10)
+        assert helm["person_id"] == "bob" and helm["topic"] == "helm"

@@ -10,6 +10,7 @@ applying the same state twice changes nothing.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import math
 from collections.abc import Iterable
@@ -158,12 +159,9 @@ def source_contribution(
 ) -> Contribution | None:
     """A post's or an answer's contribution, by the kind its id names.
 
-    Nothing said inside a private group counts: expertise is public (profiles, expert
-    lists, people search, its events), so a topic discussed only in a private community
-    would otherwise reach non-members through a score, a rank or a facet count.
+    One in a private group counts like any other; it carries its group, so that reads show
+    it (and a topic it alone supports) only to the group's members (see `project`).
     """
-    if src.get("group_visibility") == "private":
-        return None
     if source_id.startswith("post:"):
         return post_contribution(src, h, w)
     return answer_contribution(src, h, w)
@@ -177,6 +175,15 @@ class Projected:
     score_ref: float
     evidence: list[dict[str, Any]]
     publish: bool
+    # Whether a source outside private groups counts, and which private groups' sources
+    # count: reads decide from these alone who may see the topic listed at all.
+    public: bool = True
+    private_groups: tuple[str, ...] = ()
+
+    @property
+    def public_ref(self) -> float:
+        """What other services may know: the whole score, or nothing for a members-only topic."""
+        return self.score_ref if self.public else 0.0
 
 
 def project(
@@ -198,17 +205,31 @@ def project(
     if current is not None and {**current, "v": version} == record:
         return None
     contrib[key] = record
+    counting = [c for c in contrib.values() if c["ref"] > 0]
+    private = [c for c in counting if c.get("group_visibility") == "private"]
+    public = len(private) < len(counting)
     score_ref = breadth_score(c["ref"] for c in contrib.values())
-    evidence = sorted(
-        ({k: v for k, v in c.items() if k != "v"} for c in contrib.values() if c["ref"] > 0),
-        key=lambda c: (-c["ref"], c["ref_id"]),
-    )[:EVIDENCE_CAP]
     return Projected(
         contrib=contrib,
         score_ref=score_ref,
-        evidence=evidence,
-        publish=should_publish((doc or {}).get("published_ref"), score_ref),
+        evidence=_evidence(counting),
+        publish=should_publish((doc or {}).get("published_ref"), score_ref if public else 0.0),
+        public=public,
+        private_groups=tuple(sorted({c["group_id"] for c in private if c.get("group_id")})),
     )
+
+
+def _evidence(counting: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The strongest items outside private groups and, apart, the strongest inside them:
+    members-only items never crowd out what everyone may see."""
+
+    def strongest(items: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+        return sorted(items, key=lambda c: (-c["ref"], c["ref_id"]))
+
+    private = [c for c in counting if c.get("group_visibility") == "private"]
+    shown = [c for c in counting if c.get("group_visibility") != "private"]
+    kept = strongest(shown)[:EVIDENCE_CAP] + strongest(private)[:EVIDENCE_CAP]
+    return strongest({k: v for k, v in c.items() if k != "v"} for c in kept)
 
 
 Step = tuple[str, Contribution | None, int]  # (source key, contribution, source version)
@@ -238,8 +259,8 @@ def project_all(doc: dict[str, Any] | None, steps: Iterable[Step]) -> Projected 
             state, last = {**(state or {}), "contrib": projected.contrib}, projected
     if last is None:
         return None
-    publish = should_publish((doc or {}).get("published_ref"), last.score_ref)
-    return Projected(last.contrib, last.score_ref, last.evidence, publish)
+    publish = should_publish((doc or {}).get("published_ref"), last.public_ref)
+    return dataclasses.replace(last, publish=publish)
 
 
 def breadth_score(refs: Iterable[float]) -> float:

@@ -32,12 +32,24 @@ log = structlog.get_logger()
 EXPERTISE = "expertise"
 SOURCES = "expertise_sources"
 PEOPLE = "people"
+SKILLS = "skills"  # the skills feature's taxonomy (docs/profiles.md), read only
 MAX_ATTEMPTS = 100
 # The most events the consumer hands the batched path at once (see `install`).
 EXPERTISE_BATCH = 2000
 # The most ids one `$in` read asks for: a whole batch's sources in one read, and a bounded
 # command however many topics the events carry.
 IN_CHUNK = EXPERTISE_BATCH
+# What reads need of an expertise document (`public` and `private_groups`: who may see it).
+READ_FIELDS = [
+    "_id",
+    "person_id",
+    "topic",
+    "score_ref",
+    "evidence",
+    "hidden",
+    "public",
+    "private_groups",
+]
 
 
 def versioned(source_id: str, update: dict[str, Any]) -> dict[str, Any]:
@@ -58,6 +70,7 @@ class ExpertiseRepository:
         self._expertise = store.collection(EXPERTISE)
         self._sources = store.collection(SOURCES)
         self._people = store.collection(PEOPLE)
+        self._skills = store.collection(SKILLS)
         self.half_life_days = half_life_days
         self.clock = clock
         self._on_events = on_events
@@ -195,12 +208,20 @@ class ExpertiseRepository:
             "contrib": projected.contrib,
             "evidence": projected.evidence,
             "hidden": hidden,
+            "public": projected.public,
+            "private_groups": list(projected.private_groups),
             "updated_at": self.clock(),
         }
         events = []
         if projected.publish:
-            fields["published_ref"] = projected.score_ref
-            events.append(self._changed(person_id, topic, projected.score_ref, hidden))
+            # A topic only private groups support is never named to other services (search
+            # facets have no members-only view); one that had been is withdrawn as hidden.
+            fields["published_ref"] = projected.public_ref
+            events.append(
+                self._changed(
+                    person_id, topic, projected.public_ref, hidden or not projected.public
+                )
+            )
         return fields, events
 
     # batched reads and writes (see batch.py)
@@ -264,14 +285,17 @@ class ExpertiseRepository:
             doc = await self._expertise.find_one({"_id": doc_id})
             if doc is None or bool(doc.get("hidden")) == hidden:
                 return
-            event = self._changed(person_id, topic, doc["score_ref"], hidden)
-            update = {"$set": {"hidden": hidden, "published_ref": doc["score_ref"]}}
+            update: dict[str, Any] = {"$set": {"hidden": hidden}, "$inc": {"v": 1}}
+            # Other services never heard of a members-only topic: nothing to tell them.
+            events = []
+            if doc.get("public", True):
+                events.append(self._changed(person_id, topic, doc["score_ref"], hidden))
+                update["$set"]["published_ref"] = doc["score_ref"]
             result = await self._expertise.update_one(
-                {"_id": doc_id, "v": doc["v"]},
-                update_with_events({**update, "$inc": {"v": 1}}, [event]),
+                {"_id": doc_id, "v": doc["v"]}, update_with_events(update, events)
             )
             if result.matched_count:
-                self._notify([event])
+                self._notify(events)
                 return
 
     def _notify(self, events: list[Any]) -> None:
@@ -296,21 +320,35 @@ class ExpertiseRepository:
             )
         )
 
-    async def of_person(self, person_id: str, limit: int) -> list[dict[str, Any]]:
+    async def of_person(self, person_id: str, *, limit: int, skip: int = 0) -> list[dict[str, Any]]:
         return await self._expertise.find(
             {"person_id": person_id, "score_ref": {"$gt": 0}},
             sort=[("score_ref", -1), ("_id", 1)],
             limit=limit,
-            projection=["_id", "person_id", "topic", "score_ref", "evidence", "hidden"],
+            skip=skip,
+            projection=READ_FIELDS,
         )
 
-    async def top(self, topic: str, *, limit: int, skip: int = 0) -> list[dict[str, Any]]:
+    async def topic_names(self, topic: str) -> list[str]:
+        """A slug's skill in the taxonomy and all its names (canonical first), or itself.
+
+        Activity topics are stored as tagged (`k8s`), endorsements under the canonical skill
+        (`kubernetes`): a read by any of the names asks for them all.
+        """
+        skill = await self._skills.find_one({"$or": [{"_id": topic}, {"aliases": topic}]})
+        if skill is None:
+            return [topic]
+        return list(dict.fromkeys([str(skill["_id"]), *skill.get("aliases", [])]))
+
+    async def top(self, topics: list[str], *, limit: int, skip: int = 0) -> list[dict[str, Any]]:
+        """Expertise documents in any of `topics`, best first."""
+        topic = topics[0] if len(topics) == 1 else {"$in": topics}
         return await self._expertise.find(
             {"topic": topic, "score_ref": {"$gt": 0}},
             sort=[("score_ref", -1), ("_id", 1)],
             limit=limit,
             skip=skip,
-            projection=["_id", "person_id", "topic", "score_ref", "evidence", "hidden"],
+            projection=READ_FIELDS,
         )
 
 

@@ -1,8 +1,10 @@
 """Expertise reads (a person's topics, experts, who to ask, people to follow) and hiding.
 
 Public rules, applied at read time from the `people` documents (the authority): a
-deactivated person never appears, a topic a person hid appears only to themselves, and
-evidence from a private group is shown only to its members (`group_members`).
+deactivated person never appears, a topic a person hid appears only to themselves.
+Private groups, from `group_members` on every read (`Viewer`): their evidence counts for
+everyone's score but is shown only to their members, and a topic only they support is
+listed only to a member of one of them.
 """
 
 from __future__ import annotations
@@ -71,27 +73,12 @@ class ExpertiseService:
             raise PersonNotFound(person_id)
         return person or {"_id": person_id}
 
-    async def evidence_filter(
-        self, caller: Principal, docs: list[dict[str, Any]]
-    ) -> Callable[[dict[str, Any]], bool]:
-        private = {
-            e["group_id"]
-            for d in docs
-            for e in d.get("evidence", [])
-            if e.get("group_visibility") == "private" and e.get("group_id")
-        }
-        mine = await self._local.groups_of(caller.user_id, private)
+    def viewer(self, caller: Principal) -> Viewer:
+        return Viewer(self._local, caller.user_id)
 
-        def visible(item: dict[str, Any]) -> bool:
-            return item.get("group_visibility") != "private" or item.get("group_id") in mine
-
-        return visible
-
-    def _evidence(
-        self, doc: dict[str, Any], visible: Callable[[dict[str, Any]], bool], n: int
-    ) -> list[dict[str, Any]]:
+    def _evidence(self, doc: dict[str, Any], viewer: Viewer, n: int) -> list[dict[str, Any]]:
         now = self._clock()
-        shown = [e for e in doc.get("evidence", []) if visible(e)][:n]
+        shown = [e for e in doc.get("evidence", []) if viewer.sees_item(e)][:n]
         return [
             {
                 "kind": e["kind"],
@@ -110,33 +97,52 @@ class ExpertiseService:
         person = await self._visible_person(caller, person_id)
         own = person_id == caller.user_id
         hidden = set(person.get("hidden_topics", []))
-        docs = await self._repo.of_person(person_id, TOPICS_SHOWN + len(hidden))
-        docs = [d for d in docs if own or d["topic"] not in hidden][:TOPICS_SHOWN]
-        visible = await self.evidence_filter(caller, docs)
+        viewer = self.viewer(caller)
+        docs: list[dict[str, Any]] = []
+        skip, batch = 0, TOPICS_SHOWN + len(hidden)
+        while len(docs) < TOPICS_SHOWN:
+            page = await self._repo.of_person(person_id, limit=batch, skip=skip)
+            await viewer.learn(page)
+            docs += [d for d in page if (own or d["topic"] not in hidden) and viewer.sees_topic(d)]
+            if len(page) < batch:
+                break
+            skip += batch
         now = self._clock()
         return [
             {
                 "topic": d["topic"],
                 "score": self._score(d["score_ref"], now),
                 "hidden": d["topic"] in hidden,
-                "evidence": self._evidence(d, visible, EVIDENCE_SHOWN),
+                "evidence": self._evidence(d, viewer, EVIDENCE_SHOWN),
             }
-            for d in docs
+            for d in docs[:TOPICS_SHOWN]
         ]
 
     async def ranked(
-        self, topic: str, limit: int, *, exclude: set[str] | None = None
+        self,
+        viewer: Viewer,
+        topic: str | list[str],
+        limit: int,
+        *,
+        exclude: set[str] | None = None,
     ) -> list[tuple[dict[str, Any], dict[str, Any]]]:
-        """(expertise doc, person) pairs for a topic, best first, public ones only."""
+        """(expertise doc, person) pairs for a topic (or any of its names: each person's
+        best one), best first, those the viewer may see."""
+        topics = [topic] if isinstance(topic, str) else topic
         out: list[tuple[dict[str, Any], dict[str, Any]]] = []
+        seen = set(exclude or ())
         skip, batch = 0, limit * 2 + 10
         while len(out) < limit:
-            docs = await self._repo.top(topic, limit=batch, skip=skip)
+            docs = await self._repo.top(topics, limit=batch, skip=skip)
             people = await self.people(d["person_id"] for d in docs)
+            await viewer.learn(docs)
             for d in docs:
                 person = people.get(d["person_id"]) or {"_id": d["person_id"]}
-                if d["person_id"] in (exclude or set()) or not _public(person, topic):
+                if d["person_id"] in seen or not _public(person, d["topic"]):
                     continue
+                if not viewer.sees_topic(d):
+                    continue
+                seen.add(d["person_id"])
                 out.append((d, person))
             if len(docs) < batch:
                 break
@@ -144,16 +150,21 @@ class ExpertiseService:
         return out[:limit]
 
     async def experts(self, caller: Principal, topic: str, limit: int) -> list[dict[str, Any]]:
-        """People ranked by current score in a topic, each with up to 3 evidence items."""
-        pairs = await self.ranked(topic, limit)
-        visible = await self.evidence_filter(caller, [d for d, _ in pairs])
+        """People ranked by current score in a topic, each with up to 3 evidence items.
+
+        The topic is resolved through the skills taxonomy: `k8s` finds `kubernetes` too.
+        """
+        names = await self._repo.topic_names(topic)
+        topic = names[0]
+        viewer = self.viewer(caller)
+        pairs = await self.ranked(viewer, names, limit)
         now = self._clock()
         return [
             _person_view(person)
             | {
                 "topic": topic,
                 "score": self._score(d["score_ref"], now),
-                "evidence": self._evidence(d, visible, EXPERT_EVIDENCE),
+                "evidence": self._evidence(d, viewer, EXPERT_EVIDENCE),
             }
             for d, person in pairs
         ]
@@ -171,8 +182,11 @@ class ExpertiseService:
         now = self._clock()
         scores: dict[str, float] = {}
         found: dict[str, list[tuple[dict[str, Any], dict[str, Any]]]] = {}
+        viewer = self.viewer(caller)
         for topic in q.get("topics", [])[:QUESTION_TOPICS]:
-            for d, person in await self.ranked(topic, CANDIDATES_PER_TOPIC, exclude=exclude):
+            for d, person in await self.ranked(
+                viewer, topic, CANDIDATES_PER_TOPIC, exclude=exclude
+            ):
                 scores[person["_id"]] = scores.get(person["_id"], 0.0) + self._score(
                     d["score_ref"], now
                 )
@@ -181,7 +195,6 @@ class ExpertiseService:
         open_of = {p: len(load.get(p, set()) - {question_id}) for p in scores}
         rank = {p: s / (1 + open_of[p] / LOAD_SOFTNESS) for p, s in scores.items()}
         best = sorted(rank, key=lambda p: (-rank[p], p))[:WHO_TO_ASK]
-        visible = await self.evidence_filter(caller, [d for p in best for d, _ in found[p]])
         if caller.user_id == q["author_id"]:
             # Shown to the asker = asked: it counts in their load until answered or closed.
             await self._local.request(question_id, best[:SUGGESTED_TO_ASKER])
@@ -193,7 +206,7 @@ class ExpertiseService:
                 "open_requests": open_of[p],
                 "topics": [d["topic"] for d, _ in found[p]],
                 "evidence": [
-                    e for d, _ in found[p] for e in self._evidence(d, visible, EXPERT_EVIDENCE)
+                    e for d, _ in found[p] for e in self._evidence(d, viewer, EXPERT_EVIDENCE)
                 ][:EXPERT_EVIDENCE],
             }
             for p in best
@@ -209,8 +222,9 @@ class ExpertiseService:
         topics = [f["target_id"] for f in follows if f["target_type"] == "topic"][:10]
         exclude = followed | {person_id}
         reasons: dict[str, dict[str, Any]] = {}
+        viewer = self.viewer(caller)
         for topic in topics:
-            for _, person in await self.ranked(topic, 5, exclude=exclude):
+            for _, person in await self.ranked(viewer, topic, 5, exclude=exclude):
                 reasons.setdefault(person["_id"], {"reason": "expert", "topic": topic})
         if me.get("department"):
             colleagues = await self._people.find(
@@ -257,3 +271,39 @@ def _person_view(person: dict[str, Any]) -> dict[str, Any]:
         "handle": person.get("handle"),
         "display_name": person.get("display_name"),
     }
+
+
+class Viewer:
+    """One read's caller and which private groups it is a member of, asked once per group.
+
+    Read afresh for every request (memberships decide who sees what: never cached across
+    requests); `learn` asks only when the documents name private groups.
+    """
+
+    def __init__(self, local: LocalCopies, user_id: str) -> None:
+        self._local = local
+        self._user_id = user_id
+        self._asked: set[str] = set()
+        self._mine: set[str] = set()
+
+    async def learn(self, docs: Iterable[dict[str, Any]]) -> None:
+        groups = {g for d in docs for g in d.get("private_groups", ())}
+        # Documents written before `private_groups` existed name them only in evidence.
+        groups |= {e["group_id"] for d in docs for e in d.get("evidence", []) if _private(e)}
+        ask = groups - self._asked
+        if ask:
+            self._mine |= await self._local.groups_of(self._user_id, ask)
+            self._asked |= ask
+
+    def sees_item(self, item: dict[str, Any]) -> bool:
+        return item.get("group_visibility") != "private" or item.get("group_id") in self._mine
+
+    def sees_topic(self, doc: dict[str, Any]) -> bool:
+        """Listed to all if a source outside private groups counts; else to their members."""
+        return bool(doc.get("public", True)) or not self._mine.isdisjoint(
+            doc.get("private_groups", ())
+        )
+
+
+def _private(item: dict[str, Any]) -> bool:
+    return item.get("group_visibility") == "private" and bool(item.get("group_id"))
