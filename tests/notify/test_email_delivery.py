@@ -4,9 +4,11 @@ private content, idempotency; the MIME that arrives is parsed and checked."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from urllib.parse import urlencode, urlsplit
 
 import httpx
 
+from services.notify.email import tokens
 from services.notify.email.outbox import EMAIL_OUTBOX
 from services.notify.routing import RoutingQueue
 from shared.backends import make_bus
@@ -14,7 +16,7 @@ from shared.events.schemas.profiles import TOPIC as PROFILES_TOPIC
 from shared.events.schemas.profiles import PersonCreated, PersonUpdated
 from shared.settings import CanteenSettings
 from shared.store.port import DocumentStore
-from tests.conftest import login_with
+from tests.conftest import CURSOR_SECRET, login_with
 from tests.notify import test_email_support as support
 from tests.notify.test_email_support import Sink, bodies, deliver, notification
 from tests.notify.test_inbox_support import publish, uid
@@ -305,3 +307,47 @@ async def test_an_address_the_directory_adds_later_brings_the_recent_mail(
         assert msg["To"] == "fay@corp.example"
     finally:
         await bus.close()
+
+
+async def test_announcement_mail_has_no_unsubscribe_link_and_the_endpoint_refuses_one(
+    mail_client: httpx.AsyncClient, store: DocumentStore, smtp: tuple[Sink, int]
+) -> None:
+    """A pinned announcement is critical: preferences cannot turn its mail off, so it
+    carries no one-click unsubscribe (which would pretend to) and says why. A mention's
+    mail keeps its link, and that link turns mentions' email off."""
+    sink, _ = smtp
+    prefs = store.collection("preferences")
+    await prefs.insert_one(dict(ANA))
+    pinned = notification(
+        "ann1", "ana", type_="announcement", critical=True, title="Pinned: read me"
+    )
+    await deliver(store, pinned, notification("men1", "ana"))
+
+    [announced] = await arrived(sink, "<n-ann1@canteen.local>")
+    assert announced["List-Unsubscribe"] is None
+    assert announced["List-Unsubscribe-Post"] is None
+    plain, html = bodies(announced)
+    assert "unsubscribe" not in (plain + html).lower()
+    assert "cannot be turned off" in plain and "cannot be turned off" in html
+
+    [mentioned] = await arrived(sink, "<n-men1@canteen.local>")
+    assert mentioned["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    link = urlsplit(mentioned["List-Unsubscribe"].strip("<>"))
+    done = await mail_client.post(
+        f"{link.path}?{link.query}",
+        content="List-Unsubscribe=One-Click",
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
+    assert done.status_code == 200 and "You are unsubscribed" in done.text
+    saved = await prefs.find_one({"_id": "ana"})
+    assert saved is not None and saved["channels"]["mention"]["email"] is False
+
+    # A link for announcements (as an older mail may carry) changes nothing, and says so.
+    query = urlencode({"token": tokens.sign(CURSOR_SECRET, "ana", "announcement")})
+    for method in ("GET", "POST"):
+        refused = await mail_client.request(method, f"{link.path}?{query}")
+        assert refused.status_code == 409, (method, refused.text)
+        assert refused.headers["content-type"].startswith("application/problem+json")
+        assert refused.json()["type"] == "urn:canteen:problem:critical-notification"
+        assert "cannot be turned off" in refused.json()["detail"]
+    assert await prefs.find_one({"_id": "ana"}) == saved

@@ -283,3 +283,12 @@ async def publish_at(bus: EventBus, payload: EventData, at: datetime) -> Event:
     event = new_event(payload).model_copy(update={"time": at})
     await bus.publish(event, topic=payload.topic)
     return event
+
+
+async def publish_behind(bus: EventBus, earlier: Event, payload: EventData) -> Event:
+    """Publish `payload` under `earlier`'s key, so on its partition, where a consumer handles
+    it after `earlier`. A negative check waits for this event's notification (then
+    `earlier` was handled too), never for a while."""
+    event = new_event(payload).model_copy(update={"subject": earlier.subject})
+    await bus.publish(event, topic=payload.topic)
+    return event

@@ -9,7 +9,7 @@ import os
 import socket
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import http_ece
@@ -17,19 +17,27 @@ import httpx
 import jwt
 import orjson
 import pytest
+import structlog
 from aiohttp import web
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from pydantic import SecretStr
 
 from canteen.allinone import create_single
-from services.notify.push.repository import MAX_DEVICES
+from services.notify.email.outbox import EMAIL_OUTBOX
+from services.notify.push.repository import MAX_DEVICES, PUSH_QUEUE
 from shared.backends import make_store
+from shared.bus.port import EventBus
 from shared.settings import CanteenSettings
 from shared.store.port import DocumentStore
 from tests.conftest import Login, login_with, serve
-from tests.notify.test_email_support import deliver, notification
+from tests.notify import test_email_support as mail
+from tests.notify.test_email_support import Sink, deliver, notification
+from tests.notify.test_inbox_support import bus, join, pinned, publish, uid, wait_inbox
 from tests.support import eventually
+
+smtp = mail.smtp
+__all__ = ["bus"]
 
 
 def b64(data: bytes) -> str:
@@ -169,11 +177,16 @@ async def test_push_is_encrypted_signed_and_carries_no_private_content(
     assert listed["id"] == created.json()["id"]
 
 
+@pytest.mark.parametrize("status", [404, 410])
 async def test_gone_subscription_is_pruned(
-    push_client: httpx.AsyncClient, store: DocumentStore, push_service: PushService, login: Login
+    push_client: httpx.AsyncClient,
+    store: DocumentStore,
+    push_service: PushService,
+    login: Login,
+    status: int,
 ) -> None:
     ana = await login("ana")
-    push_service.answers["old"] = 410
+    push_service.answers["old"] = status
     old = Browser(f"{push_service.origin}/push/old")
     new = Browser(f"{push_service.origin}/push/new")
     for browser in (old, new):
@@ -190,6 +203,34 @@ async def test_gone_subscription_is_pruned(
     assert await eventually(devices, until=lambda e: len(e) == 1) == [new.endpoint]
     [(_, _, body)] = [r for r in push_service.received if r[0] == "new"]
     assert decrypt(new, body)["body"] == "bo mentioned you: hello"
+
+
+async def test_payload_too_large_keeps_the_device(
+    push_client: httpx.AsyncClient, store: DocumentStore, push_service: PushService, login: Login
+) -> None:
+    """A 413 is about that message, not the subscription: the device stays, the refusal is
+    logged as a warning, and the same payload is not sent to it again."""
+    ana = await login("ana")
+    push_service.answers["big"] = 413
+    big = Browser(f"{push_service.origin}/push/big")
+    ok = Browser(f"{push_service.origin}/push/ok")
+    for browser in (big, ok):
+        r = await push_client.post("/api/v1/devices", json=browser.subscription(), headers=ana)
+        assert r.status_code == 201
+
+    with structlog.testing.capture_logs() as logs:
+        await deliver(store, notification("p413", "ana"))
+        done = await eventually(
+            lambda: store.collection(PUSH_QUEUE).find_one({"_id": "p413"}),
+            until=lambda item: item is not None and item["state"] == "done",
+        )
+    assert done["attempts"] == 1
+    assert [r[0] for r in push_service.received].count("big") == 1
+    listed = (await push_client.get("/api/v1/devices", headers=ana)).json()
+    assert sorted(d["endpoint"] for d in listed) == sorted([big.endpoint, ok.endpoint])
+    [refused] = [e for e in logs if e["event"] == "notify.push.payload_refused"]
+    assert refused["log_level"] == "warning" and refused["status"] == 413
+    assert not [e for e in logs if e["event"] == "notify.push.device_pruned"]
 
 
 async def test_devices_are_private_to_their_owner(
@@ -271,3 +312,81 @@ async def test_the_device_limit_holds_when_registrations_race(
     one_more = Browser(f"{push_service.origin}/push/cy-too-many").subscription()
     assert (await push_client.post("/api/v1/devices", json=one_more, headers=cy)).status_code == 409
     assert len((await push_client.get("/api/v1/devices", headers=cy)).json()) == MAX_DEVICES
+
+
+@pytest.fixture
+async def mail_push_client(
+    push_settings: CanteenSettings, smtp: tuple[Sink, int]
+) -> AsyncIterator[tuple[httpx.AsyncClient, DocumentStore]]:
+    """The notify service with both SMTP (aiosmtpd) and Web Push on, and its store."""
+    both = push_settings.model_copy(update={"smtp_port": smtp[1], "smtp_host": "127.0.0.1"})
+    async for http in serve(create_single(both, "notify")):
+        handle = make_store(both, "notify")
+        try:
+            yield http, handle
+        finally:
+            await handle.close()
+
+
+async def test_a_pinned_announcement_bypasses_switches_and_quiet_hours_on_every_channel(
+    mail_push_client: tuple[httpx.AsyncClient, DocumentStore],
+    push_service: PushService,
+    smtp: tuple[Sink, int],
+    bus: EventBus,
+) -> None:
+    """Mia turned email and push off for announcements and is inside her quiet hours; the
+    admin pins a post in her group: it reaches her by mail and on her phone all the same.
+    The group's approval, sent in the same quiet hours, waits for them to end."""
+    client, store = mail_push_client
+    sink, _ = smtp
+    login = login_with(client)
+    owner, mia, group = uid("own"), uid("mia"), uid("g")
+    headers = await login(mia)
+    phone = Browser(f"{push_service.origin}/push/{mia}")
+    registered = await client.post("/api/v1/devices", json=phone.subscription(), headers=headers)
+    assert registered.status_code == 201, registered.text
+    now = datetime.now(UTC)
+    quiet = {
+        "start": (now - timedelta(hours=1)).strftime("%H:%M"),
+        "end": (now + timedelta(hours=2)).strftime("%H:%M"),
+    }
+    saved = await client.put(
+        "/api/v1/notification-preferences",
+        json={
+            "channels": {"announcement": {"email": False, "push": False}},
+            "quiet_hours": quiet,
+            "time_zone": "UTC",
+            "email_address": "mia@example.org",
+        },
+        headers=headers,
+    )
+    assert saved.status_code == 200, saved.text
+
+    await join(bus, client, login, group, owner, mia)
+    await publish(bus, pinned(uid("post"), owner, owner, group))
+
+    [ann] = await wait_inbox(client, headers, type="announcement")
+    notification_id = ann["items"][0]["id"]
+    [message] = await eventually(lambda: _mail(sink, f"<n-{notification_id}@canteen.local>"))
+    assert message["To"] == "mia@example.org"
+    assert message["List-Unsubscribe"] is None  # critical: nothing to unsubscribe from
+
+    async def pushed() -> list[dict[str, Any]]:
+        return [decrypt(phone, body) for token, _, body in push_service.received if token == mia]
+
+    [shown] = await eventually(pushed)
+    assert shown["id"] == notification_id and shown["type"] == "announcement"
+
+    # The control: her approval, not critical, is held by the same quiet hours.
+    [approved] = await wait_inbox(client, headers, type="group.approved")
+    approval_id = approved["items"][0]["id"]
+    held = await eventually(
+        lambda: store.collection(EMAIL_OUTBOX).find_one({"_id": f"n:{approval_id}"})
+    )
+    assert held["state"] == "pending" and held["next_attempt_at"] > now + timedelta(hours=1)
+    assert [m["Message-ID"] for m in sink.messages] == [message["Message-ID"]]
+    assert [m["id"] for m in await pushed()] == [notification_id]
+
+
+async def _mail(sink: Sink, message_id: str) -> list[Any]:
+    return sink.with_id(message_id)

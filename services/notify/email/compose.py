@@ -2,7 +2,8 @@
 
 HTML templates autoescape (titles and summaries are user text); plain-text templates do
 not, since escaping would corrupt them. Every message carries a one-click unsubscribe
-link signed for its recipient and kind.
+link signed for its recipient and kind, except critical ones (announcements): preferences
+cannot turn those off, so a link that claims to would lie.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 
 from services.notify.email import tokens
 from services.notify.email.content import SafeText, safe_text
+from services.notify.preferences.domain import is_critical
 
 TEMPLATES = Path(__file__).parent / "templates"
 UNSUBSCRIBE_PATH = "/api/v1/notifications/unsubscribe"
@@ -61,7 +63,11 @@ class Composer:
     ) -> EmailMessage:
         text = safe_text(notification, self._base)
         kind = str(notification.get("type") or "notification")
-        unsubscribe = self.unsubscribe_url(str(notification["recipient_id"]), kind)
+        unsubscribe = (
+            None
+            if is_critical(notification)
+            else self.unsubscribe_url(str(notification["recipient_id"]), kind)
+        )
         values = {"text": text, "unsubscribe_url": unsubscribe}
         return self._message(
             "immediate",
@@ -110,7 +116,7 @@ class Composer:
         *,
         subject: str,
         to: str,
-        unsubscribe: str,
+        unsubscribe: str | None,
         msgid: str,
     ) -> EmailMessage:
         msg = EmailMessage()
@@ -119,9 +125,10 @@ class Composer:
         msg["Subject"] = subject
         msg["Message-ID"] = msgid
         msg["Date"] = format_datetime(datetime.now(UTC))
-        # RFC 8058: a mail client may POST "List-Unsubscribe=One-Click" to the https link.
-        msg["List-Unsubscribe"] = f"<{unsubscribe}>"
-        msg["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+        if unsubscribe is not None:
+            # RFC 8058: a mail client may POST "List-Unsubscribe=One-Click" to the https link.
+            msg["List-Unsubscribe"] = f"<{unsubscribe}>"
+            msg["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
         msg["Auto-Submitted"] = "auto-generated"
         msg.set_content(self._env.get_template(f"{template}.txt").render(**values))
         msg.add_alternative(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import structlog
 
 from services.notify.email import tokens
-from services.notify.preferences.domain import TYPES, pref_key
+from services.notify.preferences.domain import CRITICAL_TYPES, TYPES, pref_key
 from services.notify.preferences.repository import PREFERENCES
 from shared.store.port import DocumentStore
 
@@ -14,6 +14,12 @@ log = structlog.get_logger()
 
 class BadLink(ValueError):
     """Forged, malformed, or naming nothing we send."""
+
+
+class CannotTurnOff(ValueError):
+    """A genuine link for a critical type (announcements): its mail always goes out, so
+    turning it off would only pretend. No mail we send carries such a link any more; one
+    in an older mail is answered with this."""
 
 
 def describe(kind: str) -> str:
@@ -34,6 +40,8 @@ class Unsubscriber:
             raise BadLink(str(exc)) from exc
         if kind != tokens.DIGEST and kind not in TYPES:
             raise BadLink("unknown kind")
+        if kind in CRITICAL_TYPES:
+            raise CannotTurnOff(kind)
         return user_id, kind
 
     async def apply(self, token: str) -> str:

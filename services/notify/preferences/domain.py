@@ -133,6 +133,11 @@ def is_muted(prefs: Doc | None, notification: Doc) -> bool:
     return bool(post_id and post_id in muted_posts)
 
 
+def is_critical(notification: Doc) -> bool:
+    """Critical notifications reach their recipient whatever the preferences say."""
+    return bool(notification.get("critical")) or notification.get("type") in CRITICAL_TYPES
+
+
 def decide(prefs: Doc | None, org_prefs: Doc | None, notification: Doc, now: datetime) -> Delivery:
     """Which channels carry `notification` for its recipient, given their preferences.
 
@@ -141,7 +146,7 @@ def decide(prefs: Doc | None, org_prefs: Doc | None, notification: Doc, now: dat
     type's email channel is on; otherwise it waits for the digest unless the digest is off.
     """
     type_ = str(notification.get("type", ""))
-    if notification.get("critical") or type_ in CRITICAL_TYPES:
+    if is_critical(notification):
         return Delivery(in_app=True, email="now", push="now")
     if is_muted(prefs, notification):
         return Delivery(in_app=False, email="off", push="off")

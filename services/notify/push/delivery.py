@@ -4,7 +4,9 @@ The inbox queues a notification for push (`push_routing`, see `services/notify/r
 when it decided `now` or `later`; this worker decides again with the preferences of the
 moment and queues the push under the notification's id (a repeat is a no-op). Quiet
 hours (`later`) hold the push until they end. A device answered 404/410 is deleted; 429/5xx/network
-errors retry with backoff, only for the devices not reached yet.
+errors retry with backoff, only for the devices not reached yet. A 413 (payload too large)
+says nothing about the subscription: the device stays, and that payload is not sent to it
+again.
 """
 
 from __future__ import annotations
@@ -141,6 +143,16 @@ class PushDelivery:
             elif result.outcome is Outcome.GONE:
                 await self._devices.prune(device["_id"])
                 log.info("notify.push.device_pruned", device_id=device["_id"], status=result.status)
+            elif result.outcome is Outcome.REFUSED:
+                # Done with this device: a retry would send the same payload, refused again.
+                delivered.append(device["_id"])
+                log.warning(
+                    "notify.push.payload_refused",
+                    notification_id=item["_id"],
+                    device_id=device["_id"],
+                    status=result.status,
+                    size=len(item["payload"]),
+                )
             else:
                 retry = True
                 log.warning("notify.push.retry", device_id=device["_id"], status=result.status)

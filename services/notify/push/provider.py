@@ -16,6 +16,9 @@ class Outcome(Enum):
     DELIVERED = "delivered"
     GONE = "gone"  # 404/410: the subscription is dead, prune the device
     RETRY = "retry"  # 429, 5xx, network: try again later
+    # 413: this message is too large for the push service. The subscription is fine: keep
+    # the device, and do not send the same payload again.
+    REFUSED = "refused"
 
 
 @dataclass(frozen=True)

@@ -95,7 +95,9 @@ class WebPushProvider(PushProvider):
             return PushResult(Outcome.DELIVERED, status)
         if status == 429 or status >= 500:
             return PushResult(Outcome.RETRY, status)
-        # 400/403/413: our request is wrong for this subscription; retrying will not help.
+        if status == 413:  # about this payload, not the subscription (RFC 8030 §7.2)
+            return PushResult(Outcome.REFUSED, status, "payload too large")
+        # 400/403: our request is wrong for this subscription; retrying will not help.
         return PushResult(Outcome.GONE, status, "rejected")
 
     async def close(self) -> None:
