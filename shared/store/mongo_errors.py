@@ -20,8 +20,10 @@ NOT_IMPLEMENTED = {115, 238}  # CommandNotSupported, NotImplemented
 # PrimarySteppedDown, NotWritablePrimary, NotPrimaryNoSecondaryOk.
 GOING_AWAY = {91, 11600, 11602, 189, 10107, 13435}
 # FerretDB cancels the transactions in flight when it stops (rolled back) and reports them
-# as an InternalError whose message says so.
-FERRETDB_CANCELED = "context canceled"
+# as an InternalError whose message says so: `context canceled`, or, when the cancel rolled
+# the transaction back just before its commit, Go's `sql.ErrTxDone` (the commit found it
+# gone: nothing was written).
+FERRETDB_CANCELED = ("context canceled", "transaction has already been committed or rolled back")
 
 
 @contextmanager
@@ -42,7 +44,7 @@ def translated() -> Iterator[None]:
             raise DuplicateKeyError(str(exc)) from exc
         if exc.code in NOT_IMPLEMENTED:
             raise UnsupportedOperation(str(exc)) from exc
-        if exc.code in GOING_AWAY or FERRETDB_CANCELED in str(exc):
+        if exc.code in GOING_AWAY or any(m in str(exc) for m in FERRETDB_CANCELED):
             raise StoreUnavailable(str(exc)) from exc
         raise StoreError(str(exc)) from exc
     except mongo_errors.PyMongoError as exc:

@@ -43,6 +43,12 @@ async def test_writers_queued_behind_an_unreachable_server_fail_at_once() -> Non
     ("code", "message", "expected"),
     [
         (1, "[db.go:134 fsql.(*DB).InTransaction] context canceled", StoreUnavailable),
+        (
+            1,
+            "[db.go:167 fsql.(*DB).InTransaction] sql: transaction has already been committed"
+            " or rolled back",
+            StoreUnavailable,
+        ),
         (91, "The server is in quiesce mode and will shut down", StoreUnavailable),
         (11600, "interrupted at shutdown", StoreUnavailable),
         (2, "bad value", StoreError),
