@@ -379,16 +379,21 @@ async def test_deactivated_people_never_appear(settings: CanteenSettings) -> Non
         assert [e["person_id"] for e in await h.service.experts(me("cy"), "go", 10)] == ["bob"]
 
 
+async def _ana_bob_cy_and_kubernetes(h: Harness) -> None:
+    """Three people, and Kubernetes in the taxonomy with its alias `k8s`."""
+    await add_people(h.store, {"_id": "ana"}, {"_id": "bob"}, {"_id": "cy"})
+    await h.store.collection("skills").insert_one(
+        {"_id": "kubernetes", "name": "Kubernetes", "aliases": ["k8s"], "parent_id": None}
+    )
+
+
 async def test_experts_of_a_topic_are_found_by_any_of_its_skill_names(
     settings: CanteenSettings,
 ) -> None:
     """`k8s` is an alias of Kubernetes in the taxonomy: either name finds people tagged with
     either one, each person once (their best), named by the canonical topic."""
     async with harness(settings) as h:
-        await add_people(h.store, {"_id": "ana"}, {"_id": "bob"}, {"_id": "cy"})
-        await h.store.collection("skills").insert_one(
-            {"_id": "kubernetes", "name": "Kubernetes", "aliases": ["k8s"], "parent_id": None}
-        )
+        await _ana_bob_cy_and_kubernetes(h)
         await h.deliver(
             post("p1", "ana", "article", ["kubernetes"]),
             post("p2", "bob", "note", ["k8s"]),
@@ -404,3 +409,26 @@ async def test_experts_of_a_topic_are_found_by_any_of_its_skill_names(
         # A topic the taxonomy does not know is itself.
         [helm] = await h.service.experts(me("dee"), "helm", 10)
         assert helm["person_id"] == "bob" and helm["topic"] == "helm"
+
+
+async def test_who_to_ask_and_suggestions_know_a_topics_other_names(
+    settings: CanteenSettings,
+) -> None:
+    """A question tagged `k8s` finds the people whose work is tagged `kubernetes`, counted
+    once when it carries both names; following `k8s` suggests them too."""
+    async with harness(settings) as h:
+        await _ana_bob_cy_and_kubernetes(h)
+        await h.deliver(
+            post("p1", "ana", "article", ["kubernetes"]),
+            post("p2", "bob", "note", ["k8s"]),
+            question("q1", "cy", ["k8s"]),
+            question("q2", "cy", ["k8s", "kubernetes"]),
+            _follows("cy", "k8s"),
+        )
+        for qid in ("q1", "q2"):
+            asked = await h.service.for_question(me("cy"), qid)
+            assert [a["person_id"] for a in asked] == ["ana", "bob"], qid
+            assert approx(asked[0]["score"], breadth_score([WEIGHTS.article])), qid
+        suggested = {s["person_id"]: s for s in await h.service.suggestions(me("cy"), "cy")}
+        assert suggested["ana"]["reason"] == "expert" and suggested["ana"]["topic"] == "k8s"
+        assert suggested["bob"]["reason"] == "expert"

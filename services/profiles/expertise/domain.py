@@ -90,13 +90,23 @@ class Contribution:
 
 
 def _placement(src: dict[str, Any]) -> dict[str, Any]:
-    return {"group_id": src.get("group_id"), "group_visibility": src.get("group_visibility")}
+    """The source's group and its visibility: the group's own events (`group_state`) know
+    better than the post's, which carry the visibility of when they were written."""
+    visibility = src.get("group_state") or src.get("group_visibility")
+    return {"group_id": src.get("group_id"), "group_visibility": visibility}
+
+
+def _gone(src: dict[str, Any]) -> bool:
+    """Deleted itself, in a deleted group, or (an answer) under a deleted question."""
+    return bool(
+        src.get("deleted") or src.get("group_state") == "deleted" or src.get("question_deleted")
+    )
 
 
 def post_contribution(src: dict[str, Any], h: float, w: Weights = WEIGHTS) -> Contribution | None:
     """A note, article or resource counts for its author; a resource more when others react."""
     kind = src.get("kind")
-    if src.get("deleted") or kind not in POST_WEIGHT or "at" not in src:
+    if _gone(src) or kind not in POST_WEIGHT or "at" not in src:
         return None
     weight = getattr(w, POST_WEIGHT[kind])
     if kind == "resource":
@@ -115,7 +125,7 @@ def post_contribution(src: dict[str, Any], h: float, w: Weights = WEIGHTS) -> Co
 
 def answer_contribution(src: dict[str, Any], h: float, w: Weights = WEIGHTS) -> Contribution | None:
     """An answer: a little for answering, net votes, most for being accepted (never < 0)."""
-    if src.get("deleted") or "author_id" not in src:
+    if _gone(src) or "author_id" not in src:
         return None
     parts: list[tuple[float, datetime]] = []
     if "answered_at" in src:

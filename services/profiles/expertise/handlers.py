@@ -10,6 +10,8 @@ from collections.abc import Awaitable, Callable
 from functools import partial
 from typing import Any
 
+import structlog
+
 from services.profiles.expertise.batch import BatchScorer, Endorsed
 from services.profiles.expertise.local import LocalCopies
 from services.profiles.expertise.scorer import Scorer
@@ -32,9 +34,12 @@ from shared.events.schemas.activity.social import (
     FollowRemoved,
     GroupCreated,
     GroupDeleted,
+    GroupUpdated,
     MembershipChanged,
 )
 from shared.events.schemas.profiles_expertise import EndorsementAdded, EndorsementWithdrawn
+
+log = structlog.get_logger()
 
 
 def _question_fields(data: PostCreated | PostUpdated) -> dict[str, Any]:
@@ -75,6 +80,36 @@ def local_effect(local: LocalCopies, data: Scoring) -> Callable[[], Awaitable[No
     return None
 
 
+async def stamp(local: LocalCopies, signals: list[Signal]) -> None:
+    """Overlay on each signal what its group's and question's own events said.
+
+    A post's event carries its group's visibility as it was when written; one written
+    before the group turned private (or was deleted, or its question was) can be handled
+    after that change reached us, on another partition. The local copies know better.
+    """
+    placed = [update["$set"] for _, update in signals if "$set" in update]
+    states = await local.group_states({s["group_id"] for s in placed if s.get("group_id")})
+    deleted = await local.deleted_questions(
+        {s["question_id"] for s in placed if s.get("question_id")}
+    )
+    for fields in placed:
+        if (state := states.get(fields.get("group_id") or "")) is not None:
+            fields["group_state"] = state
+        if fields.get("question_id") in deleted:
+            fields["question_deleted"] = True
+
+
+def restamp_question(scorer: Scorer, data: Scoring) -> Callable[[], Awaitable[None]] | None:
+    """A deleted question takes its answers' worth with it."""
+    if not (isinstance(data, PostDeleted) and data.kind == "question"):
+        return None
+
+    async def restamp() -> None:
+        await scorer.restamp({"question_id": data.id}, {"question_deleted": True})
+
+    return restamp
+
+
 def build_dispatcher(
     scorer: Scorer, local: LocalCopies, batch: BatchScorer | None = None
 ) -> EventDispatcher:
@@ -83,10 +118,11 @@ def build_dispatcher(
     async def score(data: Scoring) -> None:
         found = signal(data)
         if found is not None:
+            await stamp(local, [found])
             await scorer.source(found)
-        effect = local_effect(local, data)
-        if effect is not None:
-            await effect()
+        for effect in (local_effect(local, data), restamp_question(scorer, data)):
+            if effect is not None:
+                await effect()
 
     @d.on(PostCreated)
     async def post_created(event: Event, data: PostCreated) -> None:
@@ -156,12 +192,29 @@ def build_dispatcher(
     @d.on(GroupCreated)
     async def group_created(event: Event, data: GroupCreated) -> None:
         """The creator is the group's first member (no membership event for them)."""
+        await local.set_group(data.id, data.visibility, 0)
         await local.set_member(data.id, data.owner_id, True)
+
+    @d.on(GroupUpdated)
+    async def group_updated(event: Event, data: GroupUpdated) -> None:
+        """A group turning private (or public) takes its evidence with it: from then on
+        it is shown only to members (or to all), and a topic it alone supports likewise."""
+        state = await local.set_group(data.id, data.visibility, data.revision)
+        if data.visibility != data.previous_visibility:
+            moved = await scorer.restamp({"group_id": data.id}, {"group_state": state})
+            log.info(
+                "profiles.expertise.group_restamped", group_id=data.id, state=state, sources=moved
+            )
 
     @d.on(GroupDeleted)
     async def group_deleted(event: Event, data: GroupDeleted) -> None:
-        """Nobody is a member of a deleted group: its evidence is shown to no one."""
+        """Everything posted in a deleted group is gone: it stops counting for anyone."""
+        await local.set_group(data.id, "deleted")
+        moved = await scorer.restamp({"group_id": data.id}, {"group_state": "deleted"})
         await local.drop_group(data.id)
+        log.info(
+            "profiles.expertise.group_restamped", group_id=data.id, state="deleted", sources=moved
+        )
 
     @d.on(MembershipChanged)
     async def membership_changed(event: Event, data: MembershipChanged) -> None:
@@ -189,7 +242,7 @@ def build_dispatcher(
         await endorsement(data, False)
 
     if batch is not None:
-        d.on_batch(*SCORING_MODELS)(batch_handler(batch, local))
+        d.on_batch(*SCORING_MODELS)(batch_handler(batch, local, scorer))
     return d
 
 
@@ -211,7 +264,7 @@ BatchItems = list[tuple[Event, Any]]
 
 
 def batch_handler(
-    batch: BatchScorer, local: LocalCopies
+    batch: BatchScorer, local: LocalCopies, scorer: Scorer
 ) -> Callable[[BatchItems], Awaitable[None]]:
     """The batched path of the scoring events (batch.py); same effects as their handlers."""
 
@@ -236,6 +289,8 @@ def batch_handler(
                 continue
             if (found := signal(data)) is not None:
                 signals.append(found)
+            if (restamp := restamp_question(scorer, data)) is not None:
+                effects.append(restamp)
             if isinstance(data, AnswerCreated):
                 answers.append((data.question_id, data.author_id))
             elif (closed := closing(data)) is not None:
@@ -246,6 +301,7 @@ def batch_handler(
             elif (effect := local_effect(local, data)) is not None:
                 effects.append(effect)
                 run = None
+        await stamp(local, signals)
         await batch.apply(signals, endorsements)
         # Local copies change by set-like writes. "X answered Q" goes first, for the whole
         # batch at once: every other effect reads those facts rather than their order

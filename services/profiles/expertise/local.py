@@ -11,6 +11,8 @@
   answer is accepted or it is deleted, and leaves one person's set when they answer it.
 - `group_members`: `_id = "<group_id>:<user_id>"` for active memberships (and owners).
 - `follows`: the follow documents (`<follower>:<person|topic>:<target>`).
+- `groups`: each group's current visibility (`revision` from its events) or `deleted`, so
+  that evidence follows a group that turns private, public again, or is deleted.
 
 Every write is set-like (`$set`, `$addToSet`, `$pull`, upsert, insert-if-absent, delete by
 id), so a redelivered event changes nothing.
@@ -30,6 +32,7 @@ ANSWERERS = "answerers"
 OPEN_REQUESTS = "open_requests"
 GROUP_MEMBERS = "group_members"
 FOLLOWS = "follows"
+GROUPS = "groups"
 # Rounds of re-reading a request's facts before giving up (the event is retried).
 MAX_SETTLE_ROUNDS = 50
 
@@ -41,6 +44,7 @@ class LocalCopies:
         self.open_requests = store.collection(OPEN_REQUESTS)
         self.members = store.collection(GROUP_MEMBERS)
         self.follows = store.collection(FOLLOWS)
+        self.groups = store.collection(GROUPS)
 
     async def prepare(self) -> None:
         await self.questions.create_index([("author_id", 1)])
@@ -226,6 +230,41 @@ class LocalCopies:
 
     async def drop_group(self, group_id: str) -> None:
         await self.members.delete_many({"group_id": group_id})
+
+    async def set_group(self, group_id: str, state: str, revision: int = 0) -> str:
+        """Record a group's visibility (`public`/`private`) at `revision`, or `deleted`
+        (final); the group's state now, whichever event came last.
+
+        A group's events share its key, so they arrive in order; only a redelivered,
+        older one meets a newer revision here, and changes nothing.
+        """
+        final = state == "deleted"
+        newer: dict[str, Any] = {"_id": group_id, "state": {"$ne": "deleted"}}
+        if not final:
+            newer["revision"] = {"$lt": revision}
+        fields: dict[str, Any] = (
+            {"state": state} if final else {"state": state, "revision": revision}
+        )
+        if not (await self.groups.update_one(newer, {"$set": fields})).matched_count:
+            with suppress(DuplicateKeyError):
+                await self.groups.insert_one({"_id": group_id, **fields})
+        doc = await self.groups.find_one({"_id": group_id})
+        return str(doc["state"]) if doc else state
+
+    async def group_states(self, group_ids: set[str]) -> dict[str, str]:
+        """The known state (`public`, `private`, `deleted`) of each of these groups."""
+        if not group_ids:
+            return {}
+        docs = await self.groups.find({"_id": {"$in": sorted(group_ids)}}, projection=["state"])
+        return {d["_id"]: d["state"] for d in docs}
+
+    async def deleted_questions(self, question_ids: set[str]) -> set[str]:
+        if not question_ids:
+            return set()
+        docs = await self.questions.find(
+            {"_id": {"$in": sorted(question_ids)}, "deleted": True}, projection=[]
+        )
+        return {d["_id"] for d in docs}
 
     async def groups_of(self, user_id: str, among: set[str]) -> set[str]:
         """Which of the groups `among` the user is an active member of."""

@@ -78,6 +78,13 @@ class ExpertiseRepository:
     async def prepare(self) -> None:
         await self._expertise.create_index([("topic", 1), ("score_ref", -1), ("_id", 1)])
         await self._expertise.create_index([("person_id", 1), ("score_ref", -1)])
+        # A group's or a question's change of state reaches the sources under it.
+        await self._sources.create_index([("group_id", 1)])
+        await self._sources.create_index([("question_id", 1)])
+
+    async def source_ids(self, filter: dict[str, Any]) -> list[str]:
+        """The ids of the sources matching `filter` (the posts of a group, say)."""
+        return [d["_id"] for d in await self._sources.find(filter, projection=[])]
 
     async def update_source(self, source_id: str, update: dict[str, Any]) -> dict[str, Any]:
         """Apply a set-like update to a source (created if new); its new state."""

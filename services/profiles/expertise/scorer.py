@@ -24,6 +24,14 @@ class Scorer:
         h = self._repo.half_life_days
         await self._project(src, source_id, domain.source_contribution(source_id, src, h))
 
+    async def restamp(self, filter: dict[str, Any], fields: dict[str, Any]) -> int:
+        """Set `fields` on every source matching `filter` and project each again (a group
+        turned private or was deleted, a question was deleted); how many there were."""
+        source_ids = await self._repo.source_ids(filter)
+        for source_id in source_ids:
+            await self.source((source_id, {"$set": fields}))
+        return len(source_ids)
+
     async def endorsement(
         self,
         *,

@@ -169,6 +169,10 @@ class ExpertiseService:
             for d, person in pairs
         ]
 
+    async def _names_of(self, topics: list[str]) -> list[list[str]]:
+        """Each topic's names in the skills taxonomy (`k8s`: kubernetes and its aliases)."""
+        return [await self._repo.topic_names(topic) for topic in topics]
+
     async def for_question(self, caller: Principal, question_id: str) -> list[dict[str, Any]]:
         """Who to ask: experts in the question's topics, the less loaded first."""
         q = await self._local.question(question_id)
@@ -183,9 +187,11 @@ class ExpertiseService:
         scores: dict[str, float] = {}
         found: dict[str, list[tuple[dict[str, Any], dict[str, Any]]]] = {}
         viewer = self.viewer(caller)
-        for topic in q.get("topics", [])[:QUESTION_TOPICS]:
+        # A question tagged `k8s` and `kubernetes` asks about one skill, counted once.
+        named = await self._names_of(q.get("topics", [])[:QUESTION_TOPICS])
+        for names in {names[0]: names for names in named}.values():
             for d, person in await self.ranked(
-                viewer, topic, CANDIDATES_PER_TOPIC, exclude=exclude
+                viewer, names, CANDIDATES_PER_TOPIC, exclude=exclude
             ):
                 scores[person["_id"]] = scores.get(person["_id"], 0.0) + self._score(
                     d["score_ref"], now
@@ -223,8 +229,8 @@ class ExpertiseService:
         exclude = followed | {person_id}
         reasons: dict[str, dict[str, Any]] = {}
         viewer = self.viewer(caller)
-        for topic in topics:
-            for _, person in await self.ranked(viewer, topic, 5, exclude=exclude):
+        for topic, names in zip(topics, await self._names_of(topics), strict=True):
+            for _, person in await self.ranked(viewer, names, 5, exclude=exclude):
                 reasons.setdefault(person["_id"], {"reason": "expert", "topic": topic})
         if me.get("department"):
             colleagues = await self._people.find(

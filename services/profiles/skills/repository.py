@@ -26,6 +26,8 @@ class SkillRepository:
     async def prepare(self) -> None:
         await self.skills.create_index([("aliases", 1)])
         await self.person_skills.create_index([("person_id", 1), ("removed", 1)])
+        # The directory's `?skill=` filter reads by skill.
+        await self.person_skills.create_index([("skill_id", 1), ("removed", 1)])
         await self.endorsements.create_index([("person_id", 1), ("active", 1)])
 
     # taxonomy
