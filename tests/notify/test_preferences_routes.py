@@ -66,6 +66,9 @@ async def test_preferences_round_trip_with_org_defaults(
         {"channels": {"nonsense": {"email": True}}},
         {"channels": {"mention": {"sms": True}}},
         {"channels": {"mention": {"email": "yes please"}}},
+        # Nothing can silence announcements: "off" would be stored and then ignored.
+        {"channels": {"announcement": {"email": False}}},
+        {"channels": {"announcement": {"in_app": True, "push": False}}},
         {"digest": "hourly"},
         {"quiet_hours": {"start": "25:00", "end": "07:00"}},
         {"quiet_hours": {"start": "22:00"}},
@@ -100,7 +103,7 @@ async def test_mutes_and_switches_apply_but_critical_bypasses_them(
         "muted_groups": [group],
         "channels": {
             "follower": {"in_app": False, "email": False, "push": False},
-            "announcement": {"in_app": False},
+            "announcement": {"in_app": True},  # on is accepted (it changes nothing)
         },
     }
     assert (await client.put(PREFS, headers=headers, json=prefs)).status_code == 200

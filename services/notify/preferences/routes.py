@@ -11,7 +11,13 @@ from fastapi.routing import APIRoute
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator
 
 from services.notify.preferences import examples
-from services.notify.preferences.domain import CHANNELS, DEFAULT_CHANNELS, TYPES, pref_key
+from services.notify.preferences.domain import (
+    CHANNELS,
+    CRITICAL_TYPES,
+    DEFAULT_CHANNELS,
+    TYPES,
+    pref_key,
+)
 from services.notify.preferences.repository import (
     DIRECTORY_EMAIL,
     PreferenceRepository,
@@ -45,6 +51,15 @@ def _known_types(value: dict[str, ChannelSwitches]) -> dict[str, ChannelSwitches
     unknown = sorted(set(value) - set(TYPES))
     if unknown:
         raise ValueError(f"unknown notification types: {', '.join(unknown)}")
+    # Saying "off" for a type nothing can silence would be stored and then ignored: the
+    # person (or admin) would believe something that is not so.
+    refused = sorted(
+        t for t in set(value) & CRITICAL_TYPES if False in value[t].model_dump().values()
+    )
+    if refused:
+        raise ValueError(
+            f"{', '.join(refused)} always reach every channel and cannot be turned off"
+        )
     return value
 
 
