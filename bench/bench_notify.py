@@ -26,6 +26,9 @@
     frame arriving at the client. p50/p95 per backend.
 (c) unread count: GET /api/v1/notifications/unread-count through the whole app (ASGI, auth
     included) and the repository read alone, p50/p95.
+(d) mark one read: the repository's `mark_one` (the op recorded, the notification marked,
+    its group and the counter counted down exactly once: readstate.py), p50/p95, against
+    the bare write that marks a notification read and counts nothing (the engine's floor).
 Prints markdown tables; stops if (a) finds fewer notifications stored than events handled.
 """
 
@@ -314,6 +317,49 @@ async def bench_unread(settings: CanteenSettings, reads: int) -> tuple[list[floa
     return via_http, direct
 
 
+async def bench_mark(settings: CanteenSettings, n: int) -> tuple[list[float], list[float]]:
+    """(d): `mark_one` n times, then the bare marking write n times, on one recipient."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    store = make_store(settings, "notify-mark")
+    repo = InboxRepository(store)
+    await repo.prepare()
+    now, user = datetime.now(UTC), f"marker-{uuid.uuid4().hex[:8]}"
+    docs = [
+        {
+            "_id": f"{user}-{i}",
+            "recipient_id": user,
+            "group_id": f"{user}-g",
+            "seq": i + 1,
+            "read_at": None,
+            "seen_at": None,
+            "hidden": False,
+            "in_app": True,
+            "created_at": now,
+        }
+        for i in range(2 * n)
+    ]
+    await repo.notifications.insert_many(docs)
+    base = {"recipient_id": user, "count": 2 * n, "unread": 2 * n}
+    await repo.groups.insert_one({"_id": f"{user}-g", **base, "_v": 2 * n})
+    await repo.counters.insert_one({"_id": user, "seq": 2 * n, "unread": 2 * n, "unseen": 2 * n})
+    marks, bare = [], []
+    for i in range(n):
+        t = time.perf_counter()
+        await repo.mark_one(user, f"{user}-{i}", now)
+        marks.append((time.perf_counter() - t) * 1000)
+    for i in range(n, 2 * n):
+        t = time.perf_counter()
+        await repo.notifications.find_one_and_update(
+            {"_id": f"{user}-{i}", "read_at": None}, {"$set": {"read_at": now}}
+        )
+        bare.append((time.perf_counter() - t) * 1000)
+    unread = (await repo.counter(user))["unread"]
+    await store.close()
+    if unread != n:
+        raise SystemExit(f"(d): the counter says {unread} unread, {n} expected")
+    return marks, bare
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--kafka", default=os.environ.get("CANTEEN_TEST_KAFKA_BOOTSTRAP_SERVERS"))
@@ -321,6 +367,7 @@ async def main() -> None:
     parser.add_argument("-n", type=int, default=3000, help="events for the throughput run")
     parser.add_argument("--latency", type=int, default=200, help="events for the SSE run")
     parser.add_argument("--reads", type=int, default=2000)
+    parser.add_argument("--marks", type=int, default=500, help="mark-one calls for (d)")
     parser.add_argument("--only", choices=["embedded", "external"], default=None)
     parser.add_argument("--warm", action="store_true", help="recipients have full counters already")
     args = parser.parse_args()
@@ -331,7 +378,7 @@ async def main() -> None:
         backends.append(("external", "Kafka + FerretDB"))
     backends = [b for b in backends if args.only in (None, b[0])]
     with tempfile.TemporaryDirectory() as tmp:
-        rows_t, rows_l, rows_u = [], [], []
+        rows_t, rows_l, rows_u, rows_m = [], [], [], []
         for backend, label in backends:
             s = settings_for(args, backend, Path(tmp) / f"{backend}-t")
             wall, cpu, drained, steady = await bench_throughput(s, args.n, warm=args.warm)
@@ -369,6 +416,13 @@ async def main() -> None:
                 f"| {label} | {statistics.median(via):.2f} | {pct(via, 0.95):.2f} | "
                 f"{statistics.median(direct):.2f} | {pct(direct, 0.95):.2f} |"
             )
+            marks, bare = await bench_mark(
+                settings_for(args, backend, Path(tmp) / f"{backend}-m"), args.marks
+            )
+            rows_m.append(
+                f"| {label} | {args.marks} | {statistics.median(marks):.2f} | "
+                f"{pct(marks, 0.95):.2f} | {statistics.median(bare):.2f} | {pct(bare, 0.95):.2f} |"
+            )
     print("### (a) Notification-producing events per second (one process)\n")
     print(
         "| backend | events | events/s (wall, from start) | events/s (running) "
@@ -384,6 +438,10 @@ async def main() -> None:
     print("| backend | HTTP p50 | HTTP p95 | store read p50 | store read p95 |")
     print("|---|---:|---:|---:|---:|")
     print("\n".join(rows_u))
+    print("\n### (d) Mark one notification read (ms)\n")
+    print("| backend | marks | mark_one p50 | mark_one p95 | bare write p50 | bare write p95 |")
+    print("|---|---:|---:|---:|---:|---:|")
+    print("\n".join(rows_m))
 
 
 if __name__ == "__main__":

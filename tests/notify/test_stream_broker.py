@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 
 from services.notify.inbox.repository import InboxRepository
-from services.notify.stream.broker import Broker, Subscriber
+from services.notify.stream.broker import PASSED_KEPT, Broker, Subscriber
+from services.notify.stream.routes import _event
 from shared.backends import make_store
 from shared.settings import CanteenSettings
 from shared.store.port import DocumentStore
@@ -93,11 +94,26 @@ def test_a_gap_that_never_fills_holds_only_for_the_hold() -> None:
     ana.release(now=12.0)  # seq 1 never came; seq 3 may still: each waits its own hold
     assert sent_ids(ana) == ["n2"]
     assert ana.waiting_until == 13.0
-    # seq 1 landing now is too late for this stream (it is in the inbox list)
-    assert ana.offer(note("n1", "ana", 1), now=12.5) is False
+    # seq 1 landing now is still sent, as `late` (no SSE id: Last-Event-ID stays at 2)
+    assert ana.offer(note("n1", "ana", 1), now=12.5) is True
+    assert [(kind, doc["_id"]) for kind, doc in drain(ana)] == [("late", "n1")]
+    assert ana.offer(note("n1", "ana", 1), now=12.6) is False  # a tick re-reading it
     ana.release(now=13.0)
     assert sent_ids(ana) == ["n4"]
     assert ana.waiting_until is None
+    # seq 3, passed over at 13.0, lands hidden: nothing is sent, and it is forgotten
+    assert ana.offer(note("n3", "ana", 3, hidden=True), now=13.5) is True
+    assert drain(ana) == [] and ana.passed == {}
+
+
+def test_a_stream_remembers_only_the_newest_passed_over_seqs() -> None:
+    ana = Subscriber("ana", floor=0, hold_seconds=1.0)
+    ana.offer(note("far", "ana", PASSED_KEPT * 3), now=0.0)
+    ana.release(now=5.0)
+    assert list(ana.passed) == list(range(PASSED_KEPT * 2, PASSED_KEPT * 3))
+    ana.offer(note("next", "ana", PASSED_KEPT * 3 + 5), now=6.0)
+    ana.release(now=10.0)
+    assert len(ana.passed) == PASSED_KEPT and max(ana.passed) == PASSED_KEPT * 3 + 4
 
 
 def test_notifications_not_shown_close_gaps_without_being_sent() -> None:
@@ -127,3 +143,19 @@ async def test_a_tick_fills_the_gap_before_a_local_write_goes_out(
     assert await broker.tick() is True
     assert sent_ids(ana) == ["n1", "n3"]
     assert ana.held == {}
+
+
+def test_a_late_frame_carries_no_sse_id() -> None:
+    """Browsers keep the last id they got when a frame has none: resuming stays exact."""
+    doc = note("n1", "ana", 7) | {
+        "target": {"type": "post", "id": "p1"},
+        "group_id": "g1",
+        "title": "Follower",
+        "summary": "Bo followed you",
+        "link": "/people/bo",
+        "critical": False,
+    }
+    on_time, late = _event(doc).decode(), _event(doc, late=True).decode()
+    assert on_time.startswith("id: 7\nevent: notification\ndata: ")
+    assert late.startswith("event: notification\ndata: ") and "id:" not in late.split("data:")[0]
+    assert on_time.split("data: ")[1] == late.split("data: ")[1]

@@ -38,6 +38,7 @@ from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+from services.notify.inbox.readstate import PRIVATE_FIELDS, ReadState
 from shared.events.envelope import Event
 from shared.outbox import outbox_records
 from shared.outbox.records import strip_outbox
@@ -94,7 +95,8 @@ def shown(doc: dict[str, Any]) -> bool:
 
 
 def clean(doc: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in strip_outbox(doc).items() if k != "_applied"}
+    hidden = {"_applied", *PRIVATE_FIELDS}
+    return {k: v for k, v in strip_outbox(doc).items() if k not in hidden}
 
 
 def applied_ids(doc: dict[str, Any]) -> list[str]:
@@ -146,6 +148,7 @@ class InboxRepository:
         self.group_actors = store.collection(GROUP_ACTORS)
         self.counters = store.collection(COUNTERS)
         self.outbox = store.collection(OUTBOX)
+        self.read_state = ReadState(self.notifications, self.groups, self.counters)
 
     async def prepare(self) -> None:
         n = self.notifications
@@ -541,61 +544,20 @@ class InboxRepository:
         )
         return [clean(d) for d in docs]
 
-    # read state ------------------------------------------------------------------------
+    # read state (readstate.py: each decrement exactly once, even across a crash) -------
 
     async def mark_one(self, user_id: str, nid: str, now: datetime) -> dict[str, Any] | None:
         """Mark read; the doc as it was before, or None if unknown/not the user's/already."""
-        doc = await self.notifications.find_one_and_update(
-            {"_id": nid, "recipient_id": user_id, "read_at": None, **VISIBLE},
-            {"$set": {"read_at": now}},
-            return_new=False,
-        )
-        if doc is not None:
-            await self.groups.update_one({"_id": doc["group_id"]}, {"$inc": {"unread": -1}})
-            await self.counters.update_one({"_id": user_id}, {"$inc": {"unread": -1}})
-        return doc
+        return await self.read_state.mark_one(user_id, nid, now)
 
     async def mark_group(self, user_id: str, group_id: str, now: datetime) -> int:
-        n = await self._mark_in_group(user_id, group_id, now)
-        if n:
-            await self.counters.update_one({"_id": user_id}, {"$inc": {"unread": -n}})
-        return n
+        return await self.read_state.mark_group(user_id, group_id, now)
 
     async def mark_all(self, user_id: str, now: datetime) -> int:
-        """Mark read group by group. A notification may be written to a group meanwhile
-        (its +1 before or after our write), so a group's unread never takes an absolute
-        value: it goes down by exactly what was marked in it, like the counter."""
-        unread = await self.notifications.find(
-            {"recipient_id": user_id, "read_at": None, **VISIBLE}, projection=["group_id"]
-        )
-        n = 0
-        for group_id in sorted({d["group_id"] for d in unread}):
-            n += await self._mark_in_group(user_id, group_id, now)
-        if n:
-            await self.counters.update_one({"_id": user_id}, {"$inc": {"unread": -n}})
-        return n
-
-    async def _mark_in_group(self, user_id: str, group_id: str, now: datetime) -> int:
-        """Mark the user's unread notifications in one group read; the group's unread goes
-        down by the number this write changed (the group exists: it is written first)."""
-        result = await self.notifications.update_many(
-            {"group_id": group_id, "recipient_id": user_id, "read_at": None, **VISIBLE},
-            {"$set": {"read_at": now}},
-        )
-        n = result.modified_count
-        if n:
-            await self.groups.update_one({"_id": group_id}, {"$inc": {"unread": -n}})
-        return n
+        return await self.read_state.mark_all(user_id, now)
 
     async def mark_seen(self, user_id: str, now: datetime) -> int:
-        result = await self.notifications.update_many(
-            {"recipient_id": user_id, "seen_at": None, "created_at": {"$lte": now}, **VISIBLE},
-            {"$set": {"seen_at": now}},
-        )
-        await self.counters.update_one(
-            {"_id": user_id}, {"$inc": {"unseen": -result.modified_count}}
-        )
-        return result.modified_count
+        return await self.read_state.mark_seen(user_id, now)
 
     async def group(self, user_id: str, group_id: str) -> dict[str, Any] | None:
         doc = await self.groups.find_one(
@@ -607,25 +569,7 @@ class InboxRepository:
 
     async def hide_about(self, field: str, value: str) -> int:
         """Hide every notification whose `field` is `value` (a deleted post or item)."""
-        hidden = 0
-        for doc in await self.notifications.find({field: value, "hidden": False}):
-            before = await self.notifications.find_one_and_update(
-                {"_id": doc["_id"], "hidden": False},
-                {"$set": {"hidden": True}},
-                return_new=False,
-            )
-            if before is None or not before.get("in_app", True):
-                continue
-            hidden += 1
-            unread = -1 if before.get("read_at") is None else 0
-            unseen = -1 if before.get("seen_at") is None else 0
-            await self.groups.update_one(
-                {"_id": before["group_id"]}, {"$inc": {"count": -1, "unread": unread}}
-            )
-            await self.counters.update_one(
-                {"_id": before["recipient_id"]}, {"$inc": {"unread": unread, "unseen": unseen}}
-            )
-        return hidden
+        return await self.read_state.hide_about(field, value)
 
 
 def _group_seed(n: dict[str, Any]) -> dict[str, Any]:

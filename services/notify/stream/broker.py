@@ -20,6 +20,9 @@ holds a notification back while an earlier seq is missing, until the missing one
 or `hold_seconds` pass. A seq can be missing for good (a notification not shown in the app
 still takes one; a crash between claiming a seq and writing the notification leaves a
 gap), so the hold is bounded; ticks read hidden notifications too, only to close gaps.
+One that lands after its gap was passed over is still sent, as a `late` event without an
+SSE id: the client's Last-Event-ID stays where it was, so resuming neither skips nor
+repeats anything (the subscriber remembers the last PASSED_KEPT seqs it passed over).
 """
 
 from __future__ import annotations
@@ -38,6 +41,8 @@ from services.notify.inbox.repository import InboxRepository, shown
 log = structlog.get_logger()
 QUEUE_MAX = 1000
 HOLD_SECONDS = 2.0
+# Seqs a stream passed over that may still land (most never will: a crash's gap).
+PASSED_KEPT = 256
 
 
 @dataclass(eq=False)
@@ -52,10 +57,17 @@ class Subscriber:
     held: dict[int, tuple[float, dict[str, Any] | None]] = field(default_factory=dict)
     unread: int | None = None
     overflowed: bool = False
+    # Seqs passed over after the hold (oldest first): one landing later is sent as `late`.
+    passed: dict[int, None] = field(default_factory=dict)
 
     def offer(self, doc: dict[str, Any], now: float | None = None) -> bool:
-        """Take `doc` unless its seq was sent or passed over; whether it was new."""
+        """Take `doc` unless its seq was sent already; whether it was new."""
         seq = int(doc["seq"])
+        if seq in self.passed:
+            del self.passed[seq]
+            if shown(doc):
+                self._put(("late", doc))
+            return True
         if seq <= self.floor or seq in self.held:
             return False
         self.held[seq] = (time.monotonic() if now is None else now, doc if shown(doc) else None)
@@ -71,6 +83,9 @@ class Subscriber:
             if seq != self.floor + 1 and now - arrived < self.hold_seconds:
                 return  # an earlier seq may still land
             del self.held[seq]
+            self.passed.update(dict.fromkeys(range(max(self.floor + 1, seq - PASSED_KEPT), seq)))
+            for old in list(self.passed)[: max(0, len(self.passed) - PASSED_KEPT)]:
+                del self.passed[old]
             self.floor = seq
             if doc is not None:
                 self._put(("notification", doc))

@@ -42,7 +42,9 @@ class StreamToken(BaseModel):
     expires_in: int
 
 
-def _event(doc: dict[str, Any]) -> bytes:
+def _event(doc: dict[str, Any], *, late: bool = False) -> bytes:
+    """An SSE frame; a late one (its seq passed over) carries no id, so the client's
+    Last-Event-ID does not move back."""
     data = {
         "id": doc["_id"],
         "type": doc["type"],
@@ -56,6 +58,8 @@ def _event(doc: dict[str, Any]) -> bytes:
         "created_at": doc["created_at"],
         "seq": doc["seq"],
     }
+    if late:
+        return b"event: notification\ndata: %s\n\n" % orjson.dumps(data)
     return b"id: %d\nevent: notification\ndata: %s\n\n" % (doc["seq"], orjson.dumps(data))
 
 
@@ -149,7 +153,10 @@ def build_router(
                 except TimeoutError:
                     yield b": ping\n\n"
                     continue
-                yield _event(value) if kind == "notification" else _unread(value)
+                if kind == "unread":
+                    yield _unread(value)
+                else:
+                    yield _event(value, late=kind == "late")
         finally:
             broker.unsubscribe(sub)
             log.info("notify.stream.closed")

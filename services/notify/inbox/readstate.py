@@ -1,0 +1,216 @@
+"""Reading, seeing and hiding notifications: the counts go down exactly once, even across
+a crash.
+
+Marking read (or seen, or hiding) writes the notifications first, then decrements their
+groups' and the recipient's counts: documents apart, with no multi-document transactions.
+A crash, or a store error, between those writes must not leave the counts too high for
+good (a retry finds the notifications already read, and would change nothing). So:
+
+- every mark is an *operation* with an id. Before touching the notifications it records
+  itself on the recipient's counter (`_pending.<op>`: kind and time); the notifications it
+  marks carry its id (`read_op` / `seen_op`);
+- each decrement is a compare-and-swap on the document's `_rv` that also adds the op id to
+  the document's `_reads` (its last READS_KEPT op ids), and skips a document that already
+  names it: applying an op twice changes nothing;
+- the counter's decrement, last, removes `_pending.<op>` in the same write.
+
+An op still pending a minute after it began was interrupted: the recipient's next mark (of
+any kind) finishes it first, counting what it marked from the notifications that carry its
+id. Ops are finished before new ones add ids, so `_reads` never forgets an op that is
+still pending. Hiding (a deleted post or item) uses the notification's own id as its op and
+is finished by the event's redelivery: `hide_done` says a hidden notification's counts are
+settled.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import Counter
+from datetime import datetime, timedelta
+from typing import Any
+
+from shared.store.port import Collection
+
+# Op ids a group or counter remembers; pending ops are finished before new ones begin, so
+# this only has to cover the ops of one person racing with themselves (two tabs).
+READS_KEPT = 64
+# An op this old that is still pending was interrupted (a mark takes milliseconds).
+STALE_AFTER = timedelta(minutes=1)
+MAX_ATTEMPTS = 100
+VISIBLE = {"hidden": False, "in_app": True}
+PRIVATE_FIELDS = ("_reads", "_rv", "_pending")
+
+
+class ReadState:
+    def __init__(self, notifications: Collection, groups: Collection, counters: Collection):
+        self.notifications = notifications
+        self.groups = groups
+        self.counters = counters
+
+    # marks -------------------------------------------------------------------------------
+
+    async def mark_one(self, user_id: str, nid: str, now: datetime) -> dict[str, Any] | None:
+        """Mark read; the doc as it was before, or None if unknown/not the user's/already."""
+        op = await self._begin(user_id, "read", now)
+        doc = await self.notifications.find_one_and_update(
+            {"_id": nid, "recipient_id": user_id, "read_at": None, **VISIBLE},
+            {"$set": {"read_at": now, "read_op": op}},
+            return_new=False,
+        )
+        await self._finish(user_id, op, "unread", Counter([doc["group_id"]] if doc else []))
+        return doc
+
+    async def mark_group(self, user_id: str, group_id: str, now: datetime) -> int:
+        op = await self._begin(user_id, "read", now)
+        n = await self._mark_in_group(user_id, group_id, op, now)
+        await self._finish(user_id, op, "unread", Counter({group_id: n}))
+        return n
+
+    async def mark_all(self, user_id: str, now: datetime) -> int:
+        """Mark read group by group: each group's unread goes down by exactly what was
+        marked in it (a notification may be added to it meanwhile), like the counter."""
+        op = await self._begin(user_id, "read", now)
+        unread = await self.notifications.find(
+            {"recipient_id": user_id, "read_at": None, **VISIBLE}, projection=["group_id"]
+        )
+        marked: Counter[str] = Counter()
+        for group_id in sorted({d["group_id"] for d in unread}):
+            marked[group_id] = await self._mark_in_group(user_id, group_id, op, now)
+        await self._finish(user_id, op, "unread", marked)
+        return sum(marked.values())
+
+    async def mark_seen(self, user_id: str, now: datetime) -> int:
+        op = await self._begin(user_id, "seen", now)
+        result = await self.notifications.update_many(
+            {"recipient_id": user_id, "seen_at": None, "created_at": {"$lte": now}, **VISIBLE},
+            {"$set": {"seen_at": now, "seen_op": op}},
+        )
+        await self._finish(user_id, op, "unseen", Counter(), total=result.modified_count)
+        return result.modified_count
+
+    async def _mark_in_group(self, user_id: str, group_id: str, op: str, now: datetime) -> int:
+        result = await self.notifications.update_many(
+            {"group_id": group_id, "recipient_id": user_id, "read_at": None, **VISIBLE},
+            {"$set": {"read_at": now, "read_op": op}},
+        )
+        return result.modified_count
+
+    # ops ---------------------------------------------------------------------------------
+
+    async def _begin(self, user_id: str, kind: str, now: datetime) -> str:
+        """Finish the person's interrupted ops, then record a new one; its id."""
+        await self.finish_interrupted(user_id, now)
+        op = "o" + uuid.uuid4().hex  # a plain field name: `_pending.<op>`
+        # No counter: the person never had a notification, and no mark will find one.
+        await self.counters.update_one(
+            {"_id": user_id}, {"$set": {f"_pending.{op}": {"kind": kind, "at": now}}}
+        )
+        return op
+
+    async def finish_interrupted(self, user_id: str, now: datetime) -> int:
+        """Finish the person's ops that began over a minute ago and never ended; how many."""
+        docs = await self.counters.find({"_id": user_id}, limit=1, projection=["_pending"])
+        pending = (docs[0] if docs else {}).get("_pending") or {}
+        stale = [op for op, p in pending.items() if p["at"] <= now - STALE_AFTER]
+        for op in stale:
+            kind = pending[op]["kind"]
+            field = "read_op" if kind == "read" else "seen_op"
+            marked = await self.notifications.find(
+                {"recipient_id": user_id, field: op}, projection=["group_id"]
+            )
+            if kind == "read":
+                await self._finish(user_id, op, "unread", Counter(d["group_id"] for d in marked))
+            else:
+                await self._finish(user_id, op, "unseen", Counter(), total=len(marked))
+        return len(stale)
+
+    async def _finish(
+        self,
+        user_id: str,
+        op: str,
+        field: str,
+        per_group: Counter[str],
+        *,
+        total: int | None = None,
+    ) -> None:
+        """Decrement each group's `field` by its count and the counter by the total, each
+        once for this op; the counter's write ends the op."""
+        for group_id, n in sorted(per_group.items()):
+            if n:
+                await self._decrement(self.groups, group_id, op, {field: -n})
+        n = sum(per_group.values()) if total is None else total
+        await self._decrement(
+            self.counters, user_id, op, {field: -n} if n else {}, unset=f"_pending.{op}"
+        )
+
+    async def _decrement(
+        self,
+        collection: Collection,
+        doc_id: str,
+        op: str,
+        inc: dict[str, int],
+        *,
+        unset: str | None = None,
+    ) -> None:
+        """Apply `inc` to one document unless it names `op` already (compare-and-swap on
+        `_rv`); `unset` a field in the same write."""
+        for _ in range(MAX_ATTEMPTS):
+            found = await collection.find({"_id": doc_id}, limit=1, projection=["_reads", "_rv"])
+            if not found:
+                return
+            doc = found[0]
+            reads = str(doc.get("_reads") or "").split()
+            if op in reads:
+                if unset:
+                    await collection.update_one({"_id": doc_id}, {"$unset": {unset: ""}})
+                return
+            update: dict[str, Any] = {
+                "$inc": {**inc, "_rv": 1},
+                "$set": {"_reads": " ".join([*reads, op][-READS_KEPT:])},
+            }
+            if unset:
+                update["$unset"] = {unset: ""}
+            result = await collection.update_one({"_id": doc_id, "_rv": doc.get("_rv")}, update)
+            if result.matched_count:
+                return
+        raise RuntimeError(f"{doc_id} kept changing while its counts went down (retry)")
+
+    # hiding ------------------------------------------------------------------------------
+
+    async def hide_about(self, field: str, value: str) -> int:
+        """Hide every notification whose `field` is `value` (a deleted post or item); how
+        many this call hid. Notifications hidden before whose counts a crash left
+        unsettled are settled too (a redelivered event)."""
+        hidden = 0
+        docs = await self.notifications.find(
+            {field: value, "hide_done": {"$ne": True}}, projection=["hidden", "hide_done"]
+        )
+        for doc in docs:
+            if doc.get("hidden") and "hide_done" not in doc:
+                continue  # hidden before ops existed, its counts settled then
+            if not doc.get("hidden"):
+                result = await self.notifications.update_one(
+                    {"_id": doc["_id"], "hidden": False},
+                    {"$set": {"hidden": True, "hide_done": False}},
+                )
+                hidden += result.modified_count
+            # Hidden, its read and seen states cannot change any more: read them now.
+            after = await self.notifications.find_one({"_id": doc["_id"]})
+            if after is None:
+                continue
+            if after.get("in_app", True):
+                await self._unhook(after)
+            await self.notifications.update_one(
+                {"_id": after["_id"]}, {"$set": {"hide_done": True}}
+            )
+        return hidden
+
+    async def _unhook(self, doc: dict[str, Any]) -> None:
+        """Take a hidden notification out of its group's and recipient's counts (once)."""
+        unread = -1 if doc.get("read_at") is None else 0
+        unseen = -1 if doc.get("seen_at") is None else 0
+        op = f"h:{doc['_id']}"
+        await self._decrement(self.groups, doc["group_id"], op, {"count": -1, "unread": unread})
+        await self._decrement(
+            self.counters, doc["recipient_id"], op, {"unread": unread, "unseen": unseen}
+        )
