@@ -26,6 +26,7 @@ from typing import Any
 from shared.settle import settle
 from shared.store.errors import DuplicateKeyError
 from shared.store.port import DocumentStore
+from shared.store.reads import find_by_ids
 
 QUESTIONS = "questions"
 ANSWERERS = "answerers"
@@ -255,16 +256,15 @@ class LocalCopies:
         """The known state (`public`, `private`, `deleted`) of each of these groups."""
         if not group_ids:
             return {}
-        docs = await self.groups.find({"_id": {"$in": sorted(group_ids)}}, projection=["state"])
-        return {d["_id"]: d["state"] for d in docs}
+        docs = await find_by_ids(self.groups, group_ids, projection=["state"])
+        return {gid: d["state"] for gid, d in docs.items()}
 
     async def deleted_questions(self, question_ids: set[str]) -> set[str]:
+        """Which of these questions are deleted (read by `_id` alone: the fast path)."""
         if not question_ids:
             return set()
-        docs = await self.questions.find(
-            {"_id": {"$in": sorted(question_ids)}, "deleted": True}, projection=[]
-        )
-        return {d["_id"] for d in docs}
+        docs = await find_by_ids(self.questions, question_ids, projection=["deleted"])
+        return {qid for qid, d in docs.items() if d.get("deleted")}
 
     async def groups_of(self, user_id: str, among: set[str]) -> set[str]:
         """Which of the groups `among` the user is an active member of."""
