@@ -155,6 +155,29 @@ async def test_quiet_hours_hold_immediate_email_until_they_end(
     assert sink.with_id("<n-n6@canteen.local>") == []
 
 
+async def test_a_mail_held_by_quiet_hours_is_withdrawn_if_its_notification_is_hidden(
+    mail_client: httpx.AsyncClient, store: DocumentStore, smtp: tuple[Sink, int]
+) -> None:
+    """Held until quiet hours end; meanwhile its post is deleted (or its group turned
+    private): when it falls due it is withdrawn, never sent."""
+    sink, _ = smtp
+    now = datetime.now(UTC)
+    quiet = {
+        "start": (now - timedelta(hours=1)).strftime("%H:%M"),
+        "end": (now + timedelta(hours=2)).strftime("%H:%M"),
+    }
+    await store.collection("preferences").insert_one({**ANA, "quiet_hours": quiet})
+    await deliver(store, notification("n11", "ana"))
+    mails = store.collection(EMAIL_OUTBOX)
+    held = await eventually(lambda: mails.find_one({"_id": "n:n11", "state": "pending"}))
+    await store.collection("notifications").update_one({"_id": "n11"}, {"$set": {"hidden": True}})
+    # Quiet hours end (the mail falls due).
+    await mails.update_one({"_id": held["_id"]}, {"$set": {"next_attempt_at": now}})
+    gone = await eventually(lambda: mails.find_one({"_id": "n:n11", "state": "withdrawn"}))
+    assert gone["attempts"] == held["attempts"]
+    assert sink.with_id("<n-n11@canteen.local>") == []
+
+
 async def test_email_off_or_no_address_sends_nothing(
     mail_client: httpx.AsyncClient, store: DocumentStore, smtp: tuple[Sink, int]
 ) -> None:

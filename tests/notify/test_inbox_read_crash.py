@@ -153,3 +153,23 @@ async def test_a_hide_interrupted_before_its_counts_is_settled_by_the_redelivery
     # And through the handler, as the bus redelivers it.
     await dispatcher(new_event(deleted(other, "dee")))
     assert await _counts(store, ana) == after
+
+
+async def test_the_sweep_finishes_ops_of_people_who_do_not_mark_again(
+    notify_stores: NotifyStores,
+) -> None:
+    store, inbox, _, ana, _ = await _setup(notify_stores)
+    rs = inbox.repo.read_state
+    now = datetime.now(UTC)
+    op = await rs._begin(ana, "seen", now)
+    await store.collection(NOTIFICATIONS).update_many(
+        {"recipient_id": ana}, {"$set": {"seen_at": now, "seen_op": op}}
+    )
+    assert await rs.sweep(now) == 0  # not stale yet: its own writer may still finish it
+    assert (await _counts(store, ana))["counter"] == (4, 4)
+    assert await rs.sweep(now + STALE_AFTER + timedelta(seconds=1)) == 1
+    after = await _counts(store, ana)
+    assert _consistent(after) and after["counter"] == (4, 0) and after["pending"] == []
+    counter = await store.collection(COUNTERS).find_one({"_id": ana})
+    assert counter is not None and counter["_pending_n"] == 0  # the sweep skips it now
+    assert await rs.sweep(now + 2 * STALE_AFTER) == 0

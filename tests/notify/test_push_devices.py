@@ -233,6 +233,36 @@ async def test_payload_too_large_keeps_the_device(
     assert not [e for e in logs if e["event"] == "notify.push.device_pruned"]
 
 
+async def test_a_push_held_by_quiet_hours_is_withdrawn_if_its_notification_is_hidden(
+    push_client: httpx.AsyncClient, store: DocumentStore, push_service: PushService, login: Login
+) -> None:
+    """Held until quiet hours end; its post is deleted meanwhile: the phone gets nothing."""
+    ana = await login("ana")
+    phone = Browser(f"{push_service.origin}/push/ana-quiet")
+    r = await push_client.post("/api/v1/devices", json=phone.subscription(), headers=ana)
+    assert r.status_code == 201
+    now = datetime.now(UTC)
+    quiet = {
+        "start": (now - timedelta(hours=1)).strftime("%H:%M"),
+        "end": (now + timedelta(hours=2)).strftime("%H:%M"),
+    }
+    saved = await push_client.put(
+        "/api/v1/notification-preferences",
+        json={"quiet_hours": quiet, "time_zone": "UTC"},
+        headers=ana,
+    )
+    assert saved.status_code == 200, saved.text
+    await deliver(store, notification("pq", "ana"))
+    queue = store.collection(PUSH_QUEUE)
+    held = await eventually(lambda: queue.find_one({"_id": "pq", "state": "pending"}))
+    assert held["next_attempt_at"] > now + timedelta(hours=1)
+    await store.collection("notifications").update_one({"_id": "pq"}, {"$set": {"hidden": True}})
+    await queue.update_one({"_id": "pq"}, {"$set": {"next_attempt_at": now}})  # quiet hours end
+    done = await eventually(lambda: queue.find_one({"_id": "pq", "state": "done"}))
+    assert done["delivered"] == []
+    assert [t for t, _, _ in push_service.received if t == "ana-quiet"] == []
+
+
 async def test_devices_are_private_to_their_owner(
     push_client: httpx.AsyncClient, push_service: PushService, login: Login
 ) -> None:

@@ -16,6 +16,7 @@ from shared.store.errors import DuplicateKeyError
 from shared.store.port import DocumentStore
 
 EMAIL_OUTBOX = "email_outbox"
+NOTIFICATIONS = "notifications"  # the inbox's (read only here)
 LEASE = timedelta(seconds=60)
 MAX_ATTEMPTS = 12
 
@@ -28,6 +29,7 @@ def backoff(attempts: int) -> timedelta:
 class EmailOutbox:
     def __init__(self, store: DocumentStore) -> None:
         self._mails = store.collection(EMAIL_OUTBOX)
+        self._notifications = store.collection(NOTIFICATIONS)
 
     async def prepare(self) -> None:
         await self._mails.create_index([("state", 1), ("next_attempt_at", 1)])
@@ -80,6 +82,23 @@ class EmailOutbox:
             due,
             {"$set": {"state": "sending", "lease_until": now + LEASE}},
             sort=[("next_attempt_at", 1), ("_id", 1)],
+        )
+
+    async def taken_back(self, mail: dict[str, Any]) -> bool:
+        """Whether the notification an immediate mail is about was hidden since it was
+        queued (its post or item deleted, its group deleted or turned private): a mail
+        waiting for quiet hours to end must not tell what the inbox no longer shows."""
+        about = mail.get("about")
+        if mail.get("kind") != "immediate" or not about:
+            return False
+        doc = await self._notifications.find_one({"_id": about})
+        return bool(doc and doc.get("hidden"))
+
+    async def withdrawn(self, mail: dict[str, Any], now: datetime) -> None:
+        """Never sent: what it was about is gone (`taken_back`)."""
+        await self._mails.update_one(
+            _own_lease(mail),
+            {"$set": {"state": "withdrawn", "withdrawn_at": now, "lease_until": None}},
         )
 
     async def sent(self, mail: dict[str, Any], now: datetime) -> None:

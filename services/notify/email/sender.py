@@ -102,6 +102,10 @@ class SendWorker:
         mail = await self._outbox.claim(now)
         if mail is None:
             return False
+        if await self._outbox.taken_back(mail):
+            await self._outbox.withdrawn(mail, _now())
+            log.info("notify.email.withdrawn", mail_id=mail["_id"])
+            return True
         try:
             await self._mailer.send(mail["to"], mail["message"])
         except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:

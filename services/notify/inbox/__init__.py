@@ -43,6 +43,8 @@ def install(ctx: NotifyContext) -> Feature:
         routers=[build_router(inbox, ctx.route_class)],
         outbox_collections=[OUTBOX],
         setup=[inbox.repo.prepare, audiences.prepare],
+        # Finishes marks a crash interrupted, for people who do not mark again.
+        background=[inbox.repo.read_state.run],
         subscriptions=[
             Subscription(
                 group=GROUP,

@@ -35,6 +35,7 @@ from shared.events.schemas.activity.social import (
     FollowCreated,
     GroupCreated,
     GroupDeleted,
+    GroupUpdated,
     MembershipChanged,
 )
 from shared.events.schemas.profiles_expertise import ExpertiseChanged
@@ -159,8 +160,21 @@ def build_dispatcher(inbox: Inbox, audiences: Audiences) -> EventDispatcher:
 
     @d.on(GroupDeleted)
     async def group_deleted(event: Event, data: GroupDeleted) -> None:
-        """A deleted group has no members: nothing in it is notified any more."""
+        """A deleted group has no members: nothing in it is notified any more, and what
+        was notified about its content leaves every inbox."""
         await audiences.delete_group(data.id)
+        hidden = await inbox.repo.hide_in_group(data.id)
+        log.info("notify.group.withdrawn", group_id=data.id, hidden=hidden, deleted=True)
+
+    @d.on(GroupUpdated)
+    async def group_updated(event: Event, data: GroupUpdated) -> None:
+        """A group turned private: what its content told non-members leaves their inboxes
+        (the record comes first, so a notification written meanwhile is gated by it)."""
+        state = await audiences.set_visibility(data.id, data.visibility, data.revision)
+        if state == "private" and data.previous_visibility != "private":
+            members = await audiences.members(data.id)
+            hidden = await inbox.repo.hide_in_group(data.id, keep=members)
+            log.info("notify.group.withdrawn", group_id=data.id, hidden=hidden, deleted=False)
 
     @d.on(MembershipChanged)
     async def membership_changed(event: Event, data: MembershipChanged) -> None:

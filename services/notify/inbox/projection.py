@@ -1,7 +1,8 @@
 """Local projections the inbox decides with, so it never calls another service back.
 
-`audiences`: group memberships (`m:<group>:<user>`), deleted groups (`g:<group>`), deleted
-posts (`p:<post>`), deleted answers and comments (`i:<item>`), and experts per topic
+`audiences`: group memberships (`m:<group>:<user>`), deleted groups (`g:<group>`), groups
+that turned private (`v:<group>`, its visibility at a revision), deleted posts
+(`p:<post>`), deleted answers and comments (`i:<item>`), and experts per topic
 (`e:<topic>:<person>`), from activity and profiles events. Writes are plain sets keyed by
 id: replaying an event gives the same state, and per-key bus order (memberships are keyed by
 group) keeps the latest state last.
@@ -9,8 +10,10 @@ group) keeps the latest state last.
 
 from __future__ import annotations
 
+from contextlib import suppress
 from typing import Any
 
+from shared.store.errors import DuplicateKeyError
 from shared.store.port import DocumentStore
 from shared.store.reads import find_by_ids
 
@@ -31,6 +34,11 @@ def item_key(item_id: str) -> str:
 def group_key_of(group_id: str) -> str:
     """The id of a deleted group's tombstone."""
     return f"g:{group_id}"
+
+
+def visibility_key(group_id: str) -> str:
+    """The id of a group's visibility record (it "holds" while the group is private)."""
+    return f"v:{group_id}"
 
 
 def member_key(group_id: str, user_id: str) -> str:
@@ -70,6 +78,18 @@ class Audiences:
             {"_id": group_key_of(group_id)}, {"$set": {"kind": "g", "deleted": True}}, upsert=True
         )
 
+    async def set_visibility(self, group_id: str, visibility: str, revision: int) -> str:
+        """Record a group's visibility at `revision`; the newest one recorded (a redelivered
+        older event changes nothing: a group's events share its key, so arrive in order)."""
+        key = visibility_key(group_id)
+        fields = {"kind": "v", "state": visibility, "revision": revision}
+        newer = {"_id": key, "revision": {"$lt": revision}}
+        if not (await self._docs.update_one(newer, {"$set": fields})).matched_count:
+            with suppress(DuplicateKeyError):
+                await self._docs.insert_one({"_id": key, **fields})
+        doc = await self._docs.find_one({"_id": key})
+        return str(doc["state"]) if doc else visibility
+
     async def delete_post(self, post_id: str) -> None:
         await self._docs.update_one(
             {"_id": post_key(post_id)}, {"$set": {"kind": "p", "deleted": True}}, upsert=True
@@ -86,7 +106,7 @@ class Audiences:
         if not ids:
             return set()
         docs = await find_by_ids(self._docs, ids, projection=["state"])
-        return {i for i, d in docs.items() if not i.startswith("m:") or d.get("state") == "active"}
+        return {i for i, d in docs.items() if _holds(i, d)}
 
     async def deleted(self, post_ids: set[str], item_ids: set[str]) -> tuple[set[str], set[str]]:
         """Which of these posts, and which of these items, have a tombstone (one read)."""
@@ -133,3 +153,12 @@ class Audiences:
             )
             out.update((d["person_id"], None) for d in docs)
         return list(out)
+
+
+def _holds(key: str, doc: dict[str, Any]) -> bool:
+    """A tombstone holds by existing; a membership while active; a visibility while private."""
+    if key.startswith("m:"):
+        return doc.get("state") == "active"
+    if key.startswith("v:"):
+        return doc.get("state") == "private"
+    return True

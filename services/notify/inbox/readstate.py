@@ -16,20 +16,27 @@ good (a retry finds the notifications already read, and would change nothing). S
 
 An op still pending a minute after it began was interrupted: the recipient's next mark (of
 any kind) finishes it first, counting what it marked from the notifications that carry its
-id. Ops are finished before new ones add ids, so `_reads` never forgets an op that is
-still pending. Hiding (a deleted post or item) uses the notification's own id as its op and
+id, and a sweep every SWEEP_SECONDS finishes those of people who do not mark again
+(`_pending_n` counts a counter's pending ops, so the sweep reads only those counters).
+Ops are finished before new ones add ids, so `_reads` never forgets an op that is still
+pending. Hiding (a deleted post or item) uses the notification's own id as its op and
 is finished by the event's redelivery: `hide_done` says a hidden notification's counts are
 settled.
 """
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections import Counter
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import structlog
+
 from shared.store.port import Collection
+
+log = structlog.get_logger()
 
 # Op ids a group or counter remembers; pending ops are finished before new ones begin, so
 # this only has to cover the ops of one person racing with themselves (two tabs).
@@ -37,8 +44,10 @@ READS_KEPT = 64
 # An op this old that is still pending was interrupted (a mark takes milliseconds).
 STALE_AFTER = timedelta(minutes=1)
 MAX_ATTEMPTS = 100
+SWEEP_SECONDS = 300.0
+SWEEP_PAGE = 500
 VISIBLE = {"hidden": False, "in_app": True}
-PRIVATE_FIELDS = ("_reads", "_rv", "_pending")
+PRIVATE_FIELDS = ("_reads", "_rv", "_pending", "_pending_n")
 
 
 class ReadState:
@@ -98,20 +107,53 @@ class ReadState:
     # ops ---------------------------------------------------------------------------------
 
     async def _begin(self, user_id: str, kind: str, now: datetime) -> str:
-        """Finish the person's interrupted ops, then record a new one; its id."""
-        await self.finish_interrupted(user_id, now)
+        """Record a new op, then finish the person's interrupted ones; its id."""
         op = "o" + uuid.uuid4().hex  # a plain field name: `_pending.<op>`
         # No counter: the person never had a notification, and no mark will find one.
-        await self.counters.update_one(
-            {"_id": user_id}, {"$set": {f"_pending.{op}": {"kind": kind, "at": now}}}
+        before = await self.counters.find_one_and_update(
+            {"_id": user_id},
+            {"$set": {f"_pending.{op}": {"kind": kind, "at": now}}, "$inc": {"_pending_n": 1}},
+            return_new=False,
         )
+        # The same write told which ops were pending: most marks find none and read nothing.
+        if _stale((before or {}).get("_pending") or {}, now):
+            await self.finish_interrupted(user_id, now)
         return op
+
+    async def run(self) -> None:
+        """The background sweep: finish interrupted ops of people who do not mark again."""
+        while True:
+            try:
+                finished = await self.sweep()
+                if finished:
+                    log.info("notify.inbox.marks_finished", ops=finished)
+            except Exception:
+                log.exception("notify.inbox.sweep_failed")
+            await asyncio.sleep(SWEEP_SECONDS)
+
+    async def sweep(self, now: datetime | None = None) -> int:
+        """Finish every op that has been pending over a minute; how many."""
+        now = now or datetime.now(UTC)
+        finished, after = 0, None
+        while True:
+            docs = await self.counters.find(
+                {"_pending_n": {"$gt": 0}},
+                sort=[("_id", 1)],
+                limit=SWEEP_PAGE,
+                after=after,
+                projection=["_id"],
+            )
+            for doc in docs:
+                finished += await self.finish_interrupted(doc["_id"], now)
+            if len(docs) < SWEEP_PAGE:
+                return finished
+            after = {"_id": docs[-1]["_id"]}
 
     async def finish_interrupted(self, user_id: str, now: datetime) -> int:
         """Finish the person's ops that began over a minute ago and never ended; how many."""
         docs = await self.counters.find({"_id": user_id}, limit=1, projection=["_pending"])
         pending = (docs[0] if docs else {}).get("_pending") or {}
-        stale = [op for op, p in pending.items() if p["at"] <= now - STALE_AFTER]
+        stale = _stale(pending, now)
         for op in stale:
             kind = pending[op]["kind"]
             field = "read_op" if kind == "read" else "seen_op"
@@ -140,7 +182,7 @@ class ReadState:
                 await self._decrement(self.groups, group_id, op, {field: -n})
         n = sum(per_group.values()) if total is None else total
         await self._decrement(
-            self.counters, user_id, op, {field: -n} if n else {}, unset=f"_pending.{op}"
+            self.counters, user_id, op, {field: -n, "_pending_n": -1}, unset=f"_pending.{op}"
         )
 
     async def _decrement(
@@ -178,12 +220,15 @@ class ReadState:
     # hiding ------------------------------------------------------------------------------
 
     async def hide_about(self, field: str, value: str) -> int:
-        """Hide every notification whose `field` is `value` (a deleted post or item); how
-        many this call hid. Notifications hidden before whose counts a crash left
-        unsettled are settled too (a redelivered event)."""
+        """Hide every notification whose `field` is `value` (a deleted post or item)."""
+        return await self.hide_where({field: value})
+
+    async def hide_where(self, filter: dict[str, Any]) -> int:
+        """Hide every notification matching `filter`; how many this call hid. Those hidden
+        before whose counts a crash left unsettled are settled too (a redelivered event)."""
         hidden = 0
         docs = await self.notifications.find(
-            {field: value, "hide_done": {"$ne": True}}, projection=["hidden", "hide_done"]
+            {**filter, "hide_done": {"$ne": True}}, projection=["hidden", "hide_done"]
         )
         for doc in docs:
             if doc.get("hidden") and "hide_done" not in doc:
@@ -214,3 +259,8 @@ class ReadState:
         await self._decrement(
             self.counters, doc["recipient_id"], op, {"unread": unread, "unseen": unseen}
         )
+
+
+def _stale(pending: dict[str, Any], now: datetime) -> list[str]:
+    """The pending ops that began over STALE_AFTER ago (interrupted)."""
+    return [op for op, p in pending.items() if p["at"] <= now - STALE_AFTER]

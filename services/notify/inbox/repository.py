@@ -159,6 +159,8 @@ class InboxRepository:
         await n.create_index([("group_id", 1), ("seq", -1)])
         await n.create_index([("post_id", 1)])
         await n.create_index([("item_id", 1)])
+        # A group deleted or turned private takes what was said in it out of inboxes.
+        await n.create_index([("audience_group_id", 1)])
         await self.groups.create_index([("recipient_id", 1), ("latest_at", -1), ("_id", -1)])
 
     # creation -------------------------------------------------------------------------
@@ -570,6 +572,14 @@ class InboxRepository:
     async def hide_about(self, field: str, value: str) -> int:
         """Hide every notification whose `field` is `value` (a deleted post or item)."""
         return await self.read_state.hide_about(field, value)
+
+    async def hide_in_group(self, group_id: str, keep: list[str] | None = None) -> int:
+        """Hide the notifications about a group's content (a group deleted, or turned
+        private), but those of the recipients in `keep` (its members)."""
+        where: dict[str, Any] = {"audience_group_id": group_id}
+        if keep is not None:
+            where["recipient_id"] = {"$nin": keep}
+        return await self.read_state.hide_where(where)
 
 
 def _group_seed(n: dict[str, Any]) -> dict[str, Any]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -16,6 +17,7 @@ from services.notify.inbox.projection import (
     item_key,
     member_key,
     post_key,
+    visibility_key,
 )
 from services.notify.inbox.repository import CLAIM_CHUNK, InboxRepository, shown
 from services.notify.preferences.domain import decide
@@ -69,6 +71,7 @@ class Inbox:
         if not per_event:
             return 0
         facts = await self._audiences.lookup(_audience_ids(cands for _, cands in per_event))
+        per_event = [(event, _placed(cands, facts)) for event, cands in per_event]
         await self._hide_tombstoned([c for _, cands in per_event for c in cands], facts)
         allowed = [(e, c) for e, cands in per_event for c in _visible_to(cands, facts)]
         if not allowed:
@@ -121,9 +124,16 @@ class Inbox:
         looking for tombstones again after writing closes the race."""
         posts = {d["post_id"] for d in written if d.get("post_id")}
         items = {d["item_id"] for d in written if d.get("item_id")}
-        if not posts and not items:
-            return
-        await self._hide_about(*await self._audiences.deleted(posts, items))
+        if posts or items:
+            await self._hide_about(*await self._audiences.deleted(posts, items))
+        # Likewise a group turned private meanwhile: it records that first, then hides.
+        public = {d["audience_group_id"] for d in written if d.get("audience_group_id")}
+        public -= {d["audience_group_id"] for d in written if d.get("private")}
+        if public:
+            turned = await self._audiences.lookup({visibility_key(g) for g in public})
+            for group_id in sorted(g for g in public if visibility_key(g) in turned):
+                members = await self._audiences.members(group_id)
+                await self.repo.hide_in_group(group_id, keep=members)
 
     async def _hide_about(self, posts: set[str], items: set[str]) -> None:
         """Hide every notification about these deleted posts and items (idempotent)."""
@@ -260,11 +270,24 @@ def _audience_ids(per_event: Iterable[list[Candidate]]) -> set[str]:
             ids.add(post_key(sample.post_id))
         ids.update(item_key(c.item_id) for c in cands if c.item_id)
         group = sample.placement.group_id
-        gated = [c.recipient_id for c in cands if c.needs_membership and c.placement.private]
+        if group:
+            ids.add(visibility_key(group))
+        # Gated by what the event says or, if the group turned private since, by that.
+        gated = [c.recipient_id for c in cands if c.needs_membership]
         if gated and group:
             ids.add(group_key_of(group))
             ids.update(member_key(group, u) for u in gated)
     return ids
+
+
+def _placed(cands: list[Candidate], facts: set[str]) -> list[Candidate]:
+    """The candidates as private if their group turned private after the event was
+    written (handled late, on another partition): gated, and worded, as private."""
+    group = cands[0].placement.group_id
+    if not group or visibility_key(group) not in facts:
+        return cands
+    private = replace(cands[0].placement, audience="group", group_visibility="private")
+    return [replace(c, placement=private) for c in cands]
 
 
 def _visible_to(cands: list[Candidate], facts: set[str]) -> list[Candidate]:

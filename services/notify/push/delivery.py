@@ -131,6 +131,13 @@ class PushDelivery:
         item = await self._queue.claim(now or datetime.now(UTC))
         if item is None:
             return False
+        # Held for quiet hours, and hidden since (its post deleted, its group deleted or
+        # turned private): the phone must not show what the inbox no longer does.
+        about = await self._notifications.find_one({"_id": item["_id"]})
+        if about is not None and about.get("hidden"):
+            await self._queue.finish(item, delivered=[], retry=False, now=datetime.now(UTC))
+            log.info("notify.push.withdrawn", notification_id=item["_id"])
+            return True
         delivered = list(item.get("delivered") or [])
         retry = False
         for device in await self._devices.mine(item["user_id"]):
