@@ -58,11 +58,13 @@ async def test_a_group_turning_private_takes_its_content_out_of_non_members_inbo
 ) -> None:
     store, _, dispatcher = await notify_stores()
     ana, bo, cy, gid = uid("ana"), uid("bo"), uid("cy"), uid("g")
+    dee = uid("dee")
     early = post(ana, mentions=[bo, cy], group=gid, visibility="public")
     await _deliver(
         dispatcher,
         GroupCreated(**_group(gid, ana), visibility="public", created_at=NOW),
         membership(gid, bo, "joined", "active", actor=bo, visibility="public"),
+        membership(gid, dee, "invited", "invited", actor=ana, visibility="public"),
         early,
     )
     assert len(await _shown(store, cy)) == 1 and await _unread(store, cy) == 1
@@ -70,6 +72,9 @@ async def test_a_group_turning_private_takes_its_content_out_of_non_members_inbo
     await _deliver(dispatcher, _updated(gid, ana, "private", "public", 1))
     # cy is not a member: the mention is gone from the inbox and the badge; bo keeps his.
     assert await _shown(store, cy) == [] and await _unread(store, cy) == 0
+    # dee's invitation is about the group itself: it stays.
+    [invited] = await _shown(store, dee)
+    assert invited["type"] == "group.invited" and await _unread(store, dee) == 1
     [kept] = await _shown(store, bo)
     assert kept["post_id"] == early.id and await _unread(store, bo) == 1
 
@@ -80,6 +85,18 @@ async def test_a_group_turning_private_takes_its_content_out_of_non_members_inbo
     assert await _shown(store, cy) == []
     [fresh] = [n for n in await _shown(store, bo) if n["_id"] != kept["_id"]]
     assert fresh["type"] == "mention" and fresh["private"] is True
+
+    # Had an earlier delivery of that comment told cy (it wrote, then died before its
+    # check), its redelivery takes it back.
+    audiences = store.collection("audiences")
+    recorded = await audiences.find_one({"_id": f"v:{gid}"})
+    await audiences.delete_one({"_id": f"v:{gid}"})
+    again = comment(early.id, ana, ana, group=gid, visibility="public", mentions=[cy])
+    await _deliver(dispatcher, again)  # the group looks public: cy is told
+    assert len(await _shown(store, cy)) == 1
+    await audiences.insert_one(recorded)
+    await dispatcher(new_event(again))
+    assert await _shown(store, cy) == [] and await _unread(store, cy) == 0
 
     # An older change, redelivered, hides nothing more and changes no count.
     before = (await _unread(store, bo), len(await _shown(store, bo)))
@@ -98,8 +115,15 @@ async def test_a_deleted_groups_content_leaves_every_inbox(notify_stores: Notify
         post(ana, mentions=[bo]),  # outside the group: stays
     )
     assert len(await _shown(store, bo)) == 2
+    inside = post(ana, group=gid, visibility="public")
+    await _deliver(dispatcher, inside)
     deleted = GroupDeleted(**_group(gid, ana), visibility="public", deleted_at=NOW)
     for _ in range(2):  # and its redelivery changes nothing
         await _deliver(dispatcher, deleted)
         [left] = await _shown(store, bo)
         assert left["audience_group_id"] is None and await _unread(store, bo) == 1
+    # A comment written before the deletion, handled after it: nobody is told (nothing is
+    # even written, so no mail or push is routed).
+    await _deliver(dispatcher, comment(inside.id, ana, bo, group=gid, visibility="public"))
+    assert await store.collection(NOTIFICATIONS).find({"recipient_id": ana}) == []
+    assert await _unread(store, ana) == 0

@@ -173,3 +173,44 @@ async def test_the_sweep_finishes_ops_of_people_who_do_not_mark_again(
     counter = await store.collection(COUNTERS).find_one({"_id": ana})
     assert counter is not None and counter["_pending_n"] == 0  # the sweep skips it now
     assert await rs.sweep(now + 2 * STALE_AFTER) == 0
+
+
+async def test_a_mark_begun_before_the_counter_existed_leaves_no_negative_pending(
+    notify_stores: NotifyStores,
+) -> None:
+    store, inbox, _, _, _ = await _setup(notify_stores)
+    rs, newcomer = inbox.repo.read_state, uid("new")
+    now = datetime.now(UTC)
+    op = await rs._begin(newcomer, "read", now)  # no counter yet: nothing recorded
+    await store.collection(COUNTERS).insert_one(
+        {"_id": newcomer, "seq": 1, "unread": 1, "unseen": 1}
+    )
+    await rs._finish(newcomer, op, "unread", Counter())
+    counter = await store.collection(COUNTERS).find_one({"_id": newcomer})
+    assert counter is not None and counter.get("_pending_n", 0) == 0
+    assert counter["unread"] == 1
+
+
+async def test_many_hides_in_a_group_do_not_make_a_pending_mark_count_twice(
+    notify_stores: NotifyStores,
+) -> None:
+    """A popular post's deletion hides many notifications of one group: their op ids are
+    kept apart from marks', so an interrupted mark is still known as applied there."""
+    store, inbox, dispatcher, ana, _ = await _setup(notify_stores)
+    mine = post(ana)
+    await _deliver(dispatcher, mine, *(comment(mine.id, ana, uid("c")) for _ in range(70)))
+    notifications = store.collection(NOTIFICATIONS)
+    docs = await notifications.find({"recipient_id": ana, "post_id": mine.id})
+    [group_id] = {d["group_id"] for d in docs}
+    assert len(docs) == 70
+    rs, now = inbox.repo.read_state, datetime.now(UTC)
+    first = min(d["_id"] for d in docs)
+    op = await rs._begin(ana, "read", now)
+    await notifications.update_one({"_id": first}, {"$set": {"read_at": now, "read_op": op}})
+    await rs._decrement(store.collection(GROUPS), group_id, op, {"unread": -1})
+    # The crash; then the other 69 are hidden (their post's comments deleted, say).
+    assert await rs.hide_where({"group_id": group_id, "_id": {"$ne": first}}) == 69
+    assert await rs.finish_interrupted(ana, now + STALE_AFTER + timedelta(seconds=1)) == 1
+    after = await _counts(store, ana)
+    assert _consistent(after), after
+    assert after["groups"][group_id] == (1, 0)

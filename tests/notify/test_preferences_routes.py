@@ -170,3 +170,23 @@ async def test_if_match_on_first_save(client: httpx.AsyncClient, login: Login) -
         PREFS, json={"digest": "daily"}, headers={**bo, "If-Match": 'W/"prefs-0"'}
     )
     assert again.status_code == 412
+
+
+async def test_announcements_switched_off_before_it_was_refused_read_as_on(
+    client: httpx.AsyncClient, login: Login, settings: CanteenSettings
+) -> None:
+    """A document saved back when "off" was accepted: read as what applies, so a client
+    saving back what it read is not refused."""
+    user = uid("ana")
+    ana = await login(user)
+    assert (await client.put(PREFS, json={"digest": "daily"}, headers=ana)).status_code == 200
+    async with service_store(settings, "notify") as store:
+        legacy = {"announcement": {"email": False, "push": False, "in_app": True}}
+        await store.collection("preferences").update_one(
+            {"_id": user}, {"$set": {"channels": legacy}}
+        )
+    read = (await client.get(PREFS, headers=ana)).json()
+    assert read["channels"] == {"announcement": {"in_app": True}}
+    writable = {k: read[k] for k in ("channels", "digest", "time_zone", "muted_groups")}
+    again = await client.put(PREFS, json=writable, headers=ana)
+    assert again.status_code == 200, again.text

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from services.profiles.expertise.domain import WEIGHTS, breadth_score
+from services.profiles.expertise.service import QuestionNotFound
 from shared.events.envelope import EventData
 from shared.events.schemas.activity.posts import PostDeleted, PostUpdated
 from shared.events.schemas.activity.social import (
@@ -216,3 +217,38 @@ async def test_answers_under_a_deleted_question_stop_counting(
         )
         [expert] = await h.service.experts(me("cy"), "sql", 10)
         assert approx(expert["score"], breadth_score([WEIGHTS.note]))
+
+
+@pytest.mark.parametrize("path", ["single", "batch"])
+async def test_a_post_written_after_the_change_but_handled_before_it_stays_private(
+    settings: CanteenSettings, path: str
+) -> None:
+    """The other order: the group turned private, a post written after that (saying
+    private) is handled before the group's event: what we knew of the group (public) must
+    not make it public. The group's event, then its turning public again, apply as usual."""
+    async with harness(settings) as h:
+        await add_people(h.store, {"_id": "ana"})
+        await h.deliver(_created("public"), _joined("ana", "public"), _joined("mem", "public"))
+        await _deliver(h, path, post("p1", "ana", "article", ["zephyr"], **_in("private")))
+        assert await _experts(h, "out", "zephyr") == []
+        assert await _experts(h, "mem", "zephyr") == ["ana"]
+        await h.deliver(_updated("private", "public", 1))
+        assert await _experts(h, "out", "zephyr") == []
+        await h.deliver(_updated("public", "private", 2))
+        assert await _experts(h, "out", "zephyr") == ["ana"]
+
+
+async def test_who_to_ask_follows_a_group_that_turned_private(settings: CanteenSettings) -> None:
+    async with harness(settings) as h:
+        await add_people(h.store, {"_id": "ana"})
+        await h.deliver(
+            _created("public"),
+            _joined("mem", "public"),
+            post("p1", "ana", "article", ["zephyr"]),
+            question("q1", "owner", ["zephyr"], **_in("public")),
+        )
+        assert [a["person_id"] for a in await h.service.for_question(me("out"), "q1")] == ["ana"]
+        await h.deliver(_updated("private", "public", 1))
+        with pytest.raises(QuestionNotFound):
+            await h.service.for_question(me("out"), "q1")
+        assert [a["person_id"] for a in await h.service.for_question(me("mem"), "q1")] == ["ana"]

@@ -14,7 +14,7 @@ good (a retry finds the notifications already read, and would change nothing). S
   names it: applying an op twice changes nothing;
 - the counter's decrement, last, removes `_pending.<op>` in the same write.
 
-An op still pending a minute after it began was interrupted: the recipient's next mark (of
+An op still pending ten minutes after it began was interrupted: the recipient's next mark (of
 any kind) finishes it first, counting what it marked from the notifications that carry its
 id, and a sweep every SWEEP_SECONDS finishes those of people who do not mark again
 (`_pending_n` counts a counter's pending ops, so the sweep reads only those counters).
@@ -41,13 +41,15 @@ log = structlog.get_logger()
 # Op ids a group or counter remembers; pending ops are finished before new ones begin, so
 # this only has to cover the ops of one person racing with themselves (two tabs).
 READS_KEPT = 64
-# An op this old that is still pending was interrupted (a mark takes milliseconds).
-STALE_AFTER = timedelta(minutes=1)
+# An op this old that is still pending was interrupted: a mark takes milliseconds, and its
+# store calls time out in seconds, so no live mark is ever this old. (Finishing a live op
+# would count only what it had marked so far: the rest of its counter decrement is lost.)
+STALE_AFTER = timedelta(minutes=10)
 MAX_ATTEMPTS = 100
 SWEEP_SECONDS = 300.0
 SWEEP_PAGE = 500
 VISIBLE = {"hidden": False, "in_app": True}
-PRIVATE_FIELDS = ("_reads", "_rv", "_pending", "_pending_n")
+PRIVATE_FIELDS = ("_reads", "_hides", "_rv", "_pending", "_pending_n")
 
 
 class ReadState:
@@ -132,7 +134,7 @@ class ReadState:
             await asyncio.sleep(SWEEP_SECONDS)
 
     async def sweep(self, now: datetime | None = None) -> int:
-        """Finish every op that has been pending over a minute; how many."""
+        """Finish every op that has been pending over STALE_AFTER; how many."""
         now = now or datetime.now(UTC)
         finished, after = 0, None
         while True:
@@ -150,7 +152,7 @@ class ReadState:
             after = {"_id": docs[-1]["_id"]}
 
     async def finish_interrupted(self, user_id: str, now: datetime) -> int:
-        """Finish the person's ops that began over a minute ago and never ended; how many."""
+        """Finish the person's ops that began over STALE_AFTER ago and never ended; how many."""
         docs = await self.counters.find({"_id": user_id}, limit=1, projection=["_pending"])
         pending = (docs[0] if docs else {}).get("_pending") or {}
         stale = _stale(pending, now)
@@ -181,9 +183,7 @@ class ReadState:
             if n:
                 await self._decrement(self.groups, group_id, op, {field: -n})
         n = sum(per_group.values()) if total is None else total
-        await self._decrement(
-            self.counters, user_id, op, {field: -n, "_pending_n": -1}, unset=f"_pending.{op}"
-        )
+        await self._decrement(self.counters, user_id, op, {field: -n}, ends_op=True)
 
     async def _decrement(
         self,
@@ -192,26 +192,29 @@ class ReadState:
         op: str,
         inc: dict[str, int],
         *,
-        unset: str | None = None,
+        memory: str = "_reads",
+        ends_op: bool = False,
     ) -> None:
-        """Apply `inc` to one document unless it names `op` already (compare-and-swap on
-        `_rv`); `unset` a field in the same write."""
+        """Apply `inc` to one document unless it names `op` already in `memory` (its last
+        READS_KEPT op ids; compare-and-swap on `_rv`). `ends_op`: the counter's write,
+        which also takes the op out of `_pending` (and `_pending_n`, if it was there: a
+        counter created after the op began never had it)."""
+        fields = [memory, "_rv", "_pending"] if ends_op else [memory, "_rv"]
         for _ in range(MAX_ATTEMPTS):
-            found = await collection.find({"_id": doc_id}, limit=1, projection=["_reads", "_rv"])
+            found = await collection.find({"_id": doc_id}, limit=1, projection=fields)
             if not found:
                 return
             doc = found[0]
-            reads = str(doc.get("_reads") or "").split()
-            if op in reads:
-                if unset:
-                    await collection.update_one({"_id": doc_id}, {"$unset": {unset: ""}})
+            done = str(doc.get(memory) or "").split()
+            if op in done:
                 return
             update: dict[str, Any] = {
                 "$inc": {**inc, "_rv": 1},
-                "$set": {"_reads": " ".join([*reads, op][-READS_KEPT:])},
+                "$set": {memory: " ".join([*done, op][-READS_KEPT:])},
             }
-            if unset:
-                update["$unset"] = {unset: ""}
+            if ends_op and op in (doc.get("_pending") or {}):
+                update["$inc"]["_pending_n"] = -1
+                update["$unset"] = {f"_pending.{op}": ""}
             result = await collection.update_one({"_id": doc_id, "_rv": doc.get("_rv")}, update)
             if result.matched_count:
                 return
@@ -230,6 +233,9 @@ class ReadState:
         docs = await self.notifications.find(
             {**filter, "hide_done": {"$ne": True}}, projection=["hidden", "hide_done"]
         )
+        # Those a crash left hidden but unsettled first, while their op ids are still in
+        # the groups' and counters' memories (then the rest, in one order for every hider).
+        docs.sort(key=lambda d: (not d.get("hidden"), d["_id"]))
         for doc in docs:
             if doc.get("hidden") and "hide_done" not in doc:
                 continue  # hidden before ops existed, its counts settled then
@@ -241,8 +247,8 @@ class ReadState:
                 hidden += result.modified_count
             # Hidden, its read and seen states cannot change any more: read them now.
             after = await self.notifications.find_one({"_id": doc["_id"]})
-            if after is None:
-                continue
+            if after is None or after.get("hide_done"):
+                continue  # settled meanwhile by another hider
             if after.get("in_app", True):
                 await self._unhook(after)
             await self.notifications.update_one(
@@ -255,9 +261,16 @@ class ReadState:
         unread = -1 if doc.get("read_at") is None else 0
         unseen = -1 if doc.get("seen_at") is None else 0
         op = f"h:{doc['_id']}"
-        await self._decrement(self.groups, doc["group_id"], op, {"count": -1, "unread": unread})
+        # Their own memory (`_hides`): a post with many notifications must not push a
+        # pending mark's op out of `_reads` (it would be applied again when finished).
+        group_inc = {"count": -1, "unread": unread}
+        await self._decrement(self.groups, doc["group_id"], op, group_inc, memory="_hides")
         await self._decrement(
-            self.counters, doc["recipient_id"], op, {"unread": unread, "unseen": unseen}
+            self.counters,
+            doc["recipient_id"],
+            op,
+            {"unread": unread, "unseen": unseen},
+            memory="_hides",
         )
 
 

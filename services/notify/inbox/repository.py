@@ -87,6 +87,8 @@ ITEM_SORT = [("seq", -1), ("_id", 1)]
 # Groups counting at most this many items are read together on an inbox page (`items_of`).
 SMALL_GROUP = 20
 VISIBLE = {"hidden": False, "in_app": True}
+# Notifications about a group itself, to people who need not be its members (rules.py).
+MEMBERSHIP_TYPES = ("group.invited", "group.join_requested", "group.approved")
 
 
 def shown(doc: dict[str, Any]) -> bool:
@@ -574,11 +576,14 @@ class InboxRepository:
         return await self.read_state.hide_about(field, value)
 
     async def hide_in_group(self, group_id: str, keep: list[str] | None = None) -> int:
-        """Hide the notifications about a group's content (a group deleted, or turned
-        private), but those of the recipients in `keep` (its members)."""
+        """Hide the notifications in a group: all of them (a deleted group), or, with `keep`
+        (its members; the group turned private), those about its content to anyone else.
+        Invitations, join requests and approvals are about the group itself, told to people
+        who are not members yet: a group turning private keeps them."""
         where: dict[str, Any] = {"audience_group_id": group_id}
         if keep is not None:
             where["recipient_id"] = {"$nin": keep}
+            where["type"] = {"$nin": list(MEMBERSHIP_TYPES)}
         return await self.read_state.hide_where(where)
 
 

@@ -71,6 +71,9 @@ class Inbox:
         if not per_event:
             return 0
         facts = await self._audiences.lookup(_audience_ids(cands for _, cands in per_event))
+        # An earlier delivery of a late event (written before its group turned private or
+        # was deleted) may have left notifications the check after writing never saw.
+        await self._withdraw(*_changed_groups([cands for _, cands in per_event], facts))
         per_event = [(event, _placed(cands, facts)) for event, cands in per_event]
         await self._hide_tombstoned([c for _, cands in per_event for c in cands], facts)
         allowed = [(e, c) for e, cands in per_event for c in _visible_to(cands, facts)]
@@ -126,14 +129,25 @@ class Inbox:
         items = {d["item_id"] for d in written if d.get("item_id")}
         if posts or items:
             await self._hide_about(*await self._audiences.deleted(posts, items))
-        # Likewise a group turned private meanwhile: it records that first, then hides.
-        public = {d["audience_group_id"] for d in written if d.get("audience_group_id")}
-        public -= {d["audience_group_id"] for d in written if d.get("private")}
-        if public:
-            turned = await self._audiences.lookup({visibility_key(g) for g in public})
-            for group_id in sorted(g for g in public if visibility_key(g) in turned):
-                members = await self._audiences.members(group_id)
-                await self.repo.hide_in_group(group_id, keep=members)
+        # Likewise a group deleted or turned private meanwhile: it records that first, then
+        # hides what is there.
+        groups = {d["audience_group_id"] for d in written if d.get("audience_group_id")}
+        if not groups:
+            return
+        public = {g for d in written if (g := d.get("audience_group_id")) and not d["private"]}
+        facts = await self._audiences.lookup(
+            {visibility_key(g) for g in public} | {group_key_of(g) for g in groups}
+        )
+        deleted = {g for g in groups if group_key_of(g) in facts}
+        await self._withdraw(deleted, {g for g in public if visibility_key(g) in facts})
+
+    async def _withdraw(self, deleted: set[str], turned: set[str]) -> None:
+        """Hide what deleted groups' notifications said to anyone, and what groups turned
+        private said to non-members (both idempotent)."""
+        for group_id in sorted(deleted):
+            await self.repo.hide_in_group(group_id)
+        for group_id in sorted(turned - deleted):
+            await self.repo.hide_in_group(group_id, keep=await self._audiences.members(group_id))
 
     async def _hide_about(self, posts: set[str], items: set[str]) -> None:
         """Hide every notification about these deleted posts and items (idempotent)."""
@@ -271,13 +285,27 @@ def _audience_ids(per_event: Iterable[list[Candidate]]) -> set[str]:
         ids.update(item_key(c.item_id) for c in cands if c.item_id)
         group = sample.placement.group_id
         if group:
-            ids.add(visibility_key(group))
+            ids.update((visibility_key(group), group_key_of(group)))
         # Gated by what the event says or, if the group turned private since, by that.
         gated = [c.recipient_id for c in cands if c.needs_membership]
         if gated and group:
-            ids.add(group_key_of(group))
             ids.update(member_key(group, u) for u in gated)
     return ids
+
+
+def _changed_groups(per_event: list[list[Candidate]], facts: set[str]) -> tuple[set[str], set[str]]:
+    """Groups of these events that were deleted, and those that turned private while the
+    event said public: what an earlier delivery may have told too many people."""
+    deleted, turned = set(), set()
+    for cands in per_event:
+        where = cands[0].placement
+        if not where.group_id:
+            continue
+        if group_key_of(where.group_id) in facts:
+            deleted.add(where.group_id)
+        elif not where.private and visibility_key(where.group_id) in facts:
+            turned.add(where.group_id)
+    return deleted, turned
 
 
 def _placed(cands: list[Candidate], facts: set[str]) -> list[Candidate]:
@@ -291,17 +319,19 @@ def _placed(cands: list[Candidate], facts: set[str]) -> list[Candidate]:
 
 
 def _visible_to(cands: list[Candidate], facts: set[str]) -> list[Candidate]:
-    """Who of `cands` may hear of it: nobody about a deleted post or item; private content
-    only to active members of a live group (`facts`: the audiences ids that hold)."""
+    """Who of `cands` may hear of it: nobody about a deleted post, item or group; private
+    content only to active members (`facts`: the audiences ids that hold)."""
     sample = cands[0]
     if sample.post_id and post_key(sample.post_id) in facts:
         return []
     group = sample.placement.group_id
 
     def member(c: Candidate) -> bool:
+        if group and group_key_of(group) in facts:
+            return False  # a deleted group: nothing in it, or about it, is told any more
         if not (c.needs_membership and c.placement.private):
             return True
-        if not group or group_key_of(group) in facts:
+        if not group:
             return False
         return c.verified_member or member_key(group, c.recipient_id) in facts
 

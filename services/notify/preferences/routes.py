@@ -110,10 +110,14 @@ def _to_store(body: OrgPreferencesIn) -> dict[str, Any]:
 def _to_api(doc: dict[str, Any] | None, *, org: bool) -> dict[str, Any]:
     doc = dict(doc or {})
     stored = doc.get("channels") or {}
-    out: dict[str, Any] = {
-        "channels": {t: dict(stored[pref_key(t)]) for t in TYPES if stored.get(pref_key(t))},
-        "digest": doc.get("digest"),
-    }
+    channels = {t: dict(stored[pref_key(t)]) for t in TYPES if stored.get(pref_key(t))}
+    # Saved before "off" was refused for critical types: shown as what applies (on), so
+    # a client that saves back what it read is not refused.
+    for t in CRITICAL_TYPES & set(channels):
+        channels[t] = {c: v for c, v in channels[t].items() if v is not False}
+        if not channels[t]:
+            del channels[t]
+    out: dict[str, Any] = {"channels": channels, "digest": doc.get("digest")}
     if not org:
         out.update(
             muted_groups=doc.get("muted_groups", []),

@@ -90,9 +90,12 @@ class Contribution:
 
 
 def _placement(src: dict[str, Any]) -> dict[str, Any]:
-    """The source's group and its visibility: the group's own events (`group_state`) know
-    better than the post's, which carry the visibility of when they were written."""
-    visibility = src.get("group_state") or src.get("group_visibility")
+    """The source's group and its visibility: the more private of what the post's events
+    said (as of when they were written) and what the group's own events said (as of when
+    we last heard; `handlers.group_fields` sets both when the group changes). Either may
+    be the older, so neither may show what the other hides."""
+    said = {src.get("group_visibility"), src.get("group_state")}
+    visibility = "private" if "private" in said else src.get("group_visibility")
     return {"group_id": src.get("group_id"), "group_visibility": visibility}
 
 

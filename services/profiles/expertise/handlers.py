@@ -80,15 +80,26 @@ def local_effect(local: LocalCopies, data: Scoring) -> Callable[[], Awaitable[No
     return None
 
 
-async def stamp(local: LocalCopies, signals: list[Signal]) -> None:
-    """Overlay on each signal what its group's and question's own events said.
+def group_fields(state: str) -> dict[str, str]:
+    """What a group's own event sets on its sources: its state, and, for a visibility, the
+    visibility too (so a group turning public outweighs what older posts said)."""
+    if state == "deleted":
+        return {"group_state": state}
+    return {"group_state": state, "group_visibility": state}
+
+
+async def stamp(local: LocalCopies, signals: list[Signal]) -> dict[str, str | None]:
+    """Overlay on each signal what its group's and question's own events said; the group
+    states used (None: not known yet), for `restamp_changed` after the write.
 
     A post's event carries its group's visibility as it was when written; one written
     before the group turned private (or was deleted, or its question was) can be handled
-    after that change reached us, on another partition. The local copies know better.
+    after that change reached us, on another partition. The more private of the two
+    counts (`domain._placement`): neither can leak what the other hides.
     """
     placed = [update["$set"] for _, update in signals if "$set" in update]
-    states = await local.group_states({s["group_id"] for s in placed if s.get("group_id")})
+    groups = {s["group_id"] for s in placed if s.get("group_id")}
+    states = await local.group_states(groups)
     deleted = await local.deleted_questions(
         {s["question_id"] for s in placed if s.get("question_id")}
     )
@@ -97,6 +108,18 @@ async def stamp(local: LocalCopies, signals: list[Signal]) -> None:
             fields["group_state"] = state
         if fields.get("question_id") in deleted:
             fields["question_deleted"] = True
+    return {g: states.get(g) for g in groups}
+
+
+async def restamp_changed(local: LocalCopies, scorer: Scorer, used: dict[str, str | None]) -> None:
+    """A group event handled while these signals were written (after `stamp` read the
+    group's state, its restamp before their sources existed) would leave them with the
+    old state: read the states again, and restamp the groups that changed (idempotent)."""
+    if not used:
+        return
+    now = await local.group_states(set(used))
+    for group_id in sorted(g for g in used if now.get(g) != used[g]):
+        await scorer.restamp({"group_id": group_id}, group_fields(now[group_id]))
 
 
 def restamp_question(scorer: Scorer, data: Scoring) -> Callable[[], Awaitable[None]] | None:
@@ -118,8 +141,9 @@ def build_dispatcher(
     async def score(data: Scoring) -> None:
         found = signal(data)
         if found is not None:
-            await stamp(local, [found])
+            used = await stamp(local, [found])
             await scorer.source(found)
+            await restamp_changed(local, scorer, used)
         for effect in (local_effect(local, data), restamp_question(scorer, data)):
             if effect is not None:
                 await effect()
@@ -201,7 +225,7 @@ def build_dispatcher(
         it is shown only to members (or to all), and a topic it alone supports likewise."""
         state = await local.set_group(data.id, data.visibility, data.revision)
         if data.visibility != data.previous_visibility:
-            moved = await scorer.restamp({"group_id": data.id}, {"group_state": state})
+            moved = await scorer.restamp({"group_id": data.id}, group_fields(state))
             log.info(
                 "profiles.expertise.group_restamped", group_id=data.id, state=state, sources=moved
             )
@@ -210,7 +234,7 @@ def build_dispatcher(
     async def group_deleted(event: Event, data: GroupDeleted) -> None:
         """Everything posted in a deleted group is gone: it stops counting for anyone."""
         await local.set_group(data.id, "deleted")
-        moved = await scorer.restamp({"group_id": data.id}, {"group_state": "deleted"})
+        moved = await scorer.restamp({"group_id": data.id}, group_fields("deleted"))
         await local.drop_group(data.id)
         log.info(
             "profiles.expertise.group_restamped", group_id=data.id, state="deleted", sources=moved
@@ -301,8 +325,9 @@ def batch_handler(
             elif (effect := local_effect(local, data)) is not None:
                 effects.append(effect)
                 run = None
-        await stamp(local, signals)
+        used = await stamp(local, signals)
         await batch.apply(signals, endorsements)
+        await restamp_changed(local, scorer, used)
         # Local copies change by set-like writes. "X answered Q" goes first, for the whole
         # batch at once: every other effect reads those facts rather than their order
         # (requesting someone who answered adds nothing; an answer ends a request made

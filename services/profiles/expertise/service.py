@@ -178,8 +178,15 @@ class ExpertiseService:
         q = await self._local.question(question_id)
         if q is None or "author_id" not in q:
             raise QuestionNotFound(question_id)
-        private = q.get("group_visibility") == "private" and caller.user_id != q["author_id"]
-        if private and not await self._local.groups_of(caller.user_id, {q["group_id"]}):
+        # The question's copy says how its group was when it was asked; the group's own
+        # events may have said since that it turned private or was deleted.
+        group = q.get("group_id")
+        state = (await self._local.group_states({group})).get(group) if group else None
+        if state == "deleted":
+            raise QuestionNotFound(question_id)
+        gated = "private" in (q.get("group_visibility"), state)
+        outsider = gated and caller.user_id != q["author_id"]
+        if outsider and not await self._local.groups_of(caller.user_id, {q["group_id"]}):
             raise QuestionNotFound(question_id)
         answered = await self._local.answerers_of([question_id])
         exclude = {q["author_id"], *answered.get(question_id, set())}
